@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about the domain read from rootDSE, the domain head and the schema.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+"""
+from __future__ import annotations
+
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+
+# otherWellKnownObjects GUID of the Managed Service Accounts container (MS-ADTS 6.1.1.4)
+WKGUID_MANAGED_SERVICE_ACCOUNTS = '1EB93889E40C45DF9F0C64D23BBB6237'
+
+FUNCTIONAL_LEVELS = {
+    0: '2000', 1: '2003_interim', 2: '2003', 3: '2008', 4: '2008_R2', 5: '2012', 6: '2012_R2', 7: '2016',
+    10: '2025',
+}
+
+CLASS_GMSA = 'msDS-GroupManagedServiceAccount'
+CLASS_SMSA = 'msDS-ManagedServiceAccount'
+CLASS_DMSA = 'msDS-DelegatedManagedServiceAccount'
+
+
+def well_known_container(other_well_known_objects, wkguid):
+    """Pick the DN for ``wkguid`` out of ``B:32:<GUID>:<DN>`` values; None when absent."""
+    for value in other_well_known_objects or []:
+        if isinstance(value, bytes):
+            value = value.decode('utf-8')
+        parts = value.split(':', 3)
+        if len(parts) == 4 and parts[0] == 'B' and parts[2].upper() == wkguid.upper():
+            return parts[3]
+    return None
+
+
+def level_name(value):
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    value = int(value)
+    return FUNCTIONAL_LEVELS.get(value, str(value))
+
+
+def schema_classes(directory, names):
+    """Which of the object classes ``names`` the schema has: one search."""
+    flt = '(&(objectClass=classSchema)(|%s))' % ''.join('(lDAPDisplayName=%s)' % n for n in names)
+    found = set()
+    for e in directory.search(directory.schema_nc, flt, ['lDAPDisplayName'], scope='one'):
+        v = e['attributes'].get('lDAPDisplayName')
+        found.add(v[0] if isinstance(v, list) else v)
+    return dict((n, n in found) for n in names)
+
+
+def domain_head(directory):
+    """The domain head's otherWellKnownObjects and objectSid: one base search."""
+    entries = directory.search(directory.default_nc, '(objectClass=*)', ['otherWellKnownObjects', 'objectSid'],
+                               scope='base')
+    return entries[0]['attributes'] if entries else {}
+
+
+def managed_service_accounts_container(directory, head=None):
+    head = head if head is not None else domain_head(directory)
+    dn = well_known_container(head.get('otherWellKnownObjects'), WKGUID_MANAGED_SERVICE_ACCOUNTS)
+    return dn or 'CN=Managed Service Accounts,%s' % directory.default_nc
+
+
+def netbios_name(directory):
+    entries = directory.search('CN=Partitions,%s' % directory.configuration_nc,
+                               '(&(objectClass=crossRef)(nCName=%s)(nETBIOSName=*))' % escape(directory.default_nc),
+                               ['nETBIOSName'], scope='one')
+    if not entries:
+        return None
+    v = entries[0]['attributes'].get('nETBIOSName')
+    return v[0] if isinstance(v, list) else v

@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""KDS root keys (class msKds-ProvRootKey): pure functions to build, read and choose keys.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+
+Facts (MS-GKDI, shared/docs/gmsa-facts.md section 2):
+* container ``CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,<configuration NC>``;
+  RDN ``CN=<key id>`` (lowercase GUID, no braces);
+* a DC uses a key once ``msKds-UseStartTime <= now - (10 h + 5 min)``; among usable keys, the latest
+  ``msKds-CreateTime`` wins;
+* times are FILETIME (100-ns ticks since 1601-01-01 UTC) written as decimal integers.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import struct
+import uuid
+
+FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+# How long after msKds-UseStartTime a DC starts using a key: replication allowance plus clock skew.
+USABLE_DELAY = datetime.timedelta(hours=10, minutes=5)
+
+ATTRIBUTES = [
+    'cn', 'msKds-Version', 'msKds-DomainID', 'msKds-UseStartTime', 'msKds-CreateTime', 'msKds-KDFAlgorithmID',
+    'msKds-SecretAgreementAlgorithmID', 'msKds-PublicKeyLength', 'msKds-PrivateKeyLength',
+]
+
+# RFC 5114 section 2.3: 2048-bit MODP group with 256-bit prime order subgroup, the group Windows' KDS uses.
+_DH_PRIME = bytes.fromhex(
+    '87a8e61db4b6663cffbbd19c651959998ceef608660dd0f25d2ceed4435e3b00e00df8f1d61957d4faf7df4561b2aa30'
+    '16c3d91134096faa3bf4296d830e9a7c209e0c6497517abd5a8a9d306bcf67ed91f9e6725b4758c022e0b1ef4275bf7b'
+    '6c5bfc11d45f9088b941f54eb1e59bb8bc39a0bf12307f5c4fdb70c581b23f76b63acae1caa6b7902d52526735488a0e'
+    'f13c6d9a51bfa4ab3ad8347796524d8ef6a167b5a41825d967e144e5140564251ccacb83e6b486f6b3ca3f7971506026'
+    'c0b857f689962856ded4010abd0be621c3a3960a54e710c375f26375d7014103a4b54330c198af126116d2276e11715f'
+    '693877fad7ef09cadb094ae91e1a1597'
+)
+_DH_GENERATOR = bytes.fromhex(
+    '3fb32c9b73134d0b2e77506660edbd484ca7b18f21ef205407f4793a1a0ba12510dbc15077be463fff4fed4aac0bb555'
+    'be3a6c1b0c6b47b1bc3773bf7e8c6f62901228f8c28cbb18a55ae31341000a650196f931c77a57f2ddf463e5e9ec144b'
+    '777de62aaab8a8628ac376d282d6ed3864e67982428ebc831d14348f6f2f9193b5045af2767164e1dfc967c1fb3f2e55'
+    'a4bd1bffe83b9c80d052b985d182ea0adb2a3b7313d3fe14c8484b1e052588b9b7d2bbd2df016199ecd06e1557cd0915'
+    'b3353bbb64e0ec377fd028370df92b52c7891428cdc67eb6184b523d1db246c32f63078490f00ef8d647d148d4795451'
+    '5e2327cfef98c582664b4c0f6cc41659'
+)
+
+
+def container_dn(configuration_nc):
+    return 'CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,%s' % configuration_nc
+
+
+def to_filetime(dt):
+    delta = dt - FILETIME_EPOCH
+    return (delta.days * 86400 + delta.seconds) * 10 ** 7 + delta.microseconds * 10
+
+
+def from_filetime(value):
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    value = int(value)
+    return FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
+
+
+def iso(dt):
+    return dt.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ') if dt else None
+
+
+def kdf_param():
+    """msKds-KDFParam: u32 0, u32 1, u32 14 (byte length of the name), u32 0, UTF-16LE 'SHA512\\0'."""
+    name = 'SHA512\x00'.encode('utf-16-le')
+    return struct.pack('<IIII', 0, 1, len(name), 0) + name
+
+
+def secret_agreement_param():
+    """msKds-SecretAgreementParam: FFC DH parameters, u32 524, u32 'DHPM', u32 256, prime, generator."""
+    return struct.pack('<III', 524, 0x4D504844, 256) + _DH_PRIME + _DH_GENERATOR
+
+
+def start_time_for(now, effective_time_hours):
+    """UseStartTime so that DCs may use the key ``effective_time_hours`` from ``now`` (0: at once)."""
+    return now + datetime.timedelta(hours=effective_time_hours) - USABLE_DELAY
+
+
+def new_key_attributes(key_id, now, effective_time_hours, dc_computer_dn, root_key_data=None):
+    """The exact attribute set Windows writes for a new root key."""
+    start = start_time_for(now, effective_time_hours)
+    return {
+        'cn': key_id,
+        'msKds-Version': 1,
+        'msKds-DomainID': dc_computer_dn,
+        'msKds-UseStartTime': to_filetime(start),
+        'msKds-CreateTime': to_filetime(now),
+        'msKds-KDFAlgorithmID': 'SP800_108_CTR_HMAC',
+        'msKds-KDFParam': kdf_param(),
+        'msKds-SecretAgreementAlgorithmID': 'DH',
+        'msKds-SecretAgreementParam': secret_agreement_param(),
+        'msKds-PublicKeyLength': 2048,
+        'msKds-PrivateKeyLength': 512,
+        'msKds-RootKeyData': root_key_data if root_key_data is not None else os.urandom(64),
+    }
+
+
+def normalise_key_id(value):
+    """A key id as Windows names it: lowercase hyphenated GUID without braces; ValueError when not a GUID."""
+    return str(uuid.UUID(value.strip().strip('{}'))).lower()
+
+
+def _first(v):
+    if isinstance(v, list):
+        return v[0] if v else None
+    return v
+
+
+def describe_key(entry, now):
+    """Search entry → the public description of a key (never its key material)."""
+    a = entry['attributes']
+    start = from_filetime(_first(a.get('msKds-UseStartTime')))
+    created = from_filetime(_first(a.get('msKds-CreateTime')))
+    usable_at = start + USABLE_DELAY if start else None
+    key_id = _first(a.get('cn'))
+    try:
+        key_id = normalise_key_id(key_id)
+        valid_id = True
+    except (ValueError, AttributeError):
+        valid_id = False
+    return dict(
+        key_id=key_id,
+        distinguished_name=entry['dn'],
+        created=iso(created),
+        effective=iso(start),
+        usable_at=iso(usable_at),
+        usable=bool(valid_id and usable_at is not None and usable_at <= now),
+        valid_id=valid_id,
+        domain_controller=_first(a.get('msKds-DomainID')),
+        kdf_algorithm=_first(a.get('msKds-KDFAlgorithmID')),
+        _created=created,
+    )
+
+
+def public(key):
+    return dict((k, v) for k, v in key.items() if not k.startswith('_'))
+
+
+def active_key(keys):
+    """The key DCs use now: the usable one with the latest creation time, or None."""
+    usable = [k for k in keys if k['usable']]
+    return max(usable, key=lambda k: k['_created']) if usable else None
+
+
+def choose_existing(keys, match_by, key_id=None):
+    """The existing key that satisfies ``state=present`` for ``match_by``, or None (a key must be created)."""
+    if match_by == 'never':
+        return None
+    if match_by == 'key_id':
+        for k in keys:
+            if k['key_id'] == key_id:
+                return k
+        return None
+    # any: prefer the key DCs use now; else the pending key that becomes usable first.
+    act = active_key(keys)
+    if act:
+        return act
+    pending = [k for k in keys if k['valid_id'] and k['usable_at']]
+    return min(pending, key=lambda k: k['usable_at']) if pending else None

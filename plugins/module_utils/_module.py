@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Thin runner shared by the directory modules: argument spec merge, connect, run, close, report.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+"""
+from __future__ import annotations
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import (
+    HAS_LDAP3, LDAP3_IMPORT_ERROR, Directory, DirectoryError, connection_argument_spec,
+)
+
+
+class ModuleFailure(Exception):
+    """Raised by a module's core to fail with a message (and optional extra result keys), changing nothing."""
+
+    def __init__(self, msg, **details):
+        super(ModuleFailure, self).__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+def run_directory_module(argument_spec, core, **module_kwargs):
+    """Build the module, open one bound connection, call ``core(module, directory) -> result``, exit.
+
+    ``core`` raises ``ModuleFailure`` or ``DirectoryError`` to fail; both carry messages for people.
+    """
+    spec = connection_argument_spec()
+    spec.update(argument_spec)
+    module_kwargs.setdefault('supports_check_mode', True)
+    module = AnsibleModule(argument_spec=spec, **module_kwargs)
+    if not HAS_LDAP3:
+        module.fail_json(msg=missing_required_lib('ldap3'), exception=str(LDAP3_IMPORT_ERROR))
+    directory = None
+    result = None
+    failure = None
+    try:
+        directory = Directory(module.params).connect()
+        result = core(module, directory)
+    except ModuleFailure as e:
+        failure = dict(msg=e.msg, **e.details)
+    except DirectoryError as e:
+        failure = dict(msg=e.msg)
+    finally:
+        if directory is not None:
+            directory.close()
+    counted = {}
+    if directory is not None and os.environ.get('GMSA_FARM_COUNT_REQUESTS'):
+        counted['ldap_requests'] = directory.requests
+    if failure is not None:
+        failure.update(counted)
+        module.fail_json(**failure)
+    result.update(counted)
+    module.exit_json(**result)

@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SIDs, GUIDs and the security descriptors of msDS-GroupMSAMembership / msDS-AllowedToActOnBehalfOfOtherIdentity.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+
+The binary parsing and serialisation of security descriptors, ACLs, ACEs and SIDs is done by the ``winacl``
+library (pure Python, well kept, used by the msldap/pypykatz family); this file only decides *what* goes into
+the descriptor. Pure functions, no I/O: unit-tested without a server.
+
+Windows writes these descriptors as: owner BUILTIN\\Administrators (S-1-5-32-544), no group, no SACL, a DACL
+with one ACCESS_ALLOWED ACE per principal, mask 0x000F01FF, no inheritance flags
+(``O:BAD:(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;<SID>)``).
+"""
+from __future__ import annotations
+
+import uuid
+
+try:
+    from winacl.dtyp.ace import ACCESS_ALLOWED_ACE, AceFlags, ACEType
+    from winacl.dtyp.acl import ACL
+    from winacl.dtyp.security_descriptor import SE_SACL, SECURITY_DESCRIPTOR
+    from winacl.dtyp.sid import SID
+    HAS_WINACL = True
+    WINACL_IMPORT_ERROR = None
+except ImportError as e:  # pragma: no cover - exercised by the sanity import test
+    HAS_WINACL = False
+    WINACL_IMPORT_ERROR = e
+
+OWNER_BUILTIN_ADMINISTRATORS = 'S-1-5-32-544'
+FULL_CONTROL_MASK = 0x000F01FF
+READ_PROPERTY = 0x10
+SE_DACL_PRESENT = 0x0004
+SE_SELF_RELATIVE = 0x8000
+
+
+class SecurityError(ValueError):
+    """Malformed SID, GUID or descriptor."""
+
+
+def require_winacl():
+    if not HAS_WINACL:
+        raise SecurityError('the Python library winacl is required on the host that runs this module '
+                            '(pip install winacl): %s' % WINACL_IMPORT_ERROR)
+
+
+def sid_to_str(value):
+    """objectSid (bytes, or a string ldap3 already formatted) → ``S-1-5-…``."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    if isinstance(value, str):
+        if value.upper().startswith('S-1-'):
+            return value.upper()
+        raise SecurityError('not a SID: %r' % value)
+    _sid_bytes_check(value)
+    # Binary SID (MS-DTYP 2.4.2.2): revision, sub-authority count, 48-bit big-endian authority, LE u32s.
+    count = value[1]
+    authority = int.from_bytes(value[2:8], 'big')
+    subs = [int.from_bytes(value[8 + 4 * i:12 + 4 * i], 'little') for i in range(count)]
+    return 'S-%d-%d%s' % (value[0], authority, ''.join('-%d' % s for s in subs))
+
+
+def _sid_bytes_check(value):
+    if len(value) < 8 or value[0] != 1 or len(value) != 8 + 4 * value[1]:
+        raise SecurityError('not a binary SID: %s' % value.hex())
+
+
+def is_sid(text):
+    if not isinstance(text, str) or not text.upper().startswith('S-1-'):
+        return False
+    parts = text.split('-')[2:]
+    return len(parts) >= 2 and all(p.isdigit() for p in parts)
+
+
+def sid_to_bytes(text):
+    """``S-1-5-…`` → binary SID (for LDAP filters on objectSid)."""
+    if not is_sid(text):
+        raise SecurityError('not a SID: %r' % text)
+    parts = [int(p) for p in text.split('-')[1:]]
+    rev, authority, subs = parts[0], parts[1], parts[2:]
+    if len(subs) > 15:
+        raise SecurityError('a SID has at most 15 sub-authorities: %r' % text)
+    return (bytes([rev, len(subs)]) + authority.to_bytes(6, 'big') +
+            b''.join(s.to_bytes(4, 'little') for s in subs))
+
+
+def guid_to_str(value):
+    """objectGUID (bytes in AD's mixed-endian layout, or a formatted string) → lowercase 8-4-4-4-12."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        return str(uuid.UUID(value.strip('{}'))).lower()
+    return str(uuid.UUID(bytes_le=bytes(value)))
+
+
+def guid_to_bytes(text):
+    try:
+        return uuid.UUID(text.strip('{}')).bytes_le
+    except ValueError:
+        raise SecurityError('not a GUID: %r' % text)
+
+
+def is_guid(text):
+    try:
+        uuid.UUID(text.strip('{}'))
+    except (ValueError, AttributeError):
+        return False
+    return len(text.strip('{}')) == 36
+
+
+def ldap_filter_bytes(data):
+    """Binary value → LDAP filter assertion value (every byte escaped)."""
+    return ''.join('\\%02x' % b for b in data)
+
+
+# --------------------------------------------------------------------------- descriptors
+
+def build_membership_sd(sids):
+    """A descriptor of exactly Windows' shape granting each SID in ``sids`` (order kept, duplicates dropped)."""
+    require_winacl()
+    seen = []
+    for s in sids:
+        s = s.upper()
+        if s not in seen:
+            seen.append(s)
+    return _serialise(OWNER_BUILTIN_ADMINISTRATORS, [_ace(s) for s in seen])
+
+
+def _ace(sid_text):
+    ace = ACCESS_ALLOWED_ACE()
+    ace.AceFlags = AceFlags(0)
+    ace.Mask = FULL_CONTROL_MASK
+    ace.Sid = SID.from_string(sid_text)
+    return ace
+
+
+def _serialise(owner_sid, aces, acl_revision=2):
+    sd = SECURITY_DESCRIPTOR()
+    sd.Control = SE_SACL(SE_SELF_RELATIVE | SE_DACL_PRESENT)
+    sd.Owner = SID.from_string(owner_sid) if owner_sid else None
+    acl = ACL()
+    acl.AclRevision = acl_revision
+    acl.aces = list(aces)
+    sd.Dacl = acl
+    return sd.to_bytes()
+
+
+def parse_membership_sd(data):
+    """Descriptor bytes → dict(owner, aces=[dict(sid, type, mask, flags, managed)], warnings=[...]).
+
+    ``managed`` is True for the ACEs this collection writes (allow, mask grants READ_PROPERTY, no flags);
+    others are kept untouched on update and reported in ``warnings``.
+    """
+    require_winacl()
+    if not data:
+        return dict(owner=None, aces=[], warnings=[], acl_revision=2)
+    try:
+        sd = SECURITY_DESCRIPTOR.from_bytes(bytes(data))
+    except Exception as e:  # winacl raises various errors on malformed input
+        raise SecurityError('cannot parse the security descriptor (%d bytes): %s' % (len(data), e))
+    out = []
+    warnings = []
+    for ace in (sd.Dacl.aces if sd.Dacl is not None else []):
+        sid = ace.Sid.to_sddl() if getattr(ace, 'Sid', None) is not None else None
+        ace_type = ace.AceType.name if hasattr(ace.AceType, 'name') else str(ace.AceType)
+        flags = int(ace.AceFlags) if ace.AceFlags is not None else 0
+        mask = int(ace.Mask) if getattr(ace, 'Mask', None) is not None else 0
+        managed = (ace.AceType == ACEType.ACCESS_ALLOWED_ACE_TYPE and flags == 0 and bool(mask & READ_PROPERTY))
+        out.append(dict(sid=sid, type=ace_type, mask=mask, flags=flags, managed=managed, _ace=ace))
+        if not managed:
+            warnings.append('keeping an entry this collection does not manage: %s %s mask=0x%08x flags=0x%02x'
+                            % (ace_type, sid, mask, flags))
+        elif mask != FULL_CONTROL_MASK:
+            warnings.append('%s is granted with mask 0x%08x instead of 0x%08x as Windows writes'
+                            % (sid, mask, FULL_CONTROL_MASK))
+    owner = sd.Owner.to_sddl() if sd.Owner is not None else None
+    revision = sd.Dacl.AclRevision if sd.Dacl is not None else 2
+    revision = getattr(revision, 'value', revision)
+    if sd.Sacl is not None or sd.Group is not None:
+        warnings.append('the descriptor has a group or SACL that Windows does not write; they are dropped on the '
+                        'next change')
+    return dict(owner=owner, aces=out, warnings=warnings, acl_revision=revision)
+
+
+def granted_sids(parsed):
+    """SIDs that the parsed descriptor grants the password read to (allow ACEs with READ_PROPERTY)."""
+    return [a['sid'] for a in parsed['aces'] if a['managed']]
+
+
+def update_membership_sd(parsed, add=(), remove=(), exact=None):
+    """New descriptor bytes from a parsed one.
+
+    * ``exact`` (list of SIDs): the managed ACEs become exactly these (unmanaged ACEs are kept).
+    * otherwise ``add`` SIDs missing from the managed ACEs are appended and ``remove`` SIDs are dropped.
+    Unmanaged ACEs and the owner are kept as they are; managed ACEs keep their place and mask.
+    """
+    require_winacl()
+    remove_set = set(s.upper() for s in remove)
+    current = [a['sid'].upper() for a in parsed['aces'] if a['managed']]
+    if exact is not None:
+        want = []
+        for s in exact:
+            if s.upper() not in want:
+                want.append(s.upper())
+        remove_set = set(current) - set(want)
+        add = [s for s in want if s not in current]
+    aces = []
+    for a in parsed['aces']:
+        if a['managed'] and a['sid'].upper() in remove_set:
+            continue
+        aces.append(a['_ace'])
+    have = set(current) - remove_set
+    for s in add:
+        if s.upper() not in have:
+            aces.append(_ace(s.upper()))
+            have.add(s.upper())
+    return _serialise(parsed.get('owner') or OWNER_BUILTIN_ADMINISTRATORS, aces, parsed.get('acl_revision') or 2)

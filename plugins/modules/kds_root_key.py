@@ -1,0 +1,305 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: kds_root_key
+short_description: Ensure a Key Distribution Services (KDS) root key exists, over LDAP
+version_added: 0.1.0
+description:
+  - Domain controllers derive every gMSA password from a KDS root key. Without a usable one, creating a gMSA
+    fails. This module makes sure a root key exists (or removes one), writing exactly the attributes
+    Windows' C(Add-KdsRootKey) writes, over an encrypted connection only (the key attributes are
+    confidential).
+  - A DC uses a key once its start time is at least 10 hours and 5 minutes in the past, so that every DC has
+    it by replication. O(effective_time_hours) says when that should be; C(0) backdates the start time so the
+    key is usable at once, as in a lab (the equivalent of C(Add-KdsRootKey -EffectiveTime
+    ((Get-Date).AddHours(-10)))).
+  - Creating or deleting keys needs Enterprise Admins, or Domain Admins of the forest root domain.
+  - Key material (C(msKds-RootKeyData)) is never read or returned.
+author:
+  - gmsa.farm maintainers (@gmsa-farm)
+extends_documentation_fragment:
+  - gmsa.farm.ldap_connection
+attributes:
+  check_mode:
+    support: full
+    description: Reports the key that would be created or deleted; C(key_id) is null when a new random id
+      would be generated. Never waits.
+  diff_mode:
+    support: full
+    description: Shows the key before and after (id, start time, when usable).
+  idempotent:
+    support: partial
+    description: Idempotent with O(match_by=any) and O(match_by=key_id); O(match_by=never) creates a key on
+      every run by design.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the controller or execution environment; talks LDAP to the domain controller.
+options:
+  state:
+    description:
+      - C(present) makes sure a key matching O(match_by) exists, creating one when needed.
+      - C(absent) deletes the key O(key_id). Deleting the key that current gMSA passwords were derived from
+        breaks password retrieval for those accounts; the module warns when it deletes the key DCs use now.
+    type: str
+    choices: [present, absent]
+    default: present
+  effective_time_hours:
+    description:
+      - For a new key, hours from now until DCs may use it. C(0) means usable at once (lab); the default
+        C(10) is Windows' C(-EffectiveImmediately); production forests with slow replication may want more.
+    type: float
+    default: 10
+  match_by:
+    description:
+      - Which existing key satisfies O(state=present).
+      - C(any) any key, usable or still pending; prefers the one DCs use now.
+      - C(key_id) the key named O(key_id) (created with that id when missing).
+      - C(never) always create a new key.
+    type: str
+    choices: [any, key_id, never]
+    default: any
+  key_id:
+    description:
+      - The key's id, a GUID (the key's CN; what C(msDS-ManagedPasswordId) refers to).
+      - Required with O(match_by=key_id) and with O(state=absent). Optional with O(match_by=never), to
+        choose the new key's id.
+    type: str
+  wait:
+    description:
+      - Wait until the chosen key is usable before returning. Fails at once when that is further away than
+        O(wait_timeout).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait at most with O(wait=true).
+    type: int
+    default: 600
+seealso:
+  - module: gmsa.farm.kds_root_key_info
+  - module: gmsa.farm.gmsa
+'''
+
+EXAMPLES = r'''
+- name: Production - make sure a KDS root key exists (usable in 10 hours when it has to be created)
+  gmsa.farm.kds_root_key:
+    domain_server: dc1.example.com
+    domain_auth: kerberos
+
+- name: Lab - a key usable at once, and wait until DCs accept it
+  gmsa.farm.kds_root_key:
+    effective_time_hours: 0
+    wait: true
+    wait_timeout: 60
+
+- name: Make sure a given key exists (created with this id when missing)
+  gmsa.farm.kds_root_key:
+    match_by: key_id
+    key_id: 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11
+
+- name: Remove an old key
+  gmsa.farm.kds_root_key:
+    state: absent
+    key_id: 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11
+'''
+
+RETURN = r'''
+key_id:
+  description: Id of the key that satisfies the task (or was deleted). Null in check mode for a new random id.
+  returned: success
+  type: str
+  sample: 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11
+created:
+  description: When the key was created (ISO 8601, UTC).
+  returned: success and state=present
+  type: str
+  sample: '2026-11-22T03:49:06Z'
+effective:
+  description: The key's start time, C(msKds-UseStartTime) (what C(Get-KdsRootKey) calls EffectiveTime).
+  returned: success and state=present
+  type: str
+  sample: '2026-11-21T17:44:06Z'
+usable_at:
+  description: When DCs start using the key (start time + 10 h 5 min).
+  returned: success and state=present
+  type: str
+  sample: '2026-11-22T03:49:06Z'
+usable:
+  description: Whether DCs use the key now.
+  returned: success and state=present
+  type: bool
+  sample: true
+keys:
+  description:
+    - All root keys after the task (no key material).
+    - In templates write C(result['keys']); C(result.keys) is the dictionary method.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    key_id:
+      description: The key's id.
+      type: str
+      returned: always
+    distinguished_name:
+      description: DN of the key object.
+      type: str
+      returned: always
+    created:
+      description: Creation time (ISO 8601, UTC).
+      type: str
+      returned: always
+    effective:
+      description: Start time (ISO 8601, UTC).
+      type: str
+      returned: always
+    usable_at:
+      description: When DCs start using it.
+      type: str
+      returned: always
+    usable:
+      description: Whether DCs may use it now.
+      type: bool
+      returned: always
+    valid_id:
+      description: Whether the CN is a GUID; DCs ignore keys whose CN is not.
+      type: bool
+      returned: always
+    domain_controller:
+      description: C(msKds-DomainID), the DC that created the key (informational).
+      type: str
+      returned: always
+    kdf_algorithm:
+      description: Key derivation algorithm.
+      type: str
+      returned: always
+'''
+
+import datetime
+import time
+import uuid
+
+from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
+
+
+def read_keys(directory, now):
+    container = kds.container_dn(directory.configuration_nc)
+    entries = directory.search(container, '(objectClass=msKds-ProvRootKey)', kds.ATTRIBUTES, scope='one')
+    return container, [kds.describe_key(e, now) for e in entries]
+
+
+def dc_computer_dn(directory):
+    """The answering DC's computer object (for msKds-DomainID), through its server object's serverReference."""
+    server = directory._dse_str('serverName')
+    if server:
+        entries = directory.search(server, '(objectClass=*)', ['serverReference'], scope='base')
+        if entries:
+            ref = entries[0]['attributes'].get('serverReference')
+            ref = ref[0] if isinstance(ref, list) and ref else ref
+            if ref:
+                return ref
+    short_name = (directory.server_name or 'DC').split('.')[0].upper()
+    return 'CN=%s,OU=Domain Controllers,%s' % (short_name, directory.default_nc)
+
+
+def core(module, directory):
+    p = module.params
+    if p['effective_time_hours'] < 0:
+        raise ModuleFailure('effective_time_hours must be 0 or more (0 = usable at once), got %s'
+                            % p['effective_time_hours'])
+    key_id = None
+    if p['key_id']:
+        try:
+            key_id = kds.normalise_key_id(p['key_id'])
+        except ValueError:
+            raise ModuleFailure('key_id %r is not a GUID (like 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11)' % p['key_id'])
+    if p['state'] == 'absent' and not key_id:
+        raise ModuleFailure('state=absent needs key_id: the id of the key to delete (see kds_root_key_info)')
+    if p['match_by'] == 'key_id' and not key_id:
+        raise ModuleFailure('match_by=key_id needs key_id')
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    container, keys = read_keys(directory, now)
+    result = dict(changed=False)
+    warnings = []
+
+    if p['state'] == 'absent':
+        victim = [k for k in keys if k['key_id'] == key_id]
+        result['key_id'] = key_id
+        if victim:
+            active = kds.active_key(keys)
+            if active and active['key_id'] == key_id:
+                others = [k for k in keys if k['usable'] and k['key_id'] != key_id]
+                warnings.append('deleting the KDS root key that DCs use now%s; gMSA passwords derived from it can '
+                                'no longer be computed' % ('' if others else ' and no other key is usable'))
+            result['changed'] = True
+            result['diff'] = dict(before=kds.public(victim[0]), after={})
+            if not module.check_mode:
+                directory.delete(victim[0]['distinguished_name'])
+            keys = [k for k in keys if k['key_id'] != key_id]
+        else:
+            result['diff'] = dict(before={}, after={})
+        result['keys'] = [kds.public(k) for k in keys]
+        for w in warnings:
+            module.warn(w)
+        return result
+
+    chosen = kds.choose_existing(keys, p['match_by'], key_id)
+    if chosen is None:
+        new_id = key_id or (None if module.check_mode else str(uuid.uuid4()))
+        if new_id and any(k['key_id'] == new_id for k in keys):
+            raise ModuleFailure('a KDS root key with id %s already exists' % new_id)
+        attrs = kds.new_key_attributes(new_id or '00000000-0000-0000-0000-000000000000', now,
+                                       p['effective_time_hours'], None if module.check_mode else
+                                       dc_computer_dn(directory))
+        dn = '%s,%s' % ('CN=%s' % new_id, container) if new_id else None
+        chosen = kds.describe_key(dict(dn=dn, attributes=dict((k, v) for k, v in attrs.items()
+                                                              if k != 'msKds-RootKeyData')), now)
+        chosen['key_id'] = new_id
+        if not module.check_mode:
+            directory.add(dn, ['top', 'msKds-ProvRootKey'], attrs)
+        result['changed'] = True
+        result['diff'] = dict(before={}, after=kds.public(chosen))
+        keys = keys + [chosen]
+    else:
+        result['diff'] = dict(before=kds.public(chosen), after=kds.public(chosen))
+
+    if p['wait'] and not chosen['usable'] and not module.check_mode:
+        usable_at = datetime.datetime.strptime(chosen['usable_at'], '%Y-%m-%dT%H:%M:%SZ').replace(
+            tzinfo=datetime.timezone.utc)
+        delay = (usable_at - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        if delay > p['wait_timeout']:
+            raise ModuleFailure('KDS root key %s becomes usable at %s, %d seconds from now, later than '
+                                'wait_timeout=%d. Nothing more to wait for here: create the key earlier, or use '
+                                'effective_time_hours=0 in a lab.%s' % (
+                                    chosen['key_id'], chosen['usable_at'], delay, p['wait_timeout'],
+                                    ' (The key was created.)' if result['changed'] else ''),
+                                key_id=chosen['key_id'], changed=result['changed'])
+        time.sleep(max(0.0, delay) + 1)
+        chosen['usable'] = True
+
+    result.update(key_id=chosen['key_id'], created=chosen['created'], effective=chosen['effective'],
+                  usable_at=chosen['usable_at'], usable=chosen['usable'],
+                  keys=[kds.public(k) for k in keys])
+    return result
+
+
+def main():
+    run_directory_module(dict(
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        effective_time_hours=dict(type='float', default=10),
+        match_by=dict(type='str', choices=['any', 'key_id', 'never'], default='any'),
+        key_id=dict(type='str'),
+        wait=dict(type='bool', default=False),
+        wait_timeout=dict(type='int', default=600),
+    ), core)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of gmsa.farm: installs what is missing, starts the lab DC, then unit tests, integration tests
+# against the lab DC, ansible-test sanity, ansible-lint (production profile), and the PowerShell/C# checks.
+# Exits non-zero when any step fails; every step runs so one report shows all failures.
+# Usage: bash scripts/test.sh [pytest args...]   (pytest args narrow the pytest step only)
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+# shellcheck source=scripts/bootstrap.sh
+. scripts/bootstrap.sh || { echo "FAILED: bootstrap" >&2; exit 1; }
+
+failed=()
+step() {
+  local name=$1; shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then echo "=== $name: ok ($((SECONDS - t0)) s)"; else echo "=== $name: FAILED ($((SECONDS - t0)) s)"; failed+=("$name"); fi
+}
+
+step "lab DC" bash tests/lab/dc.sh up
+step "pytest (unit + integration against the lab DC)" \
+  python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile tests/unit tests/integration/lab "$@"
+step "ansible-test sanity" bash tests/sanity/run.sh
+step "ansible-lint (production profile)" ansible-lint --profile production --offline -q
+step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED steps: ${failed[*]}" >&2
+  exit 1
+fi
+echo "all test steps passed"

@@ -1,0 +1,228 @@
+"""Shared pytest fixtures for gmsa.farm.
+
+* the collection is imported as ``ansible_collections.gmsa.farm`` (``.collections/`` made by scripts/bootstrap.sh);
+* ``lab``: the session's lab domain controller (tests/lab/dc.sh up), its settings as a dict;
+* ``admin``: a raw ldap3 connection bound as the lab administrator, independent of the collection's code;
+* ``ou``: a fresh OU per test, deleted with everything in it afterwards;
+* ``computers``: makes computer accounts with known passwords (stand-ins for member hosts) and binds as them;
+* ``run_module``: runs a module in-process exactly as Ansible would hand it its arguments.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import shlex
+import ssl
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(REPO, '.collections')
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
+
+
+def _read_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith('export '):
+                line = line[len('export '):]
+            if '=' in line:
+                k, v = line.split('=', 1)
+                env[k] = shlex.split(v)[0] if v else ''
+    return env
+
+
+@pytest.fixture(scope='session')
+def lab():
+    """Start (or reuse) the lab DC and return its settings."""
+    script = os.path.join(REPO, 'tests', 'lab', 'dc.sh')
+    out = subprocess.run(['bash', script, 'up'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         check=False)
+    if out.returncode != 0:
+        pytest.fail('lab DC did not start: %s' % out.stderr[-2000:])
+    env = _read_env(out.stdout.strip().splitlines()[-1])
+    os.environ['KRB5_CONFIG'] = env['KRB5_CONFIG']
+    # Tests pass connection options explicitly; keep the environment fallbacks from leaking in.
+    for k in list(os.environ):
+        if k.startswith('GMSA_DOMAIN_'):
+            del os.environ[k]
+    env['conn'] = dict(
+        domain_server=[env['GMSA_DOMAIN_SERVER']],
+        domain_username=env['GMSA_DOMAIN_USERNAME'],
+        domain_password=env['GMSA_DOMAIN_PASSWORD'],
+        domain_ca_cert=env['GMSA_DOMAIN_CA_CERT'],
+    )
+    return env
+
+
+def ldap3_connect(lab, user, password):
+    import ldap3
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=lab['GMSA_DOMAIN_CA_CERT'])
+    server = ldap3.Server(lab['GMSA_DOMAIN_SERVER'], port=636, use_ssl=True, tls=tls, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, user=user, password=password, raise_exceptions=False)
+    if not conn.bind():
+        raise AssertionError('bind as %s failed: %s' % (user, conn.result))
+    return conn
+
+
+@pytest.fixture(scope='session')
+def admin(lab):
+    conn = ldap3_connect(lab, lab['GMSA_DOMAIN_USERNAME'], lab['GMSA_DOMAIN_PASSWORD'])
+    yield conn
+    conn.unbind()
+
+
+def delete_tree(conn, dn):
+    import ldap3
+    conn.search(dn, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'])
+    dns = [e['dn'] for e in conn.response if e.get('type') == 'searchResEntry']
+    for d in sorted(dns, key=lambda x: -x.count(',')):
+        conn.delete(d)
+
+
+@pytest.fixture
+def ou(lab, admin):
+    dn = 'OU=t-%s,%s' % (uuid.uuid4().hex[:10], lab['GMSA_LAB_BASE_DN'])
+    assert admin.add(dn, 'organizationalUnit'), admin.result
+    yield dn
+    delete_tree(admin, dn)
+
+
+class Computers(object):
+    """Computer accounts with known passwords, standing in for farm member hosts."""
+
+    def __init__(self, lab, admin, ou):
+        self.lab, self.admin, self.ou = lab, admin, ou
+
+    def create(self, name, groups=()):
+        password = 'Host-%s-9a!' % uuid.uuid4().hex
+        dn = 'CN=%s,%s' % (name, self.ou)
+        ok = self.admin.add(dn, ['top', 'person', 'organizationalPerson', 'user', 'computer'], {
+            'sAMAccountName': name + '$',
+            'userAccountControl': 0x1000,
+            'dNSHostName': '%s.%s' % (name.lower(), self.lab['GMSA_LAB_REALM'].lower()),
+            'unicodePwd': ('"%s"' % password).encode('utf-16-le'),
+        })
+        assert ok, self.admin.result
+        for g in groups:
+            assert self.admin.modify(g, {'member': [('MODIFY_ADD', [dn])]}), self.admin.result
+        self.admin.search(dn, '(objectClass=*)', search_scope='BASE', attributes=['objectSid', 'objectGUID'])
+        attrs = self.admin.response[0]['attributes']
+        return dict(name=name, dn=dn, sam=name + '$', password=password, sid=str(attrs['objectSid']),
+                    guid=str(attrs['objectGUID']).strip('{}'))
+
+    def bind(self, computer):
+        return ldap3_connect(self.lab, computer['dn'], computer['password'])
+
+    def managed_password(self, computer, gmsa_dn):
+        """The msDS-ManagedPassword blob as that computer sees it (None when not allowed)."""
+        conn = self.bind(computer)
+        try:
+            conn.search(gmsa_dn, '(objectClass=*)', search_scope='BASE', attributes=['msDS-ManagedPassword'])
+            entries = [e for e in conn.response if e.get('type') == 'searchResEntry']
+            if not entries:
+                return None
+            v = entries[0]['raw_attributes'].get('msDS-ManagedPassword')
+            return v[0] if v else None
+        finally:
+            conn.unbind()
+
+
+@pytest.fixture
+def computers(lab, admin, ou):
+    return Computers(lab, admin, ou)
+
+
+def dump_tree(conn, dn):
+    """Every attribute of every object under ``dn`` (with uSNChanged), as sorted text: before/after compare."""
+    import ldap3
+    conn.search(dn, '(objectClass=*)', search_scope=ldap3.SUBTREE,
+                attributes=['*', 'uSNChanged', 'msDS-GroupMSAMembership', 'nTSecurityDescriptor'])
+    lines = []
+    for e in conn.response:
+        if e.get('type') != 'searchResEntry':
+            continue
+        for k in sorted(e['raw_attributes']):
+            for v in sorted(e['raw_attributes'][k]):
+                lines.append('%s|%s|%s' % (e['dn'].lower(), k.lower(), v.hex() if isinstance(v, bytes) else v))
+    return '\n'.join(sorted(lines))
+
+
+class ModuleResult(dict):
+    @property
+    def failed(self):
+        return bool(self.get('failed'))
+
+    @property
+    def warning_texts(self):
+        """Warnings as text (ansible-core 2.19 modules return them as structured events)."""
+        out = []
+        for w in self.get('warnings') or []:
+            if isinstance(w, dict):
+                w = (w.get('event') or {}).get('msg') or w.get('msg')
+            out.append(w)
+        return out
+
+
+@pytest.fixture
+def run_module(lab):
+    """run_module('gmsa', {...}, check=False, diff=True, conn=True) → the module's result dict."""
+    from ansible.module_utils.testing import patch_module_args
+
+    def _run(name, args, check=False, diff=True, conn=True):
+        mod = importlib.import_module('ansible_collections.gmsa.farm.plugins.modules.%s' % name)
+        full = dict(lab['conn']) if conn else {}
+        full.update(args)
+        full['_ansible_check_mode'] = check
+        full['_ansible_diff'] = diff
+        out = io.StringIO()
+        with patch_module_args(full), contextlib.redirect_stdout(out):
+            with pytest.raises(SystemExit):
+                mod.main()
+        text = out.getvalue()
+        try:
+            return ModuleResult(json.loads(text))
+        except ValueError:
+            raise AssertionError('module %s printed no JSON: %r' % (name, text))
+    return _run
+
+
+@pytest.fixture(scope='session')
+def kds_lab():
+    """A second, separate lab DC (own realm and address) whose KDS root keys tests may delete at will."""
+    script = os.path.join(REPO, 'tests', 'lab', 'dc.sh')
+    env = dict(os.environ, GMSA_LAB_DIR=os.path.join(REPO, '.lab-kds'), GMSA_LAB_IP='127.0.0.11',
+               GMSA_LAB_REALM='KDSLAB.TEST', GMSA_LAB_DOMAIN='KDSLAB')
+    out = subprocess.run(['bash', script, 'up'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         check=False)
+    if out.returncode != 0:
+        pytest.fail('second lab DC did not start: %s' % out.stderr[-2000:])
+    lab2 = _read_env(out.stdout.strip().splitlines()[-1])
+    lab2['conn'] = dict(domain_server=[lab2['GMSA_DOMAIN_SERVER']], domain_username=lab2['GMSA_DOMAIN_USERNAME'],
+                        domain_password=lab2['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=lab2['GMSA_DOMAIN_CA_CERT'])
+    return lab2
+
+
+@pytest.fixture(scope='session')
+def kds_admin(kds_lab):
+    conn = ldap3_connect(kds_lab, kds_lab['GMSA_DOMAIN_USERNAME'], kds_lab['GMSA_DOMAIN_PASSWORD'])
+    yield conn
+    conn.unbind()
+
+
+def samba_tool(lab, *args):
+    """Run samba-tool against a lab DC over LDAPS (an independent client); returns stdout, fails on error."""
+    cmd = ['samba-tool'] + list(args) + shlex.split(lab['GMSA_LAB_SAMBA_TOOL_ARGS'])
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise AssertionError('%s failed: %s' % (' '.join(args), p.stderr[-2000:]))
+    return p.stdout

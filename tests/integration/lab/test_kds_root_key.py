@@ -1,0 +1,205 @@
+"""kds_root_key and kds_root_key_info against a dedicated lab DC whose keys the tests delete and create."""
+from __future__ import annotations
+
+import datetime
+import struct
+import uuid
+
+import ldap3
+import pytest
+
+from conftest import dump_tree, samba_tool
+
+pytestmark = pytest.mark.usefixtures('kds_lab')
+
+KEY_ATTRS = ['cn', 'msKds-Version', 'msKds-DomainID', 'msKds-UseStartTime', 'msKds-CreateTime',
+             'msKds-KDFAlgorithmID', 'msKds-KDFParam', 'msKds-SecretAgreementAlgorithmID',
+             'msKds-SecretAgreementParam', 'msKds-PublicKeyLength', 'msKds-PrivateKeyLength', 'msKds-RootKeyData']
+
+
+def container(lab):
+    return 'CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,CN=Configuration,%s' % (
+        lab['GMSA_LAB_BASE_DN'])
+
+
+def keys_in_directory(conn, lab):
+    conn.search(container(lab), '(objectClass=msKds-ProvRootKey)', search_scope=ldap3.LEVEL, attributes=KEY_ATTRS)
+    return dict((e['raw_attributes']['cn'][0].decode(), e['raw_attributes'])
+                for e in conn.response if e.get('type') == 'searchResEntry')
+
+
+@pytest.fixture
+def no_keys(kds_admin, kds_lab):
+    for key_id in keys_in_directory(kds_admin, kds_lab):
+        assert kds_admin.delete('CN=%s,%s' % (key_id, container(kds_lab))), kds_admin.result
+    assert keys_in_directory(kds_admin, kds_lab) == {}
+
+
+@pytest.fixture
+def kds(run_module, kds_lab):
+    def _run(args, check=False, **kw):
+        full = dict(kds_lab['conn'])
+        full.update(args)
+        return run_module('kds_root_key', full, check=check, **kw)
+    return _run
+
+
+def filetime(dt):
+    return int((dt - datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds() * 10 ** 7)
+
+
+def test_info_without_keys(no_keys, run_module, kds_lab):
+    r = run_module('kds_root_key_info', dict(kds_lab['conn']))
+    assert not r.failed, r
+    assert r == dict(r, changed=False, keys=[], usable=False, active_key_id=None, next_usable_at=None)
+
+
+def test_create_usable_at_once_check_apply_idempotent(no_keys, kds, kds_admin, kds_lab, run_module):
+    before = dump_tree(kds_admin, container(kds_lab))
+    r = kds(dict(effective_time_hours=0), check=True)
+    assert not r.failed, r
+    assert r['changed'] is True
+    assert r['key_id'] is None  # a random id would be generated
+    assert r['usable'] is True
+    assert r['diff']['before'] == {}
+    assert r['diff']['after']['usable'] is True
+    assert dump_tree(kds_admin, container(kds_lab)) == before, 'check mode changed the directory'
+
+    t0 = datetime.datetime.now(datetime.timezone.utc)
+    r = kds(dict(effective_time_hours=0))
+    t1 = datetime.datetime.now(datetime.timezone.utc)
+    assert not r.failed, r
+    assert r['changed'] is True
+    key_id = r['key_id']
+    assert str(uuid.UUID(key_id)) == key_id
+    assert r['usable'] is True
+    assert r['diff'] == dict(before={}, after=[k for k in r['keys'] if k['key_id'] == key_id][0])
+    assert [k['key_id'] for k in r['keys']] == [key_id]
+
+    # Exactly the attribute set Windows writes (facts section 2).
+    stored = keys_in_directory(kds_admin, kds_lab)[key_id]
+    assert stored['msKds-Version'] == [b'1']
+    assert stored['msKds-KDFAlgorithmID'] == [b'SP800_108_CTR_HMAC']
+    assert stored['msKds-KDFParam'] == [struct.pack('<IIII', 0, 1, 14, 0) + 'SHA512\0'.encode('utf-16-le')]
+    assert stored['msKds-SecretAgreementAlgorithmID'] == [b'DH']
+    sap = stored['msKds-SecretAgreementParam'][0]
+    assert len(sap) == 524 and struct.unpack('<III', sap[:12]) == (524, 0x4D504844, 256)
+    assert sap[12:20].hex() == '87a8e61db4b6663c'  # RFC 5114 2.3 prime
+    assert stored['msKds-PublicKeyLength'] == [b'2048']
+    assert stored['msKds-PrivateKeyLength'] == [b'512']
+    assert len(stored['msKds-RootKeyData'][0]) == 64
+    assert stored['msKds-DomainID'] == [('CN=DC1,OU=Domain Controllers,%s' % kds_lab['GMSA_LAB_BASE_DN']).encode()]
+    created = int(stored['msKds-CreateTime'][0])
+    start = int(stored['msKds-UseStartTime'][0])
+    assert filetime(t0) - 10 ** 7 <= created <= filetime(t1) + 10 ** 7
+    assert created - start == (10 * 3600 + 5 * 60) * 10 ** 7  # backdated by 10 h 5 min: usable at once
+
+    # Independent check: samba-tool sees it.
+    listing = samba_tool(kds_lab, 'domain', 'kds', 'root-key', 'list')
+    assert key_id in listing
+
+    # Idempotent rerun.
+    r2 = kds(dict(effective_time_hours=0))
+    assert r2['changed'] is False
+    assert r2['key_id'] == key_id
+    assert r2['diff']['before'] == r2['diff']['after']
+
+    # The real effect: the DC can now create a gMSA (samba-tool, not our code).
+    name = 'k%s' % uuid.uuid4().hex[:8]
+    samba_tool(kds_lab, 'service-account', 'create', '--name=%s' % name,
+               '--dns-host-name=%s.%s' % (name, kds_lab['GMSA_LAB_REALM'].lower()))
+    samba_tool(kds_lab, 'service-account', 'delete', '--name=%s' % name)
+
+    info = run_module('kds_root_key_info', dict(kds_lab['conn']))
+    assert info['usable'] is True and info['active_key_id'] == key_id
+
+
+def test_gmsa_creation_fails_without_key(no_keys, kds_lab):
+    name = 'n%s' % uuid.uuid4().hex[:8]
+    with pytest.raises(AssertionError, match='root key'):
+        samba_tool(kds_lab, 'service-account', 'create', '--name=%s' % name,
+                   '--dns-host-name=%s.%s' % (name, kds_lab['GMSA_LAB_REALM'].lower()))
+
+
+def test_pending_key_and_wait_timeout(no_keys, kds):
+    r = kds(dict(effective_time_hours=10))
+    assert r['changed'] is True and r['usable'] is False
+    usable_at = datetime.datetime.strptime(r['usable_at'], '%Y-%m-%dT%H:%M:%SZ').replace(
+        tzinfo=datetime.timezone.utc)
+    delta = usable_at - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(hours=9, minutes=58) < delta <= datetime.timedelta(hours=10)
+    # match_by=any: a pending key satisfies the task.
+    r2 = kds(dict(effective_time_hours=0))
+    assert r2['changed'] is False and r2['key_id'] == r['key_id']
+    # wait: refuses at once to wait 10 hours.
+    r3 = kds(dict(wait=True, wait_timeout=5))
+    assert r3.failed
+    assert r3['msg'].startswith('KDS root key %s becomes usable at %s' % (r['key_id'], r['usable_at']))
+    assert 'later than wait_timeout=5' in r3['msg']
+
+
+def test_wait_for_usable_key_returns_at_once(no_keys, kds):
+    r = kds(dict(effective_time_hours=0, wait=True, wait_timeout=5))
+    assert not r.failed and r['usable'] is True
+
+
+def test_match_by_key_id_and_never(no_keys, kds, kds_admin, kds_lab):
+    key_id = str(uuid.uuid4())
+    r = kds(dict(match_by='key_id', key_id=key_id.upper(), effective_time_hours=0), check=True)
+    assert r['changed'] is True and r['key_id'] == key_id
+    assert keys_in_directory(kds_admin, kds_lab) == {}
+    r = kds(dict(match_by='key_id', key_id='{%s}' % key_id, effective_time_hours=0))
+    assert r['changed'] is True and r['key_id'] == key_id
+    assert list(keys_in_directory(kds_admin, kds_lab)) == [key_id]
+    r = kds(dict(match_by='key_id', key_id=key_id))
+    assert r['changed'] is False
+    r = kds(dict(match_by='never', effective_time_hours=0))
+    assert r['changed'] is True and r['key_id'] != key_id
+    assert sorted(keys_in_directory(kds_admin, kds_lab)) == sorted([key_id, r['key_id']])
+    assert sorted(k['key_id'] for k in r['keys']) == sorted([key_id, r['key_id']])
+
+
+def test_absent(no_keys, kds, kds_admin, kds_lab):
+    key_id = kds(dict(effective_time_hours=0))['key_id']
+    r = kds(dict(state='absent', key_id=key_id), check=True)
+    assert r['changed'] is True and r['diff']['after'] == {} and r['diff']['before']['key_id'] == key_id
+    assert list(keys_in_directory(kds_admin, kds_lab)) == [key_id]
+    r = kds(dict(state='absent', key_id=key_id))
+    assert r['changed'] is True
+    assert 'deleting the KDS root key that DCs use now and no other key is usable' in ' '.join(r.warning_texts)
+    assert keys_in_directory(kds_admin, kds_lab) == {}
+    r = kds(dict(state='absent', key_id=key_id))
+    assert r['changed'] is False and r['keys'] == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(key_id='not-a-guid', match_by='key_id'), "key_id 'not-a-guid' is not a GUID"),
+    (dict(state='absent'), 'state=absent needs key_id'),
+    (dict(match_by='key_id'), 'match_by=key_id needs key_id'),
+    (dict(effective_time_hours=-1), 'effective_time_hours must be 0 or more'),
+])
+def test_bad_input_changes_nothing(no_keys, kds, kds_admin, kds_lab, args, message):
+    before = dump_tree(kds_admin, container(kds_lab))
+    r = kds(args)
+    assert r.failed
+    assert r['msg'].startswith(message)
+    assert dump_tree(kds_admin, container(kds_lab)) == before
+
+
+def test_plain_user_lacks_rights(no_keys, kds, kds_admin, kds_lab):
+    user = 'u%s' % uuid.uuid4().hex[:8]
+    password = 'User-%s-9a!' % uuid.uuid4().hex
+    dn = 'CN=%s,CN=Users,%s' % (user, kds_lab['GMSA_LAB_BASE_DN'])
+    assert kds_admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': user, 'userAccountControl': 0x200,
+        'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), kds_admin.result
+    try:
+        before = dump_tree(kds_admin, container(kds_lab))
+        r = kds(dict(effective_time_hours=0, domain_username='%s@%s' % (user, kds_lab['GMSA_LAB_REALM']),
+                     domain_password=password))
+        assert r.failed
+        assert r['msg'].startswith('Insufficient rights: %s@%s cannot create CN=' % (user, kds_lab['GMSA_LAB_REALM']))
+        assert password not in str(r)
+        assert dump_tree(kds_admin, container(kds_lab)) == before
+    finally:
+        kds_admin.delete(dn)

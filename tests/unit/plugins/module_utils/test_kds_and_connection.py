@@ -1,0 +1,89 @@
+"""Pure tests of the KDS helpers and the connection layer's parsing (no server)."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
+from ansible_collections.gmsa.farm.plugins.module_utils import _ldap_connection as lc
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import level_name, well_known_container
+
+UTC = datetime.timezone.utc
+NOW = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+def test_filetime_round_trip():
+    assert kds.to_filetime(datetime.datetime(1601, 1, 1, tzinfo=UTC)) == 0
+    assert kds.to_filetime(datetime.datetime(1970, 1, 1, tzinfo=UTC)) == 116444736000000000
+    assert kds.from_filetime(kds.to_filetime(NOW)) == NOW
+    assert kds.from_filetime(['116444736000000000']) == datetime.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_start_time_rules():
+    assert kds.start_time_for(NOW, 0) == NOW - datetime.timedelta(hours=10, minutes=5)
+    assert kds.start_time_for(NOW, 10) == NOW - datetime.timedelta(minutes=5)
+    attrs = kds.new_key_attributes('k', NOW, 0, 'CN=DC1,OU=Domain Controllers,DC=x', b'\0' * 64)
+    assert sorted(attrs) == sorted([
+        'cn', 'msKds-Version', 'msKds-DomainID', 'msKds-UseStartTime', 'msKds-CreateTime', 'msKds-KDFAlgorithmID',
+        'msKds-KDFParam', 'msKds-SecretAgreementAlgorithmID', 'msKds-SecretAgreementParam',
+        'msKds-PublicKeyLength', 'msKds-PrivateKeyLength', 'msKds-RootKeyData'])
+    assert len(attrs['msKds-KDFParam']) == 30 and len(attrs['msKds-SecretAgreementParam']) == 524
+    assert len(kds.new_key_attributes('k', NOW, 0, 'x')['msKds-RootKeyData']) == 64
+
+
+def _key(key_id, created_h, start_h):
+    return kds.describe_key(dict(dn='CN=%s' % key_id, attributes={
+        'cn': key_id,
+        'msKds-CreateTime': kds.to_filetime(NOW + datetime.timedelta(hours=created_h)),
+        'msKds-UseStartTime': kds.to_filetime(NOW + datetime.timedelta(hours=start_h))}), NOW)
+
+
+def test_choose_keys():
+    old = _key('00000000-0000-0000-0000-000000000001', -100, -100)
+    new = _key('00000000-0000-0000-0000-000000000002', -50, -50)
+    pending = _key('00000000-0000-0000-0000-000000000003', 0, 0)
+    bogus = _key('not-a-guid', -10, -200)
+    assert old['usable'] and new['usable'] and not pending['usable'] and not bogus['usable']
+    assert kds.active_key([old, new, pending, bogus])['key_id'].endswith('2')
+    assert kds.choose_existing([pending], 'any')['key_id'].endswith('3')
+    assert kds.choose_existing([bogus], 'any') is None
+    assert kds.choose_existing([old, new], 'never') is None
+    assert kds.choose_existing([old, new], 'key_id', old['key_id']) is old
+    assert pending['usable_at'] == '2026-11-22T22:05:00Z'
+
+
+def test_normalise_key_id():
+    assert kds.normalise_key_id('{7C1F4A36-8A5A-4A8E-9B1E-1C0F5D0C2A11}') == '7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11'
+    with pytest.raises(ValueError):
+        kds.normalise_key_id('nope')
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('dc1.example.com', (None, 'dc1.example.com', None)),
+    ('dc1.example.com:3269', (None, 'dc1.example.com', 3269)),
+    ('ldaps://dc1.example.com', ('ldaps', 'dc1.example.com', None)),
+    ('LDAP://dc1.example.com:389/', ('ldap', 'dc1.example.com', 389)),
+    ('[::1]:636', (None, '::1', 636)),
+])
+def test_split_server(value, expected):
+    assert lc._split_server(value, None) == expected
+
+
+def test_escape_and_dn_to_dns():
+    assert lc.escape('a*(b)\\') == 'a\\2a\\28b\\29\\5c'
+    assert lc.dn_to_dns('DC=corp,DC=example,DC=com') == 'corp.example.com'
+
+
+def test_domain_helpers():
+    values = ['B:32:6227F0AF1FC2410D8E3BB10615BB5B0F:CN=NTDS Quotas,DC=x',
+              'B:32:1EB93889E40C45DF9F0C64D23BBB6237:CN=Managed Service Accounts,DC=x']
+    assert well_known_container(values, '1eb93889e40c45df9f0c64d23bbb6237') == 'CN=Managed Service Accounts,DC=x'
+    assert well_known_container([], '1EB93889E40C45DF9F0C64D23BBB6237') is None
+    assert level_name(['4']) == '2008_R2' and level_name('7') == '2016' and level_name(None) is None
+
+
+def test_refuses_plain_ldap_before_any_network():
+    d = lc.Directory(dict(domain_server=['x'], domain_tls='none', domain_auth='simple'))
+    with pytest.raises(lc.DirectoryError, match='domain_tls=none is refused'):
+        d.connect()
