@@ -1,0 +1,57 @@
+"""End-to-end through ansible-playbook: module_defaults groups, the README's main command, no secret at -vvv."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def ansible_env(lab, **extra):
+    env = dict(os.environ)
+    env.update(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'),
+               ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+               KRB5_CONFIG=lab['KRB5_CONFIG'])
+    env.update(extra)
+    return env
+
+
+def test_module_defaults_group_and_no_password_at_vvv(lab, tmp_path):
+    extra = dict(lab_server=lab['GMSA_DOMAIN_SERVER'], lab_username=lab['GMSA_DOMAIN_USERNAME'],
+                 lab_password=lab['GMSA_DOMAIN_PASSWORD'], lab_ca=lab['GMSA_DOMAIN_CA_CERT'],
+                 lab_realm=lab['GMSA_LAB_REALM'])
+    vars_file = tmp_path / 'vars.json'
+    vars_file.write_text(json.dumps(extra))
+    p = subprocess.run(['ansible-playbook', '-vvv', '-e', '@%s' % vars_file,
+                        os.path.join(HERE, 'playbooks', 'module_defaults.yml')],
+                       capture_output=True, text=True, env=ansible_env(lab), check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert 'ok=3' in out
+    assert lab['GMSA_DOMAIN_PASSWORD'] not in out
+    # -vvv prints the module invocation; the password is masked there
+    assert '"domain_password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in out
+
+
+def test_readme_main_command_smoke_playbook(lab):
+    env = ansible_env(lab, **dict((k, lab[k]) for k in lab if k.startswith('GMSA_DOMAIN_')))
+    p = subprocess.run(['ansible-playbook', '-vvv', 'gmsa.farm.lab_smoke'], capture_output=True, text=True,
+                       env=env, check=False, cwd=REPO)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert 'Domain %s (%s), DC %s' % (lab['GMSA_LAB_REALM'].lower(), lab['GMSA_LAB_NETBIOS'],
+                                      lab['GMSA_LAB_DC_FQDN']) in out
+    assert 'Usable now: True' in out
+    assert lab['GMSA_DOMAIN_PASSWORD'] not in out
+
+
+def test_every_module_renders_with_ansible_doc(lab):
+    modules = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, 'plugins', 'modules')) if f.endswith('.py'))
+    assert modules
+    for m in modules:
+        p = subprocess.run(['ansible-doc', 'gmsa.farm.%s' % m], capture_output=True, text=True,
+                           env=ansible_env(lab), check=False)
+        assert p.returncode == 0, p.stderr
+        assert 'domain_server' in p.stdout and 'EXAMPLES' in p.stdout, m
