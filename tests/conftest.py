@@ -64,6 +64,12 @@ def lab():
     return env
 
 
+def sid_text(b):
+    """Binary SID → S-1-… (written here independently of the collection's own code)."""
+    subs = [int.from_bytes(b[8 + 4 * i:12 + 4 * i], 'little') for i in range(b[1])]
+    return 'S-%d-%d-%s' % (b[0], int.from_bytes(b[2:8], 'big'), '-'.join(str(x) for x in subs))
+
+
 def ldap3_connect(lab, user, password):
     import ldap3
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=lab['GMSA_DOMAIN_CA_CERT'])
@@ -116,9 +122,9 @@ class Computers(object):
         for g in groups:
             assert self.admin.modify(g, {'member': [('MODIFY_ADD', [dn])]}), self.admin.result
         self.admin.search(dn, '(objectClass=*)', search_scope='BASE', attributes=['objectSid', 'objectGUID'])
-        attrs = self.admin.response[0]['attributes']
-        return dict(name=name, dn=dn, sam=name + '$', password=password, sid=str(attrs['objectSid']),
-                    guid=str(attrs['objectGUID']).strip('{}'))
+        raw = self.admin.response[0]['raw_attributes']
+        return dict(name=name, dn=dn, sam=name + '$', password=password, sid=sid_text(raw['objectSid'][0]),
+                    guid=str(uuid.UUID(bytes_le=raw['objectGUID'][0])))
 
     def bind(self, computer):
         return ldap3_connect(self.lab, computer['dn'], computer['password'])

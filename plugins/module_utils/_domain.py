@@ -73,3 +73,28 @@ def netbios_name(directory):
         return None
     v = entries[0]['attributes'].get('nETBIOSName')
     return v[0] if isinstance(v, list) else v
+
+
+def check_container(directory, path, object_class):
+    """Before creating an object: does ``path`` exist, and may the bound account create ``object_class`` there?
+
+    One base search of the constructed attribute allowedChildClassesEffective. Returns None when all is well, or
+    a message for a person.
+    """
+    from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
+    try:
+        entries = directory.search(path, '(objectClass=*)', ['allowedChildClassesEffective'], scope='base')
+    except DirectoryError as e:
+        if e.code == 32:
+            entries = []
+        else:
+            raise
+    if not entries:
+        return ('path %s does not exist: create the OU or container first, or leave path out to use the default '
+                'container.' % path)
+    allowed = set(c.lower() for c in entries[0]['attributes'].get('allowedChildClassesEffective') or [])
+    if object_class.lower() not in allowed:
+        return ('Insufficient rights: %s cannot create %s objects in %s. Use an account with that right (Domain '
+                'Admins, or delegate "Create %s objects" on the OU).' % (directory.bound_as, object_class, path,
+                                                                         object_class))
+    return None

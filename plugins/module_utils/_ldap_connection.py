@@ -400,6 +400,12 @@ class Directory(object):
         self.conn.modify(dn, changes, controls=controls)
         self._check_write('modify', dn, changes)
 
+    def move(self, dn, new_rdn, new_superior=None):
+        """Rename and/or move an object (modify DN)."""
+        self.requests += 1
+        self.conn.modify_dn(dn, new_rdn, new_superior=new_superior)
+        self._check_write('move', dn, {})
+
     def delete(self, dn, controls=None):
         self.requests += 1
         self.conn.delete(dn, controls=controls)

@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Resolve security principals given by people (names, DNs, SIDs, UPNs, GUIDs) with one batched search.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+
+``classify`` and ``match`` are pure; ``resolve`` does exactly one search for any number of principals.
+"""
+from __future__ import annotations
+
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+from ansible_collections.gmsa.farm.plugins.module_utils._security import (
+    guid_to_bytes, guid_to_str, is_guid, is_sid, ldap_filter_bytes, sid_to_bytes, sid_to_str,
+)
+
+PRINCIPAL_ATTRIBUTES = ['objectSid', 'objectGUID', 'sAMAccountName', 'userPrincipalName', 'objectClass',
+                        'distinguishedName']
+
+# Characters Windows refuses in sAMAccountName.
+SAM_INVALID = set('"/\\[]:;|=,+*?<>@')
+
+
+class PrincipalError(ValueError):
+    pass
+
+
+def classify(value):
+    """How a principal was given: ('sid'|'guid'|'dn'|'upn'|'sam', normalised value)."""
+    v = value.strip()
+    if not v:
+        raise PrincipalError('an empty principal name was given')
+    if is_sid(v):
+        return 'sid', v.upper()
+    if is_guid(v):
+        return 'guid', guid_to_str(v)
+    if '=' in v and (',' in v or v.upper().startswith(('CN=', 'OU=', 'DC='))):
+        return 'dn', v
+    if '\\' in v:  # DOMAIN\name
+        v = v.split('\\', 1)[1]
+        return 'sam', v
+    if '@' in v:
+        return 'upn', v
+    return 'sam', v
+
+
+def filter_for(kind, value):
+    if kind == 'sid':
+        return '(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(value))
+    if kind == 'guid':
+        return '(objectGUID=%s)' % ldap_filter_bytes(guid_to_bytes(value))
+    if kind == 'dn':
+        return '(distinguishedName=%s)' % escape(value)
+    if kind == 'upn':
+        return '(userPrincipalName=%s)' % escape(value)
+    # A computer may be named with or without its trailing $.
+    if value.endswith('$'):
+        return '(sAMAccountName=%s)' % escape(value)
+    return '(|(sAMAccountName=%s)(sAMAccountName=%s$))' % (escape(value), escape(value))
+
+
+def principal_type(object_classes):
+    oc = set(c.lower() for c in (object_classes or []))
+    if 'msds-groupmanagedserviceaccount' in oc:
+        return 'gmsa'
+    if 'msds-managedserviceaccount' in oc:
+        return 'msa'
+    if 'computer' in oc:
+        return 'computer'
+    if 'group' in oc:
+        return 'group'
+    if 'user' in oc:
+        return 'user'
+    if 'foreignsecurityprincipal' in oc:
+        return 'foreign'
+    return sorted(oc)[-1] if oc else 'unknown'
+
+
+def describe(entry):
+    """A search entry → dict(name, sid, dn, type, guid) in people's terms."""
+    a = entry['attributes']
+
+    def one(k):
+        v = a.get(k)
+        if isinstance(v, list):
+            return v[0] if v else None
+        return v
+    raw_sid = (entry.get('raw') or {}).get('objectSid')
+    sid = sid_to_str(raw_sid[0] if raw_sid else one('objectSid'))
+    raw_guid = (entry.get('raw') or {}).get('objectGUID')
+    guid = guid_to_str(raw_guid[0] if raw_guid else one('objectGUID'))
+    return dict(name=one('sAMAccountName') or entry['dn'], sid=sid, dn=entry['dn'],
+                type=principal_type(a.get('objectClass')), guid=guid,
+                upn=one('userPrincipalName'))
+
+
+def match(kind, value, principals):
+    """Pick the principal(s) a given value means out of described search results."""
+    lv = value.lower()
+    if kind == 'sid':
+        return [p for p in principals if p['sid'] == value]
+    if kind == 'guid':
+        return [p for p in principals if p['guid'] == value]
+    if kind == 'dn':
+        return [p for p in principals if p['dn'].lower() == lv]
+    if kind == 'upn':
+        return [p for p in principals if (p.get('upn') or '').lower() == lv]
+    exact = [p for p in principals if (p['name'] or '').lower() == lv]
+    if exact or lv.endswith('$'):
+        return exact
+    return [p for p in principals if (p['name'] or '').lower() == lv + '$']
+
+
+def resolve(directory, values, base=None):
+    """Resolve ``values`` with one search. Returns (resolved dict value→principal, list of unresolved values).
+
+    A value that matches more than one object is an error (it names each).
+    """
+    values = [v for v in values if v is not None]
+    if not values:
+        return {}, []
+    kinds = []
+    for v in values:
+        try:
+            kinds.append((v,) + classify(v))
+        except PrincipalError:
+            raise
+    flt = '(|%s)' % ''.join(sorted(set(filter_for(k, nv) for dummy, k, nv in kinds)))
+    entries = directory.search(base or directory.default_nc, flt, PRINCIPAL_ATTRIBUTES)
+    found = [describe(e) for e in entries]
+    resolved = {}
+    missing = []
+    for original, kind, nv in kinds:
+        hits = match(kind, nv, found)
+        if not hits:
+            missing.append(original)
+        elif len(hits) > 1:
+            raise PrincipalError('principal %r is ambiguous: it matches %s' % (
+                original, ', '.join(sorted(h['dn'] for h in hits))))
+        else:
+            resolved[original] = hits[0]
+    return resolved, missing
+
+
+def names_for_sids(directory, sids, known=()):
+    """SID → principal for SIDs not already known (one search; none when all are known)."""
+    by_sid = dict((p['sid'], p) for p in known)
+    todo = sorted(set(s for s in sids if s not in by_sid))
+    if todo:
+        flt = '(|%s)' % ''.join('(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in todo)
+        for e in directory.search(directory.default_nc, flt, PRINCIPAL_ATTRIBUTES):
+            p = describe(e)
+            by_sid[p['sid']] = p
+    return by_sid
+
+
+def label(principal_or_sid):
+    """How a principal appears in a diff: its sAMAccountName, or the bare SID when it no longer resolves."""
+    if isinstance(principal_or_sid, dict):
+        return principal_or_sid['name']
+    return principal_or_sid

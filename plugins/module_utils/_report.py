@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading managed service accounts for reports: who can retrieve each password, privileged reach.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+
+The number of searches does not grow with the number of accounts: one paged search for the accounts, batched
+SID look-ups (200 SIDs a search), one search per distinct group that is allowed to retrieve a password, and one
+per privileged group.
+"""
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
+from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+from ansible_collections.gmsa.farm.plugins.module_utils._security import (
+    granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd, sid_to_bytes, sid_to_str,
+)
+
+IN_CHAIN = '1.2.840.113556.1.4.1941'
+ACCOUNT_CLASSES = '(|(objectClass=msDS-GroupManagedServiceAccount)(objectClass=msDS-ManagedServiceAccount))'
+
+# Privileged groups (seed 002: a gMSA in a privileged group is a risk): domain RIDs and builtin SIDs.
+PRIVILEGED_DOMAIN_RIDS = {512: 'Domain Admins', 518: 'Schema Admins', 519: 'Enterprise Admins',
+                          520: 'Group Policy Creator Owners'}
+PRIVILEGED_BUILTIN_SIDS = {'S-1-5-32-544': 'Administrators', 'S-1-5-32-548': 'Account Operators',
+                           'S-1-5-32-549': 'Server Operators', 'S-1-5-32-550': 'Print Operators',
+                           'S-1-5-32-551': 'Backup Operators'}
+PRIVILEGED_BY_NAME = ['DnsAdmins']
+SID_BATCH = 200
+
+
+def account_filter(names=None, ldap_filter=None):
+    parts = [ACCOUNT_CLASSES]
+    if names:
+        alts = []
+        for n in names:
+            base = n[:-1] if n.endswith('$') else n
+            alts.append('(cn=%s)(sAMAccountName=%s$)' % (escape(base), escape(base)))
+        parts.append('(|%s)' % ''.join(alts))
+    if ldap_filter:
+        f = ldap_filter.strip()
+        parts.append(f if f.startswith('(') else '(%s)' % f)
+    return '(&%s)' % ''.join(parts)
+
+
+def resolve_sids(directory, sids):
+    out = {}
+    todo = sorted(set(sids))
+    for i in range(0, len(todo), SID_BATCH):
+        chunk = todo[i:i + SID_BATCH]
+        flt = '(|%s)' % ''.join('(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in chunk)
+        for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES, paged=True):
+            p = pr.describe(e)
+            out[p['sid']] = p
+    return out
+
+
+def computers_in_group(directory, group_dn):
+    flt = '(&(objectCategory=computer)(memberOf:%s:=%s))' % (IN_CHAIN, escape(group_dn))
+    return [pr.describe(e) for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES, paged=True)]
+
+
+def privileged_groups(directory, domain_sid):
+    parts = ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes('%s-%d' % (domain_sid, rid)))
+             for rid in PRIVILEGED_DOMAIN_RIDS]
+    parts += ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in PRIVILEGED_BUILTIN_SIDS]
+    parts += ['(&(objectClass=group)(sAMAccountName=%s))' % escape(n) for n in PRIVILEGED_BY_NAME]
+    return [pr.describe(e) for e in directory.search(directory.default_nc, '(|%s)' % ''.join(parts),
+                                                     pr.PRINCIPAL_ATTRIBUTES)]
+
+
+def accounts_in_group(directory, base, group_dn):
+    flt = '(&%s(memberOf:%s:=%s))' % (ACCOUNT_CLASSES, IN_CHAIN, escape(group_dn))
+    return set(e['dn'].lower() for e in directory.search(base, flt, ['1.1'], paged=True))
+
+
+def build_report(directory, entries, base, now=None):
+    """Search entries of accounts → list of per-account reports (see gmsa_info's RETURN)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    states = []
+    all_sids = []
+    for e in entries:
+        st = g.read_state(e)
+        st['_entry'] = e
+        st['_allowed'] = granted_sids(parse_membership_sd(st['membership_raw']))
+        st['_delegates'] = granted_sids(parse_membership_sd(st['rbcd_raw']))
+        all_sids.extend(st['_allowed'])
+        all_sids.extend(st['_delegates'])
+        states.append(st)
+    if not states:
+        return []
+    by_sid = resolve_sids(directory, all_sids)
+
+    group_members = {}
+    for sid in set(s for st in states for s in st['_allowed']):
+        p = by_sid.get(sid)
+        if p and p['type'] == 'group':
+            group_members[sid] = computers_in_group(directory, p['dn'])
+
+    account_sid = sid_to_str(g._raw_one(states[0]['_entry'], 'objectSid'))
+    domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
+    priv = {}
+    if domain_sid:
+        for grp in privileged_groups(directory, domain_sid):
+            members = accounts_in_group(directory, base, grp['dn'])
+            if members:
+                priv[grp['name']] = members
+
+    out = []
+    for st in states:
+        e = st['_entry']
+        a = e['attributes']
+        allowed = []
+        unresolved = []
+        retrievers = {}
+        for sid in st['_allowed']:
+            p = by_sid.get(sid)
+            if p is None:
+                unresolved.append(sid)
+                continue
+            allowed.append(dict(name=p['name'], sid=sid, type=p['type'], dn=p['dn']))
+            if p['type'] == 'computer':
+                retrievers[p['name'].lower()] = p['name']
+            for c in group_members.get(sid, []):
+                retrievers[c['name'].lower()] = c['name']
+        delegates = [by_sid[s]['name'] if s in by_sid else s for s in st['_delegates']]
+        pwd = g._one(a, 'pwdLastSet')
+        pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
+        interval = st['password_interval_days']
+        next_rotation = iso(pwd_set + datetime.timedelta(days=interval)) if pwd_set and interval else None
+        priv_groups = sorted(n for n, members in priv.items() if e['dn'].lower() in members)
+        out.append(dict(
+            distinguished_name=e['dn'],
+            name=st['name'],
+            sam_account_name=st['sam_account_name'],
+            account_type=st['account_type'],
+            object_guid=guid_to_str(g._raw_one(e, 'objectGUID')),
+            sid=sid_to_str(g._raw_one(e, 'objectSid')),
+            dns_hostname=st['dns_hostname'],
+            spn=sorted(st['spn'], key=str.lower),
+            kerberos_encryption_types=st['kerberos_encryption_types'],
+            password_interval_days=interval,
+            enabled=st['enabled'],
+            outbound_auth_only=st['outbound_auth_only'],
+            description=st['description'],
+            allowed_principals=sorted(allowed, key=lambda x: x['name'].lower()),
+            unresolved_sids=unresolved,
+            effective_retrievers=sorted(retrievers.values(), key=str.lower),
+            delegation=dict(trusted_for_delegation=st['trusted_for_delegation'],
+                            trusted_to_auth_for_delegation=st['trusted_to_auth_for_delegation'],
+                            allowed_to_delegate_to=sorted(st['allowed_to_delegate_to'], key=str.lower),
+                            delegates=sorted(delegates, key=str.lower)),
+            member_of=sorted(a.get('memberOf') or [], key=str.lower),
+            privileged=bool(priv_groups),
+            privileged_groups=priv_groups,
+            host=(a.get('msDS-HostServiceAccountBL') or [None])[0],
+            password_last_set=iso(pwd_set),
+            next_rotation=next_rotation,
+        ))
+    return out

@@ -1,0 +1,213 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: gmsa_info
+short_description: Report managed service accounts, who can retrieve each password, and risky privileges
+version_added: 0.1.0
+description:
+  - Lists group and standalone managed service accounts by name, by LDAP filter, or everything under a path
+    (paged), with their settings in people's terms.
+  - For each account, tells which principals may retrieve the password and which computer accounts
+    effectively can (expanding nested groups), its delegation settings, its groups, and whether it reaches a
+    privileged group (Domain, Enterprise or Schema Admins, Administrators, Account, Server, Backup or Print
+    Operators, DnsAdmins, Group Policy Creator Owners), transitively.
+  - Never asks for C(msDS-ManagedPassword).
+  - The number of searches does not grow with the number of accounts.
+author:
+  - gmsa.farm maintainers (@gmsa-farm)
+extends_documentation_fragment:
+  - gmsa.farm.ldap_connection
+attributes:
+  check_mode:
+    support: full
+    description: Read-only.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+  idempotent:
+    support: full
+    description: Read-only.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the controller or execution environment; talks LDAP to the domain controller.
+options:
+  name:
+    description:
+      - Accounts by name (CN) or sAMAccountName (with or without C($)).
+    type: list
+    elements: str
+  ldap_filter:
+    description:
+      - An extra LDAP filter ANDed with the managed-service-account classes, for example C((description=web*)).
+    type: str
+  path:
+    description:
+      - Search only under this DN. Defaults to the whole domain.
+    type: str
+seealso:
+  - module: gmsa.farm.gmsa
+'''
+
+EXAMPLES = r'''
+- name: One account
+  gmsa.farm.gmsa_info:
+    name: ITFarm1
+  register: farm
+
+- name: Which hosts can retrieve the password
+  ansible.builtin.debug:
+    msg: "{{ farm.accounts[0].effective_retrievers }}"
+
+- name: Every managed service account in an OU, flagging privileged ones
+  gmsa.farm.gmsa_info:
+    path: OU=Service Accounts,DC=contoso,DC=com
+  register: all_msa
+
+- name: Fail when a gMSA reaches a privileged group
+  ansible.builtin.assert:
+    that: all_msa.accounts | selectattr('privileged') | list | length == 0
+    fail_msg: "Privileged gMSAs: {{ all_msa.accounts | selectattr('privileged') | map(attribute='name') | list }}"
+
+- name: By filter
+  gmsa.farm.gmsa_info:
+    ldap_filter: (description=BizTalk*)
+'''
+
+RETURN = r'''
+accounts:
+  description: The accounts found, sorted by DN.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    distinguished_name:
+      description: DN.
+      type: str
+      returned: always
+    name:
+      description: CN.
+      type: str
+      returned: always
+    sam_account_name:
+      description: sAMAccountName, with C($).
+      type: str
+      returned: always
+    account_type:
+      description: C(group) or C(standalone).
+      type: str
+      returned: always
+    object_guid:
+      description: objectGUID.
+      type: str
+      returned: always
+    sid:
+      description: objectSid.
+      type: str
+      returned: always
+    dns_hostname:
+      description: dNSHostName.
+      type: str
+      returned: always
+    spn:
+      description: servicePrincipalName values.
+      type: list
+      elements: str
+      returned: always
+    kerberos_encryption_types:
+      description: Encryption types by name (C(des), C(rc4), C(aes128), C(aes256)); null when unset.
+      type: list
+      elements: str
+      returned: always
+    password_interval_days:
+      description: msDS-ManagedPasswordInterval.
+      type: int
+      returned: always
+    enabled:
+      description: Whether the account is enabled.
+      type: bool
+      returned: always
+    outbound_auth_only:
+      description: No dNSHostName and no SPNs.
+      type: bool
+      returned: always
+    description:
+      description: description.
+      type: str
+      returned: always
+    allowed_principals:
+      description: Principals allowed to retrieve the password (name, sid, type, dn).
+      type: list
+      elements: dict
+      returned: always
+    unresolved_sids:
+      description: Allowed SIDs that no longer resolve (deleted principals).
+      type: list
+      elements: str
+      returned: always
+    effective_retrievers:
+      description: sAMAccountNames of the computer accounts that can retrieve the password, directly or
+        through (nested) groups.
+      type: list
+      elements: str
+      returned: always
+    delegation:
+      description: trusted_for_delegation, trusted_to_auth_for_delegation, allowed_to_delegate_to, delegates.
+      type: dict
+      returned: always
+    member_of:
+      description: DNs of the groups the account is a direct member of.
+      type: list
+      elements: str
+      returned: always
+    privileged:
+      description: Whether the account reaches a privileged group, directly or through nesting.
+      type: bool
+      returned: always
+    privileged_groups:
+      description: Names of the privileged groups it reaches.
+      type: list
+      elements: str
+      returned: always
+    host:
+      description: For a standalone account, the computer it is bound to.
+      type: str
+      returned: always
+    password_last_set:
+      description: When the DC last changed the password (ISO 8601, UTC).
+      type: str
+      returned: always
+    next_rotation:
+      description: When the next change is due (password_last_set + interval).
+      type: str
+      returned: always
+'''
+
+from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils import _report as rep
+
+
+def core(module, directory):
+    p = module.params
+    base = p.get('path') or directory.default_nc
+    entries = directory.search(base, rep.account_filter(p.get('name'), p.get('ldap_filter')),
+                               g.ACCOUNT_ATTRIBUTES, paged=True)
+    entries.sort(key=lambda e: e['dn'].lower())
+    return dict(changed=False, accounts=rep.build_report(directory, entries, base))
+
+
+def main():
+    run_directory_module(dict(
+        name=dict(type='list', elements='str'),
+        ldap_filter=dict(type='str'),
+        path=dict(type='str'),
+    ), core)
+
+
+if __name__ == '__main__':
+    main()
