@@ -191,6 +191,10 @@ def run_module(lab):
         full['_ansible_check_mode'] = check
         full['_ansible_diff'] = diff
         out = io.StringIO()
+        # A real module runs in its own process; in-process runs must not see each other's warnings.
+        from ansible.module_utils.common import warnings as ansible_warnings
+        ansible_warnings._global_warnings.clear()
+        ansible_warnings._global_deprecations.clear()
         with patch_module_args(full), contextlib.redirect_stdout(out):
             with pytest.raises(SystemExit):
                 mod.main()

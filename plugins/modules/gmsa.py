@@ -15,7 +15,7 @@ description:
     password interval, delegation, a usable KDS root key); a failed task leaves the directory as it was.
   - A no-op run costs one search (the account, every principal the task names and every SPN it adds, together)
     plus the connection. A change adds one modify request. Attributes that already have a value are changed
-    with delete-old-value + add-new-value in that one request, so a concurrent writer is never overwritten: the
+    with delete-old-value + add-new-value in that one request, so a concurrent writer is never overwritten; the
     module re-reads and retries instead.
   - The diff shows the account in the task's terms (principal names, encryption type names), never bytes.
 author:
@@ -82,7 +82,7 @@ options:
     type: str
   outbound_auth_only:
     description:
-      - The account only authenticates outbound (C(-RestrictToOutboundAuthenticationOnly)): it has no
+      - The account only authenticates outbound (C(-RestrictToOutboundAuthenticationOnly)), so it has no
         dNSHostName and no SPNs. C(true) removes both from an existing account; cannot be combined with
         O(dns_hostname) or with SPNs to add or set.
     type: bool
@@ -135,7 +135,7 @@ options:
   allowed_to_retrieve_password:
     description:
       - Principals allowed to retrieve the password (C(PrincipalsAllowedToRetrieveManagedPassword),
-        C(msDS-GroupMSAMembership)): normally the farm's host group, or member computers.
+        C(msDS-GroupMSAMembership)), normally the farm's host group, or member computers.
       - Principals by sAMAccountName (computers with or without C($), C(DOMAIN\name) accepted), DN, SID, UPN or
         objectGUID; all resolved in one search.
       - With O(allowed_to_retrieve_password.add) and O(allowed_to_retrieve_password.remove), entries this task does not
@@ -490,9 +490,6 @@ def no_key_message(keys=()):
         'cannot be created.%s Create one with gmsa.farm.kds_root_key (in a lab effective_time_hours: 0 makes it '
         'usable at once; in production keep the default and wait, or use wait: true). Nothing was changed.'
         % ((' The first pending key becomes usable at %s.' % pending[0]) if pending else ''))
-
-
-
 
 
 def attempt(module, directory):

@@ -148,7 +148,7 @@ def test_password_retrieval_really_works(gmsa, computers, lab, admin, ou):
 
 
 def test_principal_forms_resolve_in_one_search(gmsa, computers, lab, admin, ou):
-    hosts = [computers.create(uid('p')) for _ in range(5)]
+    hosts = [computers.create(uid('p')) for dummy in range(5)]
     name = uid()
     forms = [hosts[0]['name'], hosts[1]['sam'], hosts[2]['dn'], hosts[3]['sid'], hosts[4]['guid'],
              '%s\\%s' % (lab['GMSA_LAB_NETBIOS'], hosts[0]['sam'])]
@@ -160,7 +160,7 @@ def test_principal_forms_resolve_in_one_search(gmsa, computers, lab, admin, ou):
 
 
 def test_add_remove_keep_unmanaged_entries(gmsa, computers, lab, admin, ou):
-    a, b, c = (computers.create(uid('k')) for _ in range(3))
+    a, b, c = (computers.create(uid('k')) for dummy in range(3))
     name = uid()
     assert not gmsa(dict(name=name, dns_hostname=dns(lab, name),
                          allowed_to_retrieve_password=dict(set=[a['sam']]))).failed
@@ -169,8 +169,8 @@ def test_add_remove_keep_unmanaged_entries(gmsa, computers, lab, admin, ou):
     samba_tool(lab, 'service-account', 'group-msa-membership', 'add', '--name=%s' % name, '--principal=%s' % b['sam'])
     r = check_apply_idempotent(gmsa, dict(name=name, allowed_to_retrieve_password=dict(add=[c['sam']])), admin, ou)
     assert r['diff']['before']['allowed_to_retrieve_password'] == sorted([a['sam'], b['sam']], key=str.lower)
-    assert r['diff']['after']['allowed_to_retrieve_password'] == sorted([a['sam'], b['sam'], c['sam']],
-                                                                       key=str.lower)
+    three = sorted([a['sam'], b['sam'], c['sam']], key=str.lower)
+    assert r['diff']['after']['allowed_to_retrieve_password'] == three
     assert membership_show(lab, name) == sorted([a['dn'], b['dn'], c['dn']])
     r = check_apply_idempotent(gmsa, dict(name=name, allowed_to_retrieve_password=dict(remove=[a['sam']])),
                                admin, ou)
@@ -331,8 +331,8 @@ BAD_INPUTS = [
      'sAMAccountName %s is taken by'),
     ('interval change', lambda x: dict(name=x['name'], password_interval_days=60),
      'password_interval_days is 30 on CN='),
-    ('both delegation bits', lambda x: dict(name=x['name'], trusted_for_delegation=True,
-                                           trusted_to_auth_for_delegation=True),
+    ('both delegation bits',
+     lambda x: dict(name=x['name'], trusted_for_delegation=True, trusted_to_auth_for_delegation=True),
      'trusted_for_delegation (unconstrained) and trusted_to_auth_for_delegation'),
     ('dns_hostname missing', lambda x: dict(name=uid()),
      'dns_hostname is required to create a group managed service account'),
@@ -353,12 +353,19 @@ def test_bad_input_fails_clearly_and_changes_nothing(gmsa, existing, admin, ou, 
     args = make_args(existing)
     if '%s' in message:
         message = message % existing['host']['sam']
-    before = dump_tree(admin, lab['GMSA_LAB_BASE_DN'])
+    # Everything these tasks could touch lives in the test OU (other tests run in parallel elsewhere); and no
+    # object of that name appears anywhere in the domain.
+
+    def named():
+        admin.search(lab['GMSA_LAB_BASE_DN'], '(cn=%s)' % args['name'], attributes=['1.1'])
+        return sorted(e['dn'] for e in admin.response if e.get('type') == 'searchResEntry')
+    before, before_named = dump_tree(admin, ou), named()
     for check in (True, False):
         r = gmsa(args, check=check)
         assert r.failed, r
         assert message in r['msg'], r['msg']
-    assert dump_tree(admin, lab['GMSA_LAB_BASE_DN']) == before
+    assert dump_tree(admin, ou) == before
+    assert named() == before_named
 
 
 def test_plain_user_lacks_rights(gmsa, admin, ou, lab, plain_user):
@@ -423,7 +430,7 @@ for p in principals:
 def test_two_writers_lose_nothing(gmsa, computers, lab, admin, ou, tmp_path):
     name = uid()
     assert not gmsa(dict(name=name, dns_hostname=dns(lab, name))).failed
-    hosts = [computers.create(uid('w')) for _ in range(40)]
+    hosts = [computers.create(uid('w')) for dummy in range(40)]
     script = tmp_path / 'writer.py'
     script.write_text(WRITER % dict(repo=REPO))
     env = dict(os.environ, OU=ou)

@@ -1,0 +1,91 @@
+"""gmsa_info against the lab DC: retrievers through nested groups, privileged reach, filters, paging."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import ldap3
+
+from conftest import samba_tool
+
+
+def uid(prefix='i'):
+    return '%s%s' % (prefix, uuid.uuid4().hex[:8])
+
+
+def add_group(admin, ou, members=()):
+    sam = uid('grp')
+    dn = 'CN=%s,%s' % (sam, ou)
+    assert admin.add(dn, 'group', {'groupType': -2147483646, 'sAMAccountName': sam}), admin.result
+    if members:
+        assert admin.modify(dn, {'member': [(ldap3.MODIFY_ADD, list(members))]}), admin.result
+    return sam, dn
+
+
+def test_effective_retrievers_and_privileged(run_module, admin, ou, lab, computers):
+    direct = computers.create(uid('d'))
+    deep = computers.create(uid('n'))
+    inner_sam, inner = add_group(admin, ou, [deep['dn']])
+    outer_sam, outer = add_group(admin, ou, [inner])
+    name = uid('ia')
+    r = run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.x.test' % name,
+                                allowed_to_retrieve_password=dict(set=[direct['sam'], outer_sam])))
+    assert not r.failed, r
+    dn = r['distinguished_name']
+    # Put the gMSA in a group nested into Domain Admins: it reaches a privileged group transitively.
+    nest_sam, nest = add_group(admin, ou, [dn])
+    da = 'CN=Domain Admins,CN=Users,%s' % lab['GMSA_LAB_BASE_DN']
+    assert admin.modify(da, {'member': [(ldap3.MODIFY_ADD, [nest])]}), admin.result
+    try:
+        info = run_module('gmsa_info', dict(name=[name + '$']))
+        assert not info.failed, info
+        [acct] = info['accounts']
+        assert acct['distinguished_name'] == dn
+        assert [p['name'] for p in acct['allowed_principals']] == sorted([direct['sam'], outer_sam], key=str.lower)
+        types = {p['name']: p['type'] for p in acct['allowed_principals']}
+        assert types == {direct['sam']: 'computer', outer_sam: 'group'}
+        assert acct['effective_retrievers'] == sorted([direct['sam'], deep['sam']], key=str.lower)
+        assert acct['privileged'] is True
+        assert 'Domain Admins' in acct['privileged_groups'] and 'Administrators' in acct['privileged_groups']
+        assert acct['member_of'] == [nest]
+        assert acct['password_interval_days'] == 30 and acct['enabled'] is True
+        assert acct['password_last_set'] and acct['next_rotation'] > acct['password_last_set']
+        assert acct['delegation'] == dict(trusted_for_delegation=False, trusted_to_auth_for_delegation=False,
+                                          allowed_to_delegate_to=[], delegates=[])
+        # The directory agrees: both computers really get the password, through the nested groups too.
+        assert computers.managed_password(deep, dn) is not None
+        assert computers.managed_password(direct, dn) is not None
+    finally:
+        admin.modify(da, {'member': [(ldap3.MODIFY_DELETE, [nest])]})
+    info = run_module('gmsa_info', dict(name=[name]))
+    assert info['accounts'][0]['privileged'] is False and info['accounts'][0]['privileged_groups'] == []
+
+
+def test_filter_path_and_agreement_with_samba_tool(run_module, ou, lab):
+    names = [uid('f') for dummy in range(3)]
+    for i, n in enumerate(names):
+        assert not run_module('gmsa', dict(name=n, path=ou, dns_hostname='%s.x.test' % n,
+                                           description='team-%d' % (i % 2))).failed
+    r = run_module('gmsa_info', dict(path=ou))
+    assert sorted(a['name'] for a in r['accounts']) == sorted(names)
+    r = run_module('gmsa_info', dict(path=ou, ldap_filter='(description=team-0)'))
+    assert sorted(a['name'] for a in r['accounts']) == sorted([names[0], names[2]])
+    listed = samba_tool(lab, 'service-account', 'list')
+    assert all(n + '$' in listed or n in listed for n in names)
+    assert run_module('gmsa_info', dict(name=['nosuchaccount']))['accounts'] == []
+
+
+def test_more_accounts_than_one_page(run_module, admin, ou):
+    """Paged search: more than the 500-entry page size comes back complete."""
+    t0 = time.time()
+    n = 520
+    for i in range(n):
+        sam = 'pg%05d' % i
+        assert admin.add('CN=%s,%s' % (sam, ou), ['top', 'msDS-GroupManagedServiceAccount'], {
+            'sAMAccountName': sam + '$', 'msDS-ManagedPasswordInterval': 30, 'userAccountControl': 0x1000,
+            'dNSHostName': '%s.x.test' % sam}), admin.result
+    assert time.time() - t0 < 300
+    r = run_module('gmsa_info', dict(path=ou))
+    assert not r.failed
+    assert len(r['accounts']) == n
+    assert len(set(a['sid'] for a in r['accounts'])) == n
