@@ -3,10 +3,11 @@
 # .venv with requirements-dev.txt, and .collections/ansible_collections/gmsa/farm pointing at this checkout so
 # the collection imports as ansible_collections.gmsa.farm. Idempotent and quick when nothing changed.
 # Source it to get the environment: . scripts/bootstrap.sh
-set -euo pipefail
 GMSA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export GMSA_REPO
-
+# The installs run in a strict subshell so that sourcing this file does not change the caller's shell options.
+(
+set -euo pipefail
 _gmsa_apt() {
   local missing=() p
   for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
@@ -38,8 +39,15 @@ fi
 
 mkdir -p "$GMSA_REPO/.collections/ansible_collections/gmsa"
 ln -sfn ../../.. "$GMSA_REPO/.collections/ansible_collections/gmsa/farm"
+)
+_gmsa_rc=$?
+if [ "$_gmsa_rc" -ne 0 ]; then
+  echo "bootstrap: failed" >&2
+  # shellcheck disable=SC2317  # 'exit' is reached when the file is executed rather than sourced
+  return 1 2>/dev/null || exit 1
+fi
 
-export PATH="$VENV/bin:$PATH"
+export PATH="$GMSA_REPO/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$GMSA_REPO/.collections"
 export PYTHONPATH="$GMSA_REPO/.collections${PYTHONPATH:+:$PYTHONPATH}"
 export ANSIBLE_CONFIG="$GMSA_REPO/tests/ansible.cfg"

@@ -408,7 +408,7 @@ def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
     want_dns = cur['dns_hostname']
     if outbound:
         want_dns = None
-    elif params.get('dns_hostname') is not None:
+    elif params.get('dns_hostname') is not None and params['dns_hostname'].lower() != (want_dns or '').lower():
         want_dns = params['dns_hostname']
     before['dns_hostname'] = cur['dns_hostname']
     after['dns_hostname'] = want_dns

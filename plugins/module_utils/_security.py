@@ -222,3 +222,73 @@ def update_membership_sd(parsed, add=(), remove=(), exact=None):
             aces.append(_ace(s.upper()))
             have.add(s.upper())
     return _serialise(parsed.get('owner') or OWNER_BUILTIN_ADMINISTRATORS, aces, parsed.get('acl_revision') or 2)
+
+
+# --------------------------------------------------------------------------- protection from accidental deletion
+
+EVERYONE = 'S-1-1-0'
+DELETE = 0x00010000
+DELETE_TREE = 0x00000040
+PROTECT_MASK = DELETE | DELETE_TREE  # (D;;DTSD;;;WD), what "Protect object from accidental deletion" writes
+
+
+def _is_protect_ace(ace):
+    from winacl.dtyp.ace import ACEType as _T
+    return (ace.AceType == _T.ACCESS_DENIED_ACE_TYPE and ace.Sid.to_sddl() == EVERYONE
+            and int(ace.Mask) & PROTECT_MASK == PROTECT_MASK and not int(ace.AceFlags or 0) & 0x10)
+
+
+def is_protected(dacl_sd):
+    """Whether a (DACL-only) nTSecurityDescriptor denies Everyone DELETE and DELETE_TREE."""
+    require_winacl()
+    if not dacl_sd:
+        return False
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
+    return any(_is_protect_ace(a) for a in (sd.Dacl.aces if sd.Dacl else []))
+
+
+def set_protected(dacl_sd, protect):
+    """The DACL-only descriptor with the deny-delete entry for Everyone added (first, as deny entries go) or
+    removed; everything else kept."""
+    require_winacl()
+    from winacl.dtyp.ace import ACCESS_DENIED_ACE
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
+    aces = [a for a in sd.Dacl.aces if not _is_protect_ace(a)]
+    if protect:
+        ace = ACCESS_DENIED_ACE()
+        ace.AceFlags = AceFlags(0)
+        ace.Mask = PROTECT_MASK
+        ace.Sid = SID.from_string(EVERYONE)
+        aces.insert(0, ace)
+    sd.Dacl.aces = aces
+    return sd.to_bytes()
+
+
+DELETE_CHILD = 0x00000002
+
+
+def _is_deny_delete_child(ace):
+    from winacl.dtyp.ace import ACEType as _T
+    return (ace.AceType == _T.ACCESS_DENIED_ACE_TYPE and ace.Sid.to_sddl() == EVERYONE
+            and int(ace.Mask) & DELETE_CHILD and not int(ace.AceFlags or 0) & 0x10)
+
+
+def parent_denies_delete_child(dacl_sd):
+    require_winacl()
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
+    return any(_is_deny_delete_child(a) for a in (sd.Dacl.aces if sd.Dacl else []))
+
+
+def deny_delete_child(dacl_sd):
+    """The parent's DACL-only descriptor with (D;;DC;;;WD) first: deletion through the parent's "delete child"
+    right is closed too, as Windows does when it protects an object (other children stay deletable through the
+    DELETE right their own DACLs grant)."""
+    require_winacl()
+    from winacl.dtyp.ace import ACCESS_DENIED_ACE
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
+    ace = ACCESS_DENIED_ACE()
+    ace.AceFlags = AceFlags(0)
+    ace.Mask = DELETE_CHILD
+    ace.Sid = SID.from_string(EVERYONE)
+    sd.Dacl.aces.insert(0, ace)
+    return sd.to_bytes()

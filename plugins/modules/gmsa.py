@@ -223,6 +223,16 @@ options:
     description:
       - The account's display name; an empty string clears it.
     type: str
+  protect_from_deletion:
+    description:
+      - Deny Everyone the right to delete the account (and its subtree), like "Protect object from accidental
+        deletion" in the Windows tools. With O(state=absent) and C(false), the protection is lifted first.
+      - Both AD and Samba allow C(nTSecurityDescriptor) to be replaced only (no value delete), so this one change
+        is a replace of the account's DACL, sent only when the protection changes, right after reading it.
+      - As Windows does, protecting also denies Everyone "delete child" on the parent container (otherwise that
+        right would still allow the deletion); other objects there stay deletable through the DELETE right
+        their own DACLs grant. Lifting the protection leaves the parent as it is.
+    type: bool
 seealso:
   - module: gmsa.farm.gmsa_info
   - module: gmsa.farm.host_group
@@ -360,7 +370,10 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import (
     CLASS_DMSA, check_container, managed_service_accounts_container, schema_classes,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._security import SecurityError, guid_to_str, sid_to_str
+from ansible_collections.gmsa.farm.plugins.module_utils._security import (
+    SecurityError, deny_delete_child, guid_to_str, is_protected, parent_denies_delete_child, set_protected,
+    sid_to_str,
+)
 
 CONFLICT_CODES = (16, 20)  # noSuchAttribute / attributeOrValueExists: someone changed the account meanwhile
 MAX_ATTEMPTS = 12
@@ -394,11 +407,42 @@ ARGUMENT_SPEC = dict(
     enabled=dict(type='bool'),
     description=dict(type='str'),
     display_name=dict(type='str'),
+    protect_from_deletion=dict(type='bool'),
 )
 
 
 class _Conflict(Exception):
     pass
+
+
+def dacl_control():
+    """LDAP_SERVER_SD_FLAGS_OID asking for (or writing) the DACL part of nTSecurityDescriptor only."""
+    from ldap3.protocol.microsoft import security_descriptor_control
+    return security_descriptor_control(sdflags=0x04)
+
+
+def apply_protection(module, directory, dn, current_sd, want):
+    """Replace the DACL when the protection differs. Returns (before, after)."""
+    from ldap3 import MODIFY_REPLACE
+    if current_sd is None:
+        found = directory.search(dn, '(objectClass=*)', ['nTSecurityDescriptor'], scope='base',
+                                 controls=dacl_control())
+        current_sd = g._raw_one(found[0], 'nTSecurityDescriptor') if found else None
+    have = is_protected(current_sd)
+    if want is None or want == have:
+        return have, have
+    if not module.check_mode:
+        directory.modify(dn, {'nTSecurityDescriptor': [(MODIFY_REPLACE, [set_protected(current_sd, want)])]},
+                         controls=dacl_control())
+        if want:
+            parent = g.parent_dn(dn)
+            found = directory.search(parent, '(objectClass=*)', ['nTSecurityDescriptor'], scope='base',
+                                     controls=dacl_control())
+            parent_sd = g._raw_one(found[0], 'nTSecurityDescriptor') if found else None
+            if parent_sd and not parent_denies_delete_child(parent_sd):
+                directory.modify(parent, {'nTSecurityDescriptor': [(MODIFY_REPLACE, [deny_delete_child(parent_sd)])]},
+                                 controls=dacl_control())
+    return have, want
 
 
 def rdn_escape(value):
@@ -414,7 +458,12 @@ def lookup(directory, params, sam, spns, principal_names):
         kind, value = pr.classify(name)
         parts.append(pr.filter_for(kind, value))
     attrs = sorted(set(g.ACCOUNT_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES))
-    entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(parts))), attrs)
+    controls = None
+    if params.get('protect_from_deletion') is not None:
+        attrs.append('nTSecurityDescriptor')
+        controls = dacl_control()
+    entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(parts))), attrs,
+                               controls=controls)
     account = None
     for e in entries:
         if (g._one(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
@@ -529,8 +578,16 @@ def attempt(module, directory):
                           diff=dict(before={}, after={}))
             return result
         cur = g.read_state(account)
+        if p.get('protect_from_deletion') is False:
+            apply_protection(module, directory, account['dn'], g._raw_one(account, 'nTSecurityDescriptor'), False)
         if not module.check_mode:
-            directory.delete(account['dn'])
+            try:
+                directory.delete(account['dn'])
+            except DirectoryError as e:
+                if e.code == 50:
+                    raise ModuleFailure('%s Is the account protected from accidental deletion? Run with '
+                                        'protect_from_deletion: false to lift the protection and delete it.' % e.msg)
+                raise
         result.update(changed=True, distinguished_name=account['dn'],
                       object_guid=guid_to_str(g._raw_one(account, 'objectGUID')),
                       sid=sid_to_str(g._raw_one(account, 'objectSid')), principals=[], unresolved_sids=[],
@@ -615,6 +672,19 @@ def attempt(module, directory):
                 except DirectoryError as e:
                     raise ModuleFailure('could not move or rename %s to %s: %s' % (account['dn'], want_dn, e.msg))
             dn = want_dn
+            result['changed'] = True
+
+    # protection from accidental deletion (its own request: nTSecurityDescriptor can only be replaced)
+    if p.get('protect_from_deletion') is not None:
+        if dn is not None and (account is not None or not module.check_mode):
+            sd = g._raw_one(account, 'nTSecurityDescriptor') if account is not None else None
+            have, want = apply_protection(module, directory, dn, sd, p['protect_from_deletion'])
+        else:  # a new account in check mode is not protected yet
+            have, want = False, p['protect_from_deletion']
+        if account is not None:
+            plan['before']['protect_from_deletion'] = have
+        plan['after']['protect_from_deletion'] = want
+        if have != want:
             result['changed'] = True
 
     # standalone: bind to its host

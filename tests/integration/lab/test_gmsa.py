@@ -442,3 +442,25 @@ def test_two_writers_lose_nothing(gmsa, computers, lab, admin, ou, tmp_path):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-3000:]
     assert membership_show(lab, name) == sorted(h['dn'] for h in hosts)
+
+
+def test_protect_from_deletion(gmsa, lab, admin, ou):
+    name = uid()
+    dn = 'CN=%s,%s' % (name, ou)
+    r = check_apply_idempotent(gmsa, dict(name=name, dns_hostname=dns(lab, name), protect_from_deletion=True),
+                               admin, ou)
+    assert r['diff']['after']['protect_from_deletion'] is True
+    # Independent reading of the descriptor: samba-tool renders it as SDDL.
+    sddl = samba_tool(lab, 'dsacl', 'get', '--objectdn=%s' % dn)
+    assert '(D;;SDDT;;;WD)' in sddl or '(D;;DTSD;;;WD)' in sddl, sddl
+    assert not admin.delete(dn)  # even Domain Admins are denied now
+    assert admin.result['result'] == 50
+
+    r = gmsa(dict(name=name, state='absent'))
+    assert r.failed and 'protect_from_deletion: false' in r['msg']
+    r = check_apply_idempotent(gmsa, dict(name=name, protect_from_deletion=False), admin, ou)
+    assert r['diff']['before']['protect_from_deletion'] is True and r['diff']['after']['protect_from_deletion'] is False
+    assert not gmsa(dict(name=name, protect_from_deletion=True)).failed
+    r = gmsa(dict(name=name, state='absent', protect_from_deletion=False))
+    assert r['changed'] is True
+    assert read(admin, dn) is None

@@ -55,3 +55,22 @@ def test_every_module_renders_with_ansible_doc(lab):
                            env=ansible_env(lab), check=False)
         assert p.returncode == 0, p.stderr
         assert 'domain_server' in p.stdout and 'EXAMPLES' in p.stdout, m
+
+
+def test_gmsa_playbook_at_vvv_shows_no_password(lab, tmp_path, ou, computers):
+    host = computers.create('vvvhost1')
+    extra = dict(lab_server=lab['GMSA_DOMAIN_SERVER'], lab_username=lab['GMSA_DOMAIN_USERNAME'],
+                 lab_password=lab['GMSA_DOMAIN_PASSWORD'], lab_ca=lab['GMSA_DOMAIN_CA_CERT'],
+                 gmsa_name='vvvgmsa1', gmsa_path=ou, host_sam=host['sam'])
+    vars_file = tmp_path / 'vars.json'
+    vars_file.write_text(json.dumps(extra))
+    p = subprocess.run(['ansible-playbook', '-vvv', '--diff', '-e', '@%s' % vars_file,
+                        os.path.join(HERE, 'playbooks', 'gmsa_vvv.yml')],
+                       capture_output=True, text=True, env=ansible_env(lab), check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert 'ok=4' in out and 'changed=2' in out
+    assert lab['GMSA_DOMAIN_PASSWORD'] not in out
+    assert host['password'] not in out
+    assert 'msDS-ManagedPassword' not in out
+    assert '"allowed_to_retrieve_password": [' in out  # the diff is there, in names

@@ -1,0 +1,128 @@
+"""Pure tests of the gMSA planner: desired state + current state → changes + diff (no server)."""
+from __future__ import annotations
+
+import ast
+import glob
+import os
+
+import pytest
+
+from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd
+
+D = 'S-1-5-21-1-2-3'
+HOST = dict(name='WEB01$', sid=D + '-1101', dn='CN=WEB01,CN=Computers,DC=x', type='computer')
+HOST2 = dict(name='WEB02$', sid=D + '-1102', dn='CN=WEB02,CN=Computers,DC=x', type='computer')
+
+
+def entry(**attrs):
+    base = {'cn': ['farm'], 'sAMAccountName': ['farm$'], 'objectClass': ['top', 'msDS-GroupManagedServiceAccount'],
+            'userAccountControl': ['4096'], 'msDS-ManagedPasswordInterval': ['30'],
+            'msDS-SupportedEncryptionTypes': ['24'], 'dNSHostName': ['farm.x'], 'servicePrincipalName': []}
+    raw = {}
+    for k, v in attrs.items():
+        if isinstance(v, bytes):
+            raw[k] = [v]
+        else:
+            base[k] = v
+    return dict(dn='CN=farm,CN=Managed Service Accounts,DC=x', attributes=base, raw=raw)
+
+
+def params(**kw):
+    p = dict(name='farm', sam_account_name=None, account_type='group', outbound_auth_only=False)
+    p.update(kw)
+    return p
+
+
+def test_create_defaults():
+    plan = g.plan(params(dns_hostname='farm.x'), None, {}, {})
+    assert plan['create'] == {'sAMAccountName': 'farm$', 'userAccountControl': 0x1000, 'dNSHostName': 'farm.x',
+                              'msDS-ManagedPasswordInterval': 30, 'msDS-SupportedEncryptionTypes': 0x18}
+    assert plan['before'] == {} and plan['after']['kerberos_encryption_types'] == ['aes128', 'aes256']
+
+
+def test_no_op_plans_nothing():
+    cur = g.read_state(entry(**{'msDS-GroupMSAMembership': build_membership_sd([HOST['sid']])}))
+    plan = g.plan(params(dns_hostname='FARM.x', allowed_to_retrieve_password=dict(set=['WEB01'])), cur,
+                  {'WEB01': HOST}, {HOST['sid']: 'WEB01$'})
+    assert plan['modify'] is None and plan['before'] == plan['after']
+
+
+def test_membership_change_is_delete_old_add_new():
+    old = build_membership_sd([HOST['sid']])
+    cur = g.read_state(entry(**{'msDS-GroupMSAMembership': old}))
+    plan = g.plan(params(allowed_to_retrieve_password=dict(add=['WEB02'])), cur, {'WEB02': HOST2},
+                  {HOST['sid']: 'WEB01$', HOST2['sid']: 'WEB02$'})
+    ops = plan['modify']['msDS-GroupMSAMembership']
+    assert ops[0] == (g.MODIFY_DELETE, [old])
+    assert ops[1][0] == g.MODIFY_ADD and ops[1][1][0] == build_membership_sd([HOST['sid'], HOST2['sid']])
+    assert plan['after']['allowed_to_retrieve_password'] == ['WEB01$', 'WEB02$']
+
+
+def test_uac_bits_or_and_not_on_current_value():
+    cur = g.read_state(entry(userAccountControl=[str(0x1000 | 0x100000)]))  # keeps NOT_DELEGATED
+    plan = g.plan(params(enabled=False, trusted_to_auth_for_delegation=True), cur, {}, {})
+    expected = [(g.MODIFY_DELETE, [0x101000]), (g.MODIFY_ADD, [0x101000 | 0x2 | 0x1000000])]
+    assert plan['modify']['userAccountControl'] == expected
+
+
+def test_both_delegation_bits_refused_even_through_current_state():
+    cur = g.read_state(entry(userAccountControl=[str(0x1000 | 0x80000)]))
+    with pytest.raises(g.PlanError, match='both unconstrained delegation and protocol transition'):
+        g.plan(params(trusted_to_auth_for_delegation=True), cur, {}, {})
+
+
+def test_spn_case_insensitive_and_per_value():
+    cur = g.read_state(entry(servicePrincipalName=['HTTP/farm.x', 'http/old']))
+    plan = g.plan(params(spn=dict(set=['http/FARM.x', 'http/new'])), cur, {}, {})
+    assert plan['modify']['servicePrincipalName'] == [(g.MODIFY_DELETE, ['http/old']), (g.MODIFY_ADD, ['http/new'])]
+    assert plan['after']['spn'] == ['HTTP/farm.x', 'http/new']
+
+
+def test_enctypes_keep_unknown_bits():
+    cur = g.read_state(entry(**{'msDS-SupportedEncryptionTypes': [str(0x18 | 0x20)]}))
+    plan = g.plan(params(kerberos_encryption_types=dict(add=['rc4'])), cur, {}, {})
+    assert plan['modify']['msDS-SupportedEncryptionTypes'] == [(g.MODIFY_DELETE, [0x38]), (g.MODIFY_ADD, [0x3C])]
+
+
+@pytest.mark.parametrize('name, message', [
+    ('a' * 16, 'is 16 characters long'), ('a"b', 'characters Windows does not allow'), ('..', 'dots and spaces'),
+    (' ab', 'starts or ends with a space'), ('$', 'empty'),
+])
+def test_sam_rules(name, message):
+    with pytest.raises(g.PlanError, match=message):
+        g.normalise_sam(name)
+    assert g.normalise_sam('a' * 15) == 'a' * 15 + '$'
+
+
+def test_interval_is_create_only():
+    cur = g.read_state(entry())
+    with pytest.raises(g.PlanError, match='can only be set when the account is created'):
+        g.plan(params(password_interval_days=60), cur, {}, {})
+    assert g.plan(params(password_interval_days=30), cur, {}, {})['modify'] is None
+
+
+def test_outbound_only_clears_dns_and_spns():
+    cur = g.read_state(entry(servicePrincipalName=['http/farm.x']))
+    plan = g.plan(params(outbound_auth_only=True), cur, {}, {})
+    assert plan['modify']['dNSHostName'] == [(g.MODIFY_DELETE, ['farm.x'])]
+    assert plan['modify']['servicePrincipalName'] == [(g.MODIFY_DELETE, ['http/farm.x'])]
+    with pytest.raises(g.PlanError, match='no SPNs'):
+        g.plan(params(outbound_auth_only=True, spn=dict(add=['http/a'])), cur, {}, {})
+
+
+def test_apply_list_action():
+    assert g.apply_list_action(['A', 'b'], dict(add=['a', 'c'], remove=['B'])) == ['A', 'c']
+    assert g.apply_list_action(['A', 'b'], dict(set=['B', 'd', 'D'])) == ['b', 'd']
+    assert g.apply_list_action(['A'], None) == ['A']
+
+
+def test_no_module_ever_asks_for_the_managed_password():
+    """msDS-ManagedPassword must never be requested by the collection's code (tests may, as allowed hosts)."""
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins')
+    for path in glob.glob(os.path.join(root, '**', '*.py'), recursive=True):
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert node.value.lower() != 'msds-managedpassword', path
+    assert 'msDS-ManagedPassword' not in g.ACCOUNT_ATTRIBUTES
