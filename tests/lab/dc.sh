@@ -202,7 +202,7 @@ up() {
     running && { log "lab DC process is not answering, restarting it"; down_quiet; }
     mkdir -p "$LAB_DIR/run"
     log "starting samba"
-    samba -s "$SMB_CONF" -D
+    samba -s "$SMB_CONF" -D 9>&-  # the daemon must not inherit, and so hold forever, the 'up' lock
     wait_ready
     log "lab DC ready on $DC_FQDN ($LAB_IP): LDAPS 636, Kerberos 88"
   fi

@@ -1,0 +1,318 @@
+"""gmsa.farm benchmark: directory modules vs a minimal ldap3 script vs samba-tool, against the lab DC.
+
+    bash benchmarks/run.sh [--reps N] [--quick]
+
+Measures, several repetitions each (min and median):
+  1. gmsa create, no-op rerun, add 1 and 50 allowed principals, delete: the module as a process (run with its
+     arguments, as Ansible's wrapper does), a minimal ldap3 script doing the same LDAP operations
+     (benchmarks/raw_ldap3.py), and samba-tool service-account for the operations it has;
+  2. LDAP requests sent after the bind per task (the module counts them when GMSA_FARM_COUNT_REQUESTS is set);
+  3. gmsa_info over 1000 accounts vs a raw ldap3 paged search of the same attributes;
+  4. a 100-account playbook loop: first run and idempotent rerun.
+Writes benchmarks/results/benchmark.md, benchmark.json and benchmark.png. Not a pass/fail test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+RESULTS = os.path.join(HERE, 'results')
+sys.path.insert(0, os.path.join(REPO, '.collections'))
+
+
+def lab_env():
+    out = subprocess.run(['bash', os.path.join(REPO, 'tests', 'lab', 'dc.sh'), 'up'], capture_output=True,
+                         text=True, check=True)
+    env = {}
+    with open(out.stdout.strip().splitlines()[-1]) as f:
+        for line in f:
+            line = line.strip()[len('export '):]
+            k, v = line.split('=', 1)
+            env[k] = shlex.split(v)[0]
+    return env
+
+
+def admin_conn(lab):
+    import ldap3
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=lab['GMSA_DOMAIN_CA_CERT'])
+    server = ldap3.Server(lab['GMSA_DOMAIN_SERVER'], port=636, use_ssl=True, tls=tls, get_info=ldap3.NONE)
+    return ldap3.Connection(server, lab['GMSA_DOMAIN_USERNAME'], lab['GMSA_DOMAIN_PASSWORD'], auto_bind=True)
+
+
+class Bench(object):
+    def __init__(self, lab, ou, reps):
+        self.lab, self.ou, self.reps = lab, ou, reps
+        self.env = dict(os.environ, **lab)
+        self.env.update(PYTHONPATH=os.path.join(REPO, '.collections'), GMSA_FARM_COUNT_REQUESTS='1',
+                        BENCH_PATH=ou, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'),
+                        ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'))
+        self.samba_args = shlex.split(lab['GMSA_LAB_SAMBA_TOOL_ARGS'])
+        self.times = {}     # (case, tool) -> [seconds]
+        self.requests = {}  # (case, tool) -> requests after bind
+        self.tmp = tempfile.mkdtemp(prefix='gmsa-bench-')
+
+    def record(self, case, tool, seconds, requests=None):
+        self.times.setdefault((case, tool), []).append(seconds)
+        if requests is not None:
+            self.requests[(case, tool)] = requests
+
+    def module(self, name, args):
+        path = os.path.join(self.tmp, 'args.json')
+        full = dict(domain_server=[self.lab['GMSA_DOMAIN_SERVER']], domain_username=self.lab['GMSA_DOMAIN_USERNAME'],
+                    domain_password=self.lab['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=self.lab['GMSA_DOMAIN_CA_CERT'])
+        full.update(args)
+        with open(path, 'w') as f:
+            json.dump(dict(ANSIBLE_MODULE_ARGS=full), f)
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
+                           capture_output=True, text=True, env=self.env, check=False)
+        dt = time.perf_counter() - t0
+        r = json.loads(p.stdout)
+        if r.get('failed'):
+            raise RuntimeError('%s failed: %s' % (name, r.get('msg')))
+        return dt, r
+
+    def raw(self, *argv):
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py')] + list(argv), capture_output=True,
+                           text=True, env=self.env, check=False)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError('raw_ldap3 %s failed: %s' % (argv[0], p.stderr[-500:]))
+        return dt, int(p.stdout.strip().splitlines()[-1])
+
+    def samba(self, *argv):
+        t0 = time.perf_counter()
+        p = subprocess.run(['samba-tool'] + list(argv) + self.samba_args, capture_output=True, text=True,
+                           check=False)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError('samba-tool %s failed: %s' % (' '.join(argv[:2]), p.stderr[-500:]))
+        return dt
+
+    # ------------------------------------------------------------------ case 1 and 2
+    def single_operations(self, hosts):
+        one, fifty = hosts[:1], hosts[1:51]
+        for rep in range(self.reps):
+            # module
+            n = 'bm%s' % uuid.uuid4().hex[:8]
+            base = dict(name=n, path=self.ou)
+            dt, r = self.module('gmsa', dict(base, dns_hostname='%s.bench.test' % n))
+            self.record('create', 'module', dt, r['ldap_requests'])
+            dt, r = self.module('gmsa', dict(base, dns_hostname='%s.bench.test' % n))
+            assert not r['changed']
+            self.record('no-op rerun', 'module', dt, r['ldap_requests'])
+            dt, r = self.module('gmsa', dict(base, allowed_to_retrieve_password=dict(add=one)))
+            self.record('add 1 principal', 'module', dt, r['ldap_requests'])
+            dt, r = self.module('gmsa', dict(base, allowed_to_retrieve_password=dict(add=fifty)))
+            self.record('add 50 principals', 'module', dt, r['ldap_requests'])
+            dt, r = self.module('gmsa', dict(base, allowed_to_retrieve_password=dict(add=one + fifty)))
+            assert not r['changed']
+            self.record('no-op with 51 principals', 'module', dt, r['ldap_requests'])
+            dt, r = self.module('gmsa', dict(base, state='absent'))
+            self.record('delete', 'module', dt, r['ldap_requests'])
+            # raw ldap3
+            n = 'br%s' % uuid.uuid4().hex[:8]
+            for case, argv in (('create', ('create', n)), ('no-op rerun', ('noop', n)),
+                               ('add 1 principal', ('add', n) + tuple(one)),
+                               ('add 50 principals', ('add', n) + tuple(fifty)),
+                               ('no-op with 51 principals', ('noop', n) + tuple(one + fifty)),
+                               ('delete', ('delete', n))):
+                dt, req = self.raw(*argv)
+                self.record(case, 'raw ldap3', dt, req)
+            # samba-tool (what it has: create, view, add one principal per call, delete)
+            n = 'bs%s' % uuid.uuid4().hex[:8]
+            self.record('create', 'samba-tool', self.samba(
+                'service-account', 'create', '--name=%s' % n, '--dns-host-name=%s.bench.test' % n))
+            self.record('no-op rerun', 'samba-tool', self.samba('service-account', 'view', '--name=%s' % n))
+            self.record('add 1 principal', 'samba-tool', self.samba(
+                'service-account', 'group-msa-membership', 'add', '--name=%s' % n, '--principal=%s' % one[0]))
+            if rep == 0 and not self.quick:
+                t = sum(self.samba('service-account', 'group-msa-membership', 'add', '--name=%s' % n,
+                                   '--principal=%s' % h) for h in fifty)
+                self.record('add 50 principals', 'samba-tool', t)
+            self.record('delete', 'samba-tool', self.samba('service-account', 'delete', '--name=%s' % n))
+
+    # ------------------------------------------------------------------ case 3
+    def info_1000(self, admin, count):
+        import ldap3
+        from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import ACCOUNT_ATTRIBUTES
+        sub = 'OU=info,%s' % self.ou
+        admin.add(sub, 'organizationalUnit')
+        for i in range(count):
+            sam = 'in%05d' % i
+            ok = admin.add('CN=%s,%s' % (sam, sub), ['top', 'msDS-GroupManagedServiceAccount'], {
+                'sAMAccountName': sam + '$', 'msDS-ManagedPasswordInterval': 30, 'userAccountControl': 0x1000,
+                'dNSHostName': '%s.bench.test' % sam})
+            assert ok, admin.result
+        env_path = dict(self.env, BENCH_PATH=sub)
+        for dummy in range(self.reps):
+            t0 = time.perf_counter()
+            p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py'), 'info', '-',
+                                ','.join(ACCOUNT_ATTRIBUTES)], capture_output=True, text=True, env=env_path,
+                               check=True)
+            self.record('gmsa_info, %d accounts' % count, 'raw ldap3', time.perf_counter() - t0)
+            assert int(p.stdout.strip()) == count
+            dt, r = self.module('gmsa_info', dict(path=sub))
+            assert len(r['accounts']) == count
+            self.record('gmsa_info, %d accounts' % count, 'module', dt, r['ldap_requests'])
+        del ldap3
+
+    # ------------------------------------------------------------------ case 4
+    def playbook_loop(self, count):
+        pb = os.path.join(self.tmp, 'loop.yml')
+        with open(pb, 'w') as f:
+            f.write('''---
+- name: Many gMSAs in one run
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Accounts
+      gmsa.farm.gmsa:
+        name: "pl{{ '%%05d' | format(item) }}"
+        path: "%s"
+        dns_hostname: "pl{{ item }}.bench.test"
+      loop: "{{ range(%d) | list }}"
+''' % (self.ou, count))
+        env = dict(self.env)
+        env.update(GMSA_DOMAIN_SERVER=self.lab['GMSA_DOMAIN_SERVER'])
+        for label in ('first run', 'idempotent rerun'):
+            t0 = time.perf_counter()
+            p = subprocess.run(['ansible-playbook', pb], capture_output=True, text=True, env=env, check=False)
+            dt = time.perf_counter() - t0
+            if p.returncode != 0:
+                raise RuntimeError(p.stdout[-2000:])
+            self.record('playbook loop, %d accounts: %s' % (count, label), 'module', dt)
+
+
+def stats(xs):
+    return min(xs), statistics.median(xs)
+
+
+def write_results(b, meta):
+    os.makedirs(RESULTS, exist_ok=True)
+    cases = []
+    for (case, tool) in b.times:
+        if case not in cases:
+            cases.append(case)
+    tools = ['module', 'raw ldap3', 'samba-tool']
+    lines = ['# gmsa.farm benchmark', '',
+             'Lab DC: Samba %s on this machine (%s). %d repetitions per case; seconds per operation '
+             '(min / median), one process per operation as Ansible runs a module. "requests" are the LDAP '
+             'requests sent after the bind (searches, adds, modifies, deletes), counted by instrumentation.'
+             % (meta['samba'], meta['machine'], b.reps), '',
+             '| case | module min / median | raw ldap3 min / median | samba-tool min / median | module / raw '
+             '| module / samba-tool | requests module / raw |',
+             '|---|---|---|---|---|---|---|']
+    rows = []
+    for case in cases:
+        cells, meds = [], {}
+        for t in tools:
+            xs = b.times.get((case, t))
+            if xs:
+                mn, md = stats(xs)
+                meds[t] = md
+                cells.append('%.3f / %.3f' % (mn, md))
+            else:
+                cells.append('—')
+        ratio_raw = '%.2f×' % (meds['module'] / meds['raw ldap3']) if 'module' in meds and 'raw ldap3' in meds \
+            else '—'
+        ratio_st = '%.2f×' % (meds['module'] / meds['samba-tool']) if 'module' in meds and 'samba-tool' in meds \
+            else '—'
+        req = '%s / %s' % (b.requests.get((case, 'module'), '—'), b.requests.get((case, 'raw ldap3'), '—'))
+        lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (case, cells[0], cells[1], cells[2], ratio_raw,
+                                                               ratio_st, req))
+        rows.append(dict(case=case, medians=meds, requests=dict(
+            (t, b.requests.get((case, t))) for t in tools if (case, t) in b.requests)))
+    lines.append('')
+    if meta.get('samba_per_account'):
+        lines.append('samba-tool has no loop: %d accounts would take about %.1f s at its measured median per create '
+                     '(extrapolated, not run).' % (meta['loop_count'], meta['samba_per_account']))
+    with open(os.path.join(RESULTS, 'benchmark.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(RESULTS, 'benchmark.json'), 'w') as f:
+        json.dump(dict(meta=meta, rows=rows, raw=dict(('%s|%s' % k, v) for k, v in b.times.items())), f, indent=1)
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('matplotlib not installed: no chart')
+        return
+    single = [c for c in cases if not c.startswith(('gmsa_info', 'playbook'))]
+    fig, ax = plt.subplots(figsize=(10, 5))
+    width = 0.27
+    for i, t in enumerate(tools):
+        ys = [statistics.median(b.times[(c, t)]) if (c, t) in b.times else 0 for c in single]
+        ax.bar([x + (i - 1) * width for x in range(len(single))], ys, width, label=t)
+    ax.set_xticks(range(len(single)))
+    ax.set_xticklabels(single, rotation=20, ha='right')
+    ax.set_ylabel('seconds per operation (median)')
+    ax.set_title('gmsa.farm module process vs raw ldap3 vs samba-tool (lab DC)')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, 'benchmark.png'), dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--reps', type=int, default=5)
+    ap.add_argument('--quick', action='store_true', help='smoke: one repetition, no 1000/100-account cases')
+    ap.add_argument('--info-accounts', type=int, default=1000)
+    ap.add_argument('--loop-accounts', type=int, default=100)
+    a = ap.parse_args()
+    lab = lab_env()
+    admin = admin_conn(lab)
+    ou = 'OU=bench-%s,%s' % (uuid.uuid4().hex[:8], lab['GMSA_LAB_BASE_DN'])
+    admin.add(ou, 'organizationalUnit')
+    reps = 1 if a.quick else a.reps
+    b = Bench(lab, ou, reps)
+    b.quick = a.quick
+    hosts = []
+    try:
+        for i in range(51):
+            sam = 'bh%03d' % i
+            admin.add('CN=%s,%s' % (sam, ou), ['top', 'person', 'organizationalPerson', 'user', 'computer'],
+                      {'sAMAccountName': sam + '$', 'userAccountControl': 0x1000})
+            hosts.append(sam + '$')
+        b.single_operations(hosts)
+        meta = dict(samba=subprocess.run(['samba', '--version'], capture_output=True, text=True).stdout.split()[1],
+                    machine='%d cores' % os.cpu_count(), reps=reps, quick=a.quick)
+        if not a.quick:
+            b.info_1000(admin, a.info_accounts)
+            b.playbook_loop(a.loop_accounts)
+            create = b.times.get(('create', 'samba-tool'))
+            if create:
+                meta.update(samba_per_account=statistics.median(create) * a.loop_accounts,
+                            loop_count=a.loop_accounts)
+        write_results(b, meta)
+        print(open(os.path.join(RESULTS, 'benchmark.md')).read())
+    finally:
+        import ldap3
+        admin.search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'], paged_size=1000)
+        dns = [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
+        cookie = True
+        while cookie:
+            cookie = admin.result.get('controls', {}).get('1.2.840.113556.1.4.319', {}).get('value', {}).get('cookie')
+            if cookie:
+                admin.search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'], paged_size=1000,
+                             paged_cookie=cookie)
+                dns += [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
+        for d in sorted(set(dns), key=lambda x: -x.count(',')):
+            admin.delete(d)
+
+
+if __name__ == '__main__':
+    main()
