@@ -59,8 +59,9 @@ def main():
     if op == 'info':
         attrs = sys.argv[3].split(',')
         n = 0
-        for dummy in conn.extend.standard.paged_search(path, '(objectClass=msDS-GroupManagedServiceAccount)',
-                                                      attributes=attrs, paged_size=500, generator=True):
+        pages = conn.extend.standard.paged_search(path, '(objectClass=msDS-GroupManagedServiceAccount)',
+                                                  attributes=attrs, paged_size=500, generator=True)
+        for dummy in pages:
             n += 1
         print(n)
         return

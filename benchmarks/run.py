@@ -288,7 +288,8 @@ def main():
                       {'sAMAccountName': sam + '$', 'userAccountControl': 0x1000})
             hosts.append(sam + '$')
         b.single_operations(hosts)
-        meta = dict(samba=subprocess.run(['samba', '--version'], capture_output=True, text=True).stdout.split()[1],
+        version = subprocess.run(['samba', '--version'], capture_output=True, text=True, check=True).stdout
+        meta = dict(samba=version.split()[1],
                     machine='%d cores' % os.cpu_count(), reps=reps, quick=a.quick)
         if not a.quick:
             b.info_1000(admin, a.info_accounts)

@@ -78,8 +78,8 @@ def netbios_name(directory):
 def check_container(directory, path, object_class):
     """Before creating an object: does ``path`` exist, and may the bound account create ``object_class`` there?
 
-    One base search of the constructed attribute allowedChildClassesEffective. Returns None when all is well, or
-    a message for a person.
+    One base search of the constructed attribute allowedChildClassesEffective. ``path`` may be a
+    ``<WKGUID=…,domain>`` DN: the entry's real DN comes back with it. Returns (problem message or None, DN).
     """
     from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
     try:
@@ -91,10 +91,16 @@ def check_container(directory, path, object_class):
             raise
     if not entries:
         return ('path %s does not exist: create the OU or container first, or leave path out to use the default '
-                'container.' % path)
+                'container.' % path), path
+    real = entries[0]['dn']
     allowed = set(c.lower() for c in entries[0]['attributes'].get('allowedChildClassesEffective') or [])
     if object_class.lower() not in allowed:
         return ('Insufficient rights: %s cannot create %s objects in %s. Use an account with that right (Domain '
-                'Admins, or delegate "Create %s objects" on the OU).' % (directory.bound_as, object_class, path,
-                                                                         object_class))
-    return None
+                'Admins, or delegate "Create %s objects" on the OU).' % (directory.bound_as, object_class, real,
+                                                                         object_class)), real
+    return None, real
+
+
+def well_known_dn(directory, wkguid):
+    """A DN that names a well-known container by GUID; the directory resolves it (renamed containers too)."""
+    return '<WKGUID=%s,%s>' % (wkguid, directory.default_nc)

@@ -65,18 +65,33 @@ def computers_in_group(directory, group_dn):
     return [pr.describe(e) for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES, paged=True)]
 
 
-def privileged_groups(directory, domain_sid):
+def privileged_filter(domain_sid):
     parts = ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes('%s-%d' % (domain_sid, rid)))
              for rid in PRIVILEGED_DOMAIN_RIDS]
     parts += ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in PRIVILEGED_BUILTIN_SIDS]
     parts += ['(&(objectClass=group)(sAMAccountName=%s))' % escape(n) for n in PRIVILEGED_BY_NAME]
-    return [pr.describe(e) for e in directory.search(directory.default_nc, '(|%s)' % ''.join(parts),
-                                                     pr.PRINCIPAL_ATTRIBUTES)]
+    return '(|%s)' % ''.join(parts)
 
 
-def accounts_in_group(directory, base, group_dn):
-    flt = '(&%s(memberOf:%s:=%s))' % (ACCOUNT_CLASSES, IN_CHAIN, escape(group_dn))
-    return set(e['dn'].lower() for e in directory.search(base, flt, ['1.1'], paged=True))
+def privileged_reach(directory, domain_sid, group_dns):
+    """For each group DN: the privileged groups it is, or is nested in.
+
+    Asked from the groups' side (one search per distinct group, each evaluated over the ~10 privileged groups
+    only), not from the accounts' side, so the cost follows the number of distinct groups, not of accounts.
+    """
+    flt = privileged_filter(domain_sid)
+    privileged = dict((p['dn'].lower(), p['name']) for p in
+                      (pr.describe(e) for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES)))
+    reach = {}
+    for dn in group_dns:
+        names = set()
+        if dn.lower() in privileged:
+            names.add(privileged[dn.lower()])
+        for e in directory.search(directory.default_nc, '(&%s(member:%s:=%s))' % (flt, IN_CHAIN, escape(dn)),
+                                  ['sAMAccountName']):
+            names.add(privileged.get(e['dn'].lower()) or pr.describe(e)['name'])
+        reach[dn.lower()] = names
+    return reach
 
 
 def build_report(directory, entries, base, now=None):
@@ -104,12 +119,18 @@ def build_report(directory, entries, base, now=None):
 
     account_sid = sid_to_str(g._raw_one(states[0]['_entry'], 'objectSid'))
     domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
-    priv = {}
-    if domain_sid:
-        for grp in privileged_groups(directory, domain_sid):
-            members = accounts_in_group(directory, base, grp['dn'])
-            if members:
-                priv[grp['name']] = members
+    # Groups an account is in: its direct groups and its primary group (normally Domain Computers, which is
+    # not listed in memberOf but can itself be nested into a privileged group).
+    primary = {}
+    for rid in set(int(g._one(st['_entry']['attributes'], 'primaryGroupID') or 515) for st in states):
+        found = directory.search(directory.default_nc, '(objectSid=%s)' % ldap_filter_bytes(
+            sid_to_bytes('%s-%d' % (domain_sid, rid))), ['1.1']) if domain_sid else []
+        if found:
+            primary[rid] = found[0]['dn']
+    direct = set()
+    for st in states:
+        direct.update(st['_entry']['attributes'].get('memberOf') or [])
+    reach = privileged_reach(directory, domain_sid, sorted(direct | set(primary.values()))) if domain_sid else {}
 
     out = []
     for st in states:
@@ -133,7 +154,11 @@ def build_report(directory, entries, base, now=None):
         pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
         interval = st['password_interval_days']
         next_rotation = iso(pwd_set + datetime.timedelta(days=interval)) if pwd_set and interval else None
-        priv_groups = sorted(n for n, members in priv.items() if e['dn'].lower() in members)
+        mine = list(a.get('memberOf') or [])
+        rid = int(g._one(a, 'primaryGroupID') or 515)
+        if rid in primary:
+            mine.append(primary[rid])
+        priv_groups = sorted(set(n for dn in mine for n in reach.get(dn.lower(), ())))
         out.append(dict(
             distinguished_name=e['dn'],
             name=st['name'],

@@ -17,16 +17,10 @@ from __future__ import annotations
 
 import uuid
 
-try:
-    from winacl.dtyp.ace import ACCESS_ALLOWED_ACE, AceFlags, ACEType
-    from winacl.dtyp.acl import ACL
-    from winacl.dtyp.security_descriptor import SE_SACL, SECURITY_DESCRIPTOR
-    from winacl.dtyp.sid import SID
-    HAS_WINACL = True
-    WINACL_IMPORT_ERROR = None
-except ImportError as e:  # pragma: no cover - exercised by the sanity import test
-    HAS_WINACL = False
-    WINACL_IMPORT_ERROR = e
+# winacl is imported on first use (require_winacl): a task that touches no descriptor does not pay for it.
+ACCESS_ALLOWED_ACE = AceFlags = ACEType = ACL = SE_SACL = SECURITY_DESCRIPTOR = SID = None
+HAS_WINACL = None
+WINACL_IMPORT_ERROR = None
 
 OWNER_BUILTIN_ADMINISTRATORS = 'S-1-5-32-544'
 FULL_CONTROL_MASK = 0x000F01FF
@@ -40,6 +34,18 @@ class SecurityError(ValueError):
 
 
 def require_winacl():
+    global ACCESS_ALLOWED_ACE, AceFlags, ACEType, ACL, SE_SACL, SECURITY_DESCRIPTOR, SID, HAS_WINACL
+    global WINACL_IMPORT_ERROR
+    if HAS_WINACL is None:
+        try:
+            from winacl.dtyp.ace import ACCESS_ALLOWED_ACE, AceFlags, ACEType
+            from winacl.dtyp.acl import ACL
+            from winacl.dtyp.security_descriptor import SE_SACL, SECURITY_DESCRIPTOR
+            from winacl.dtyp.sid import SID
+            HAS_WINACL = True
+        except ImportError as e:
+            HAS_WINACL = False
+            WINACL_IMPORT_ERROR = e
     if not HAS_WINACL:
         raise SecurityError('the Python library winacl is required on the host that runs this module '
                             '(pip install winacl): %s' % WINACL_IMPORT_ERROR)

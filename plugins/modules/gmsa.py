@@ -368,7 +368,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import (
-    CLASS_DMSA, check_container, managed_service_accounts_container, schema_classes,
+    CLASS_DMSA, WKGUID_MANAGED_SERVICE_ACCOUNTS as WKGUID_MSA, check_container, schema_classes, well_known_dn,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     SecurityError, deny_delete_child, guid_to_str, is_protected, parent_denies_delete_child, set_protected,
@@ -633,18 +633,23 @@ def attempt(module, directory):
                 raise ModuleFailure('account_type=delegated needs the %s class, which this forest\'s schema does not '
                                     'have (it comes with the Windows Server 2025 schema). Nothing was changed.'
                                     % CLASS_DMSA)
-        path = p.get('path') or managed_service_accounts_container(directory)
-        dn = 'CN=%s,%s' % (rdn_escape(p['name']), path)
-        plan['after']['distinguished_name'] = dn
-        problem = check_container(directory, path, g.CLASS_BY_TYPE[p['account_type']])
+        # One search finds the container (the default one through its well-known GUID), proves it exists and
+        # that this account may create the object there.
+        problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_MSA),
+                                        g.CLASS_BY_TYPE[p['account_type']])
         if problem:
             raise ModuleFailure(problem + ' Nothing was changed.')
-        if p['account_type'] in ('group', 'delegated'):
+        dn = 'CN=%s,%s' % (rdn_escape(p['name']), path)
+        plan['after']['distinguished_name'] = dn
+        if module.check_mode and p['account_type'] in ('group', 'delegated'):
+            # A real run learns this from the add (translated below); check mode must report the same outcome.
             check_kds(directory)
         if not module.check_mode:
             try:
                 directory.add(dn, ['top', g.CLASS_BY_TYPE[p['account_type']]], plan['create'])
             except DirectoryError as e:
+                if 'root key' in (e.msg or '').lower():
+                    check_kds(directory)  # raises the full explanation (with when a pending key becomes usable)
                 raise ModuleFailure(create_error(e, dn, path, sam))
         result['changed'] = True
     elif plan['modify']:

@@ -131,7 +131,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFai
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._domain import check_container, domain_head
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import check_container, well_known_dn
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
 
 SECURITY_ENABLED = 0x80000000
@@ -152,12 +152,6 @@ def scope_of(value):
         if value & bit:
             return k
     return None
-
-
-def default_path(directory):
-    from ansible_collections.gmsa.farm.plugins.module_utils._domain import well_known_container
-    head = domain_head(directory)
-    return well_known_container(head.get('wellKnownObjects'), WKGUID_USERS) or 'CN=Users,%s' % directory.default_nc
 
 
 def core(module, directory):
@@ -254,11 +248,10 @@ def core(module, directory):
     after = dict(name=name, scope=p['scope'], description=p.get('description') or None,
                  members=sorted((label(d) for d in new_dns), key=str.lower))
     if group is None:
-        path = p.get('path') or default_path(directory)
-        dn = 'CN=%s,%s' % (escape_rdn(name), path)
-        problem = check_container(directory, path, 'group')
+        problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_USERS), 'group')
         if problem:
             raise ModuleFailure(problem + ' Nothing was changed.')
+        dn = 'CN=%s,%s' % (escape_rdn(name), path)
         attrs = {'sAMAccountName': name, 'groupType': group_type(p['scope'])}
         if p.get('description'):
             attrs['description'] = p['description']
