@@ -1,0 +1,123 @@
+"""Lab helper: computer accounts standing in for farm member hosts, and proof that they can retrieve a gMSA
+password (bound as the computer over LDAPS). Lab tooling only: the collection's modules never ask for
+msDS-ManagedPassword, and this prints only whether a password came back, never the password.
+
+    lab_hosts.py ensure HOST...            create missing computer accounts (passwords kept in .lab/hosts.json)
+    lab_hosts.py verify GMSA HOST...       JSON {host: true|false}: can the host retrieve GMSA's password?
+    lab_hosts.py delete HOST...            delete the computer accounts
+Connection from the GMSA_DOMAIN_* / GMSA_LAB_* environment (the lab's env file).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import ssl
+import sys
+
+import ldap3
+
+ENV = os.environ
+STORE = os.path.join(ENV['GMSA_LAB_DIR'], 'hosts.json')
+OU = 'OU=LabHosts,%s' % ENV['GMSA_LAB_BASE_DN']
+
+
+def connect(user, password):
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ENV['GMSA_DOMAIN_CA_CERT'])
+    server = ldap3.Server(ENV['GMSA_DOMAIN_SERVER'], port=636, use_ssl=True, tls=tls, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, user, password, raise_exceptions=False)
+    if not conn.bind():
+        raise SystemExit('bind as %s failed: %s' % (user, conn.result.get('description')))
+    return conn
+
+
+def load():
+    if os.path.exists(STORE):
+        with open(STORE) as f:
+            return json.load(f)
+    return {}
+
+
+def save(data):
+    fd = os.open(STORE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(data, f)
+
+
+def computer_name(host):
+    return host.split('.')[0].upper()
+
+
+def ensure(hosts):
+    admin = connect(ENV['GMSA_DOMAIN_USERNAME'], ENV['GMSA_DOMAIN_PASSWORD'])
+    admin.add(OU, 'organizationalUnit')
+    data = load()
+    changed = []
+    for h in hosts:
+        name = computer_name(h)
+        dn = 'CN=%s,%s' % (name, OU)
+        admin.search(dn, '(objectClass=computer)', search_scope=ldap3.BASE, attributes=['1.1'])
+        exists = bool([e for e in admin.response if e.get('type') == 'searchResEntry'])
+        if exists and name in data:
+            continue
+        password = 'Lab-%s-9a!' % secrets.token_hex(16)
+        if exists:
+            ok = admin.modify(dn, {'unicodePwd': [(ldap3.MODIFY_REPLACE, [('"%s"' % password).encode('utf-16-le')])]})
+        else:
+            ok = admin.add(dn, ['top', 'person', 'organizationalPerson', 'user', 'computer'], {
+                'sAMAccountName': name + '$', 'userAccountControl': 0x1000,
+                'dNSHostName': '%s.%s' % (name.lower(), ENV['GMSA_LAB_REALM'].lower()),
+                'unicodePwd': ('"%s"' % password).encode('utf-16-le')})
+        if not ok:
+            raise SystemExit('could not create %s: %s' % (dn, admin.result.get('message')))
+        data[name] = dict(dn=dn, password=password)
+        changed.append(name)
+    save(data)
+    print(json.dumps(dict(changed=bool(changed), created=changed)))
+
+
+def verify(gmsa, hosts):
+    data = load()
+    admin = connect(ENV['GMSA_DOMAIN_USERNAME'], ENV['GMSA_DOMAIN_PASSWORD'])
+    admin.search(ENV['GMSA_LAB_BASE_DN'], '(sAMAccountName=%s$)' % gmsa, attributes=['1.1'])
+    found = [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
+    if not found:
+        raise SystemExit('no gMSA %s' % gmsa)
+    out = {}
+    for h in hosts:
+        entry = data.get(computer_name(h))
+        if entry is None:
+            out[h] = False
+            continue
+        conn = connect(entry['dn'], entry['password'])
+        conn.search(found[0], '(objectClass=*)', search_scope=ldap3.BASE, attributes=['msDS-ManagedPassword'])
+        values = [e['raw_attributes'].get('msDS-ManagedPassword') for e in conn.response
+                  if e.get('type') == 'searchResEntry']
+        blob = values[0][0] if values and values[0] else None
+        # A real blob: version 1, and at least the current password (256 bytes + NUL) after the header.
+        out[h] = bool(blob and int.from_bytes(blob[:2], 'little') == 1 and len(blob) >= 290)
+        conn.unbind()
+    print(json.dumps(out))
+
+
+def delete(hosts):
+    admin = connect(ENV['GMSA_DOMAIN_USERNAME'], ENV['GMSA_DOMAIN_PASSWORD'])
+    data = load()
+    for h in hosts:
+        name = computer_name(h)
+        admin.delete('CN=%s,%s' % (name, OU))
+        data.pop(name, None)
+    save(data)
+    print(json.dumps(dict(changed=True)))
+
+
+if __name__ == '__main__':
+    cmd = sys.argv[1]
+    if cmd == 'ensure':
+        ensure(sys.argv[2:])
+    elif cmd == 'verify':
+        verify(sys.argv[2], sys.argv[3:])
+    elif cmd == 'delete':
+        delete(sys.argv[2:])
+    else:
+        raise SystemExit(__doc__)
