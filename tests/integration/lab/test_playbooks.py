@@ -35,16 +35,21 @@ def test_module_defaults_group_and_no_password_at_vvv(lab, tmp_path):
     assert '"domain_password": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in out
 
 
-def test_readme_main_command_smoke_playbook(lab):
-    env = ansible_env(lab, **dict((k, lab[k]) for k in lab if k.startswith('GMSA_DOMAIN_')))
-    p = subprocess.run(['ansible-playbook', '-vvv', 'gmsa.farm.lab_smoke'], capture_output=True, text=True,
+def test_readme_main_command(lab, tmp_path):
+    """scripts/lab.sh: deploy the lab farm, prove every member retrieves the password, write the audit report."""
+    env = dict(os.environ)
+    env.update(GMSA_FARM_AUDIT_DIR=str(tmp_path))
+    p = subprocess.run(['bash', os.path.join(REPO, 'scripts', 'lab.sh'), '-v'], capture_output=True, text=True,
                        env=env, check=False, cwd=REPO)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
-    assert 'Domain %s (%s), DC %s' % (lab['GMSA_LAB_REALM'].lower(), lab['GMSA_LAB_NETBIOS'],
-                                      lab['GMSA_LAB_DC_FQDN']) in out
-    assert 'Usable now: True' in out
+    assert "Every member can retrieve LabFarm1's password" in out
+    assert 'No Windows member hosts to configure' in out
     assert lab['GMSA_DOMAIN_PASSWORD'] not in out
+    report = (tmp_path / 'gmsa-audit.md').read_text()
+    assert '| `LabFarm1$` | LabFarmHosts | LABWEB01$, LABWEB02$, LABWEB03$ | ok |' in report
+    html = (tmp_path / 'gmsa-audit.html').read_text()
+    assert '<svg' in html and html.count('<line ') == 3
 
 
 def test_every_module_renders_with_ansible_doc(lab):

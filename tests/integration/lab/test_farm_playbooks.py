@@ -1,0 +1,168 @@
+"""The farm lifecycle playbooks against the lab DC, step by step, asserting the directory after each step and
+that a removed or compromised host can no longer retrieve the password (bound as that computer)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import ldap3
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+LAB_HOSTS = os.path.join(REPO, 'tests', 'lab', 'lab_hosts.py')
+
+
+class Farm(object):
+    def __init__(self, lab, admin, tmp_path):
+        self.lab, self.admin, self.tmp = lab, admin, tmp_path
+        tag = uuid.uuid4().hex[:6]
+        self.hosts = ['f%sh%d' % (tag, i) for i in range(1, 4)]
+        self.account = 'tf%s' % tag
+        self.group = 'TF%sHosts' % tag
+        self.desc = dict(name='TF%s' % tag, members_group='farm_members', host_group=dict(name=self.group),
+                         accounts=[dict(name=self.account, dns_hostname='%s.gmsalab.test' % self.account,
+                                        spn=['http/%s.gmsalab.test' % self.account])],
+                         identities=[], profile='none', fallback_account='LocalSystem')
+        self.env = dict(os.environ)
+        self.env.update(dict((k, v) for k, v in lab.items() if k.startswith(('GMSA_', 'KRB5')) and isinstance(v, str)))
+        self.env.update(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'),
+                        ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+        self.helper(['ensure'] + self.hosts)
+
+    def helper(self, args):
+        p = subprocess.run([sys.executable, LAB_HOSTS] + args, capture_output=True, text=True, env=self.env,
+                           check=False)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    def can_retrieve(self, account=None):
+        return self.helper(['verify', account or self.account] + self.hosts)
+
+    def run(self, playbook, members, extra=None, expect_ok=True):
+        inv = dict(all=dict(hosts=dict(localhost=dict(ansible_connection='local',
+                                                      ansible_python_interpreter=sys.executable)),
+                            children=dict(farm_members=dict(hosts=dict((h, None) for h in members),
+                                                            vars=dict(gmsa_farm_manage_host=False))),
+                            vars=dict(gmsa_farm=self.desc, directory_kds_effective_time_hours=0)))
+        path = self.tmp / 'inventory.yml'
+        path.write_text(yaml.safe_dump(inv))
+        extra_path = self.tmp / 'extra.json'
+        extra_path.write_text(json.dumps(extra or {}))
+        p = subprocess.run(['ansible-playbook', '-i', str(path), '-e', '@%s' % extra_path, 'gmsa.farm.%s' % playbook],
+                           capture_output=True, text=True, env=self.env, check=False, cwd=REPO)
+        out = p.stdout + p.stderr
+        if expect_ok:
+            assert p.returncode == 0, out[-4000:]
+        else:
+            assert p.returncode != 0, out[-4000:]
+        assert self.lab['GMSA_DOMAIN_PASSWORD'] not in out
+        return out
+
+    def read(self, sam, attrs):
+        self.admin.search(self.lab['GMSA_LAB_BASE_DN'], '(sAMAccountName=%s)' % sam, attributes=attrs)
+        entries = [e for e in self.admin.response if e.get('type') == 'searchResEntry']
+        return entries[0] if entries else None
+
+    def group_members(self):
+        e = self.read(self.group, ['member'])
+        return sorted(d.split(',')[0][3:].lower() for d in e['attributes'].get('member') or [])
+
+    def account_state(self, name):
+        e = self.read(name + '$', ['userAccountControl', 'servicePrincipalName', 'msDS-GroupMSAMembership'])
+        if e is None:
+            return None
+        a = e['attributes']
+        return dict(enabled=not int(a['userAccountControl'][0]) & 2, spn=sorted(a.get('servicePrincipalName') or []),
+                    has_membership=bool(e['raw_attributes'].get('msDS-GroupMSAMembership')))
+
+    def cleanup(self):
+        self.helper(['delete'] + self.hosts)
+        for sam in (self.account + '$', self.account[:13] + '-2$', self.group):
+            e = self.read(sam, ['1.1'])
+            if e:
+                self.admin.delete(e['dn'])
+
+
+@pytest.fixture
+def farm(lab, admin, tmp_path):
+    f = Farm(lab, admin, tmp_path)
+    yield f
+    f.cleanup()
+
+
+def test_farm_lifecycle(farm):
+    h1, h2, h3 = farm.hosts
+    # deploy with two members
+    out = farm.run('deploy_farm', [h1, h2])
+    assert 'No Windows member hosts to configure' in out
+    assert farm.group_members() == [h1, h2]
+    assert farm.account_state(farm.account) == dict(enabled=True, spn=['http/%s.gmsalab.test' % farm.account],
+                                                    has_membership=True)
+    assert farm.can_retrieve() == {h1: True, h2: True, h3: False}
+    # idempotent
+    out = farm.run('deploy_farm', [h1, h2])
+    assert 'changed=0' in out
+
+    # add a member
+    farm.run('add_member', [h1, h2, h3], dict(gmsa_farm_new_members=[h3]))
+    assert farm.group_members() == [h1, h2, h3]
+    assert farm.can_retrieve() == {h1: True, h2: True, h3: True}
+
+    # remove a member: it can no longer retrieve the password
+    farm.run('remove_member', [h1, h2, h3], dict(gmsa_farm_leaving_members=[h2]))
+    assert farm.group_members() == [h1, h3]
+    assert farm.can_retrieve() == {h1: True, h2: False, h3: True}
+
+    # compromised host, no rollover: cut off in the directory at once
+    farm.run('compromised_host', [h1, h3], dict(gmsa_farm_compromised_host=h3))
+    assert farm.group_members() == [h1]
+    assert farm.can_retrieve() == {h1: True, h2: False, h3: False}
+
+    # h2 comes back, then h1 is compromised and the gMSA rolls over to a new generation
+    farm.run('add_member', [h1, h2], dict(gmsa_farm_new_members=[h2]))
+    farm.run('compromised_host', [h1, h2], dict(gmsa_farm_compromised_host=h1, gmsa_farm_rollover=True))
+    new = farm.account[:13] + '-2'
+    assert farm.group_members() == [h2]
+    assert farm.account_state(farm.account) == dict(enabled=False, spn=[], has_membership=False)
+    assert farm.account_state(new) == dict(enabled=True, spn=['http/%s.gmsalab.test' % farm.account],
+                                           has_membership=True)
+    assert farm.can_retrieve(new) == {h1: False, h2: True, h3: False}
+    assert farm.can_retrieve(farm.account) == {h1: False, h2: False, h3: False}
+
+    # decommission: refused without the confirmation, then disables, then deletes
+    farm.desc['accounts'][0]['name'] = new
+    out = farm.run('decommission_farm', [h2], expect_ok=False)
+    assert 'Confirm with -e gmsa_farm_confirm_decommission=%s' % farm.desc['name'] in out
+    assert farm.account_state(new)['enabled'] is True
+    farm.run('decommission_farm', [h2], dict(gmsa_farm_confirm_decommission=farm.desc['name']))
+    assert farm.account_state(new) == dict(enabled=False, spn=['http/%s.gmsalab.test' % farm.account],
+                                           has_membership=False)
+    assert farm.group_members() == []
+    assert farm.can_retrieve(new) == {h1: False, h2: False, h3: False}
+    farm.run('decommission_farm', [h2], dict(gmsa_farm_confirm_decommission=farm.desc['name'],
+                                             gmsa_farm_decommission_delete=True))
+    assert farm.account_state(new) is None
+    assert farm.read(farm.group, ['1.1']) is None
+
+
+def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
+    h1 = farm.hosts[0]
+    farm.run('deploy_farm', [h1])
+    dn = farm.read(farm.account + '$', ['1.1'])['dn']
+    da = 'CN=Domain Admins,CN=Users,%s' % lab['GMSA_LAB_BASE_DN']
+    assert admin.modify(da, {'member': [(ldap3.MODIFY_ADD, [dn])]})
+    try:
+        out = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'r')))
+        assert "Privileged: ['%s']" % farm.account in out
+        md = (tmp_path / 'r' / 'gmsa-audit.md').read_text()
+        assert '**Attention:** 1 account(s) reach a privileged group' in md
+        assert '`%s$`: Administrators, Domain Admins' % farm.account in md or \
+            '`%s$`: Domain Admins' % farm.account in md
+        html = (tmp_path / 'r' / 'gmsa-audit.html').read_text()
+        assert 'class="priv"' in html and '(privileged)' in html
+    finally:
+        admin.modify(da, {'member': [(ldap3.MODIFY_DELETE, [dn])]})
