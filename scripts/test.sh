@@ -22,6 +22,8 @@ step "pytest (unit + integration against the lab DC)" \
   python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile tests/unit tests/integration/lab "$@"
 step "ansible-test sanity" bash tests/sanity/run.sh
 step "ansible-lint (production profile)" ansible-lint --profile production --offline -q
+step "Molecule: directory scenario against the lab DC" bash -c 'cd extensions && molecule test -s directory'
+step "Execution environment: ansible-builder create" bash tests/ee/check.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
 
 if [ ${#failed[@]} -gt 0 ]; then

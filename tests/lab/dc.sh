@@ -165,6 +165,8 @@ KRB5_CONFIG='$KRB5_CONF'
 GMSA_LAB_SAMBA_TOOL_ARGS='-H ldaps://$DC_FQDN -U Administrator@$REALM%$pass --option=tlscafile=$LAB_DIR/private/tls/ca.pem --option=tlsverifypeer=ca_and_name'
 ENV
   sed -i 's/^\([A-Z0-9_]*\)=/export \1=/' "$ENV_FILE"
+  # The same settings as JSON, for playbooks (Molecule) that read them with lookup('file') | from_json.
+  ( set -a; . "$ENV_FILE"; python3 -c 'import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(("GMSA_", "KRB5_CONFIG"))}))' ) > "$LAB_DIR/lab.json"
 }
 
 wait_ready() {
