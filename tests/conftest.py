@@ -41,26 +41,28 @@ def _read_env(path):
     return env
 
 
-@pytest.fixture(scope='session')
-def lab():
-    """Start (or reuse) the lab DC and return its settings."""
+def start_lab(**overrides):
+    """Start (or reuse) a lab DC with tests/lab/dc.sh; return its settings, with 'conn' module options."""
     script = os.path.join(REPO, 'tests', 'lab', 'dc.sh')
     out = subprocess.run(['bash', script, 'up'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         check=False)
+                         env=dict(os.environ, **overrides), check=False)
     if out.returncode != 0:
         pytest.fail('lab DC did not start: %s' % out.stderr[-2000:])
     env = _read_env(out.stdout.strip().splitlines()[-1])
+    env['conn'] = dict(domain_server=[env['GMSA_DOMAIN_SERVER']], domain_username=env['GMSA_DOMAIN_USERNAME'],
+                       domain_password=env['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=env['GMSA_DOMAIN_CA_CERT'])
+    return env
+
+
+@pytest.fixture(scope='session')
+def lab():
+    """Start (or reuse) the lab DC and return its settings."""
+    env = start_lab()
     os.environ['KRB5_CONFIG'] = env['KRB5_CONFIG']
     # Tests pass connection options explicitly; keep the environment fallbacks from leaking in.
     for k in list(os.environ):
         if k.startswith('GMSA_DOMAIN_'):
             del os.environ[k]
-    env['conn'] = dict(
-        domain_server=[env['GMSA_DOMAIN_SERVER']],
-        domain_username=env['GMSA_DOMAIN_USERNAME'],
-        domain_password=env['GMSA_DOMAIN_PASSWORD'],
-        domain_ca_cert=env['GMSA_DOMAIN_CA_CERT'],
-    )
     return env
 
 
@@ -209,17 +211,8 @@ def run_module(lab):
 @pytest.fixture(scope='session')
 def kds_lab():
     """A second, separate lab DC (own realm and address) whose KDS root keys tests may delete at will."""
-    script = os.path.join(REPO, 'tests', 'lab', 'dc.sh')
-    env = dict(os.environ, GMSA_LAB_DIR=os.path.join(REPO, '.lab-kds'), GMSA_LAB_IP='127.0.0.11',
-               GMSA_LAB_REALM='KDSLAB.TEST', GMSA_LAB_DOMAIN='KDSLAB')
-    out = subprocess.run(['bash', script, 'up'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                         check=False)
-    if out.returncode != 0:
-        pytest.fail('second lab DC did not start: %s' % out.stderr[-2000:])
-    lab2 = _read_env(out.stdout.strip().splitlines()[-1])
-    lab2['conn'] = dict(domain_server=[lab2['GMSA_DOMAIN_SERVER']], domain_username=lab2['GMSA_DOMAIN_USERNAME'],
-                        domain_password=lab2['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=lab2['GMSA_DOMAIN_CA_CERT'])
-    return lab2
+    return start_lab(GMSA_LAB_DIR=os.path.join(REPO, '.lab-kds'), GMSA_LAB_IP='127.0.0.11',
+                     GMSA_LAB_REALM='KDSLAB.TEST', GMSA_LAB_DOMAIN='KDSLAB')
 
 
 @pytest.fixture(scope='session')

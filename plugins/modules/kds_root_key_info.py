@@ -16,20 +16,7 @@ author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
   - gmsa.farm.ldap_connection
-attributes:
-  check_mode:
-    support: full
-    description: Read-only.
-  diff_mode:
-    support: none
-    description: Nothing to compare.
-  idempotent:
-    support: full
-    description: Read-only.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the controller or execution environment; talks LDAP to the domain controller.
+  - gmsa.farm.attributes.info_module
 options: {}
 seealso:
   - module: gmsa.farm.kds_root_key
