@@ -27,7 +27,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, 'results')
+RESULTS = os.environ.get('GMSA_BENCH_RESULTS') or os.path.join(HERE, 'results')
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
 
@@ -243,7 +243,8 @@ def write_results(b, meta):
     with open(os.path.join(RESULTS, 'benchmark.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(os.path.join(RESULTS, 'benchmark.json'), 'w') as f:
-        json.dump(dict(meta=meta, rows=rows, raw=dict(('%s|%s' % k, v) for k, v in b.times.items())), f, indent=1)
+        json.dump(dict(meta=meta, rows=rows, raw=dict(('%s|%s' % k, v) for k, v in b.times.items()),
+                       requests=dict(('%s|%s' % k, v) for k, v in b.requests.items())), f, indent=1)
     try:
         import matplotlib
         matplotlib.use('Agg')
@@ -259,7 +260,8 @@ def write_results(b, meta):
         ax.bar([x + (i - 1) * width for x in range(len(single))], ys, width, label=t)
     ax.set_xticks(range(len(single)))
     ax.set_xticklabels(single, rotation=20, ha='right')
-    ax.set_ylabel('seconds per operation (median)')
+    ax.set_yscale('log')
+    ax.set_ylabel('seconds per operation (median, log scale)')
     ax.set_title('gmsa.farm module process vs raw ldap3 vs samba-tool (lab DC)')
     ax.legend()
     fig.tight_layout()
@@ -272,7 +274,21 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smoke: one repetition, no 1000/100-account cases')
     ap.add_argument('--info-accounts', type=int, default=1000)
     ap.add_argument('--loop-accounts', type=int, default=100)
+    ap.add_argument('--replot', action='store_true', help='rewrite the table and chart from results/benchmark.json')
     a = ap.parse_args()
+    if a.replot:
+        with open(os.path.join(RESULTS, 'benchmark.json')) as f:
+            saved = json.load(f)
+        b = Bench.__new__(Bench)
+        b.reps = saved['meta']['reps']
+        b.times = dict((tuple(k.split('|', 1)), v) for k, v in saved['raw'].items())
+        b.requests = dict((tuple(k.split('|', 1)), v) for k, v in saved.get('requests', {}).items())
+        if not b.requests:
+            for row in saved['rows']:
+                for tool, n in row['requests'].items():
+                    b.requests[(row['case'], tool)] = n
+        write_results(b, saved['meta'])
+        return
     lab = lab_env()
     admin = admin_conn(lab)
     ou = 'OU=bench-%s,%s' % (uuid.uuid4().hex[:8], lab['GMSA_LAB_BASE_DN'])

@@ -25,6 +25,8 @@ step "ansible-lint (production profile)" ansible-lint --profile production --off
 step "Molecule: directory scenario against the lab DC" bash -c 'cd extensions && molecule test -s directory'
 step "Execution environment: ansible-builder create" bash tests/ee/check.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
+step "Benchmark smoke (one repetition; results to a temporary folder)" \
+  bash -c 'GMSA_BENCH_RESULTS=$(mktemp -d) bash benchmarks/run.sh --quick >/dev/null' 
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED steps: ${failed[*]}" >&2
