@@ -10,7 +10,9 @@ export GMSA_REPO
 set -euo pipefail
 _gmsa_apt() {
   local missing=() p
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  for p in "$@"; do
+    case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" in *"ok installed"*) ;; *) missing+=("$p") ;; esac
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || { echo "bootstrap: need root to install Debian packages: ${missing[*]}" >&2; return 1; }
   echo "bootstrap: installing Debian packages: ${missing[*]}" >&2

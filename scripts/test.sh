@@ -22,11 +22,25 @@ step "pytest (unit + integration against the lab DC)" \
   python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile tests/unit tests/integration/lab "$@"
 step "ansible-test sanity" bash tests/sanity/run.sh
 step "ansible-lint (production profile)" ansible-lint --profile production --offline -q
-step "Molecule: directory scenario against the lab DC" bash -c 'cd extensions && molecule test -s directory'
+molecule_directory() {
+  local log rc=0
+  log=$(mktemp)
+  (cd extensions && molecule test -s directory) >"$log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then grep -E 'Executed' "$log" | tail -6; else cat "$log"; fi
+  rm -f "$log"
+  return "$rc"
+}
+bench_smoke() {
+  local out rc=0
+  out=$(mktemp -d)
+  GMSA_BENCH_RESULTS="$out" bash benchmarks/run.sh --quick >/dev/null || rc=$?
+  rm -rf "$out"
+  return "$rc"
+}
+step "Molecule: directory scenario against the lab DC" molecule_directory
 step "Execution environment: ansible-builder create" bash tests/ee/check.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
-step "Benchmark smoke (one repetition; results to a temporary folder)" \
-  bash -c 'GMSA_BENCH_RESULTS=$(mktemp -d) bash benchmarks/run.sh --quick >/dev/null' 
+step "Benchmark smoke (one repetition; results to a temporary folder)" bench_smoke
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED steps: ${failed[*]}" >&2

@@ -45,7 +45,7 @@ def computer_account(host, hostvars=None):
     if hostvars is not None and host in hostvars:
         name = hostvars[host].get('gmsa_farm_computer_name')
     if not name:
-        name = str(host).split('.')[0].upper()
+        name = str(host).split('.', maxsplit=1)[0].upper()
     name = str(name)
     if name.endswith('$'):
         name = name[:-1]

@@ -75,7 +75,13 @@ stop_packaged_services() {
 }
 
 ensure_ip() {
-  ip -4 addr show dev lo | grep -q "inet $LAB_IP/" || ip addr add "$LAB_IP/8" dev lo
+  # Not 'ip … | grep -q': with pipefail, grep's early exit can kill ip with SIGPIPE and fail the test.
+  local addrs
+  addrs=$(ip -4 addr show dev lo)
+  case "$addrs" in
+    *"inet $LAB_IP/"*) ;;
+    *) ip addr add "$LAB_IP/8" dev lo ;;
+  esac
 }
 
 ensure_hosts() {
