@@ -46,7 +46,8 @@ options:
     description:
       - The account's sAMAccountName (its NetBIOS name). Defaults to O(name). A C($) is appended when missing.
       - At most 15 characters before the C($); the characters C("/\[]:;|=,+*?<>@) are refused.
-      - Changing it on an existing account renames the logon name; the account is found by this name.
+      - The account is found by this name, or else by O(name) in the target container; so changing it on an
+        existing account renames its logon name.
     type: str
   path:
     description:
@@ -452,7 +453,10 @@ def rdn_escape(value):
 
 def lookup(directory, params, sam, spns, principal_names):
     """The one batched search: the account by sAMAccountName, holders of the SPNs to add, the principals."""
-    parts = ['(sAMAccountName=%s)' % escape(sam)]
+    parts = ['(sAMAccountName=%s)' % escape(sam),
+             # the same account under another sAMAccountName (a rename), found by its CN
+             '(&(|(objectClass=msDS-GroupManagedServiceAccount)(objectClass=msDS-ManagedServiceAccount))(cn=%s))'
+             % escape(params['name'])]
     parts.extend('(servicePrincipalName=%s)' % escape(s) for s in spns)
     for name in principal_names:
         kind, value = pr.classify(name)
@@ -468,6 +472,8 @@ def lookup(directory, params, sam, spns, principal_names):
     for e in entries:
         if (g._one(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
             account = e
+    if account is None:
+        account = account_by_cn(directory, params, entries)
     described = [pr.describe(e) for e in entries]
     resolved, missing = {}, []
     for name in principal_names:
@@ -489,6 +495,22 @@ def lookup(directory, params, sam, spns, principal_names):
             if s.lower() in want:
                 holders.setdefault(want[s.lower()], []).append(e['dn'])
     return account, resolved, missing, holders
+
+
+def account_by_cn(directory, params, entries):
+    """No account has the wanted sAMAccountName: a managed account named ``name`` in the target container is the
+    same account under its old sAMAccountName (a rename). Only looked at when there is such a candidate."""
+    candidates = [e for e in entries
+                  if any(c.lower() in g.TYPE_BY_CLASS for c in e['attributes'].get('objectClass') or [])
+                  and (g._one(e['attributes'], 'cn') or '').lower() == params['name'].lower()]
+    if not candidates:
+        return None
+    path = params.get('path')
+    if not path:
+        found = directory.search(well_known_dn(directory, WKGUID_MSA), '(objectClass=*)', ['1.1'], scope='base')
+        path = found[0]['dn'] if found else ''
+    here = [e for e in candidates if g.parent_dn(e['dn']).lower() == path.lower()]
+    return here[0] if len(here) == 1 else None
 
 
 def handle_missing(module, params, missing, warnings):

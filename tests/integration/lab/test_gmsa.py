@@ -464,3 +464,14 @@ def test_protect_from_deletion(gmsa, lab, admin, ou):
     r = gmsa(dict(name=name, state='absent', protect_from_deletion=False))
     assert r['changed'] is True
     assert read(admin, dn) is None
+
+
+def test_rename_sam_account_name(gmsa, lab, admin, ou):
+    name = uid()
+    assert not gmsa(dict(name=name, dns_hostname=dns(lab, name))).failed
+    # The account is found by its sAMAccountName; renaming it is a change of that attribute on the same object.
+    r = check_apply_idempotent(gmsa, dict(name=name, sam_account_name=name + 'x'), admin, ou)
+    assert r['diff']['before']['sam_account_name'] == name + '$'
+    assert r['diff']['after']['sam_account_name'] == name + 'x$'
+    assert r['sam_account_name'] == name + 'x$'
+    assert read(admin, 'CN=%s,%s' % (name, ou))['attributes']['sAMAccountName'] == [name + 'x$']
