@@ -256,18 +256,12 @@ class Directory(object):
         except ldap_exc.LDAPSocketOpenError as e:
             text = str(e)
             if _is_cert_error(text):
-                raise DirectoryError(
-                    'TLS: the certificate of %s is not trusted (%s). Pass the CA certificate that issued the '
-                    'domain controller\'s certificate as domain_ca_cert (a PEM file), or install it in the system '
-                    'trust store; the name in domain_server must match the certificate. Only for a throw-away lab: '
-                    'domain_validate_certs=false.' % (where, _short_ssl(text)))
+                raise _untrusted(where, text)
             raise _Unreachable(_short_socket(text))
         except ldap_exc.LDAPStartTLSError as e:
             text = str(e)
             if _is_cert_error(text):
-                raise DirectoryError(
-                    'TLS: the certificate of %s is not trusted (%s). Pass the CA certificate that issued the '
-                    'domain controller\'s certificate as domain_ca_cert (a PEM file).' % (where, _short_ssl(text)))
+                raise _untrusted(where, text)
             raise DirectoryError('StartTLS on %s failed: %s' % (where, text))
         except (ldap_exc.LDAPSocketReceiveError, ldap_exc.LDAPSessionTerminatedByServerError, socket.error) as e:
             raise _Unreachable(str(e))
@@ -350,9 +344,6 @@ class Directory(object):
     def dns_domain(self):
         return dn_to_dns(self.default_nc)
 
-    def supports_control(self, oid):
-        return oid in (self.root_dse.get('supportedControl') or [])
-
     # ------------------------------------------------------------------ requests
     def search(self, base, ldap_filter, attributes, scope='subtree', controls=None, paged=False, size_limit=0):
         """Return a list of ``{'dn':…, 'attributes': {...}, 'raw': {...}}`` (searchResEntry only)."""
@@ -428,6 +419,14 @@ class _Unreachable(Exception):
     """This server could not be reached; the next one may be tried."""
 
 
+def _untrusted(where, text):
+    return DirectoryError(
+        'TLS: the certificate of %s is not trusted (%s). Pass the CA certificate that issued the domain '
+        'controller\'s certificate as domain_ca_cert (a PEM file), or install it in the system trust store; the name '
+        'in domain_server must match the certificate. Only for a throw-away lab: domain_validate_certs=false.'
+        % (where, _short_ssl(text)))
+
+
 def _is_cert_error(text):
     return any(k in text for k in ('CERTIFICATE_VERIFY_FAILED', 'certificate verify failed', "doesn't match",
                                    'hostname mismatch'))
@@ -480,11 +479,3 @@ def dn_to_dns(dn):
     if not dn:
         return None
     return '.'.join(part.split('=', 1)[1] for part in dn.split(',') if part.strip().upper().startswith('DC='))
-
-
-def connect_module(module):
-    """Open a bound ``Directory`` for an AnsibleModule, failing the module with a clear message."""
-    try:
-        return Directory(module.params).connect()
-    except DirectoryError as e:
-        module.fail_json(msg=e.msg)

@@ -111,47 +111,42 @@ def match(kind, value, principals):
     return [p for p in principals if (p['name'] or '').lower() == lv + '$']
 
 
-def resolve(directory, values, base=None):
-    """Resolve ``values`` with one search. Returns (resolved dict value→principal, list of unresolved values).
+def filters_for(values):
+    """The LDAP filter parts that find ``values`` (to OR into one batched search with whatever else it needs)."""
+    return [filter_for(*classify(v)) for v in values]
 
-    A value that matches more than one object is an error (it names each).
+
+def match_all(values, entries, what='principal'):
+    """Search entries → (dict value→principal, list of values that matched nothing).
+
+    Raises PrincipalError naming every DN when one value matches more than one object.
     """
-    values = [v for v in values if v is not None]
-    if not values:
-        return {}, []
-    kinds = []
+    described = [describe(e) for e in entries]
+    resolved, missing = {}, []
     for v in values:
-        try:
-            kinds.append((v,) + classify(v))
-        except PrincipalError:
-            raise
-    flt = '(|%s)' % ''.join(sorted(set(filter_for(k, nv) for dummy, k, nv in kinds)))
-    entries = directory.search(base or directory.default_nc, flt, PRINCIPAL_ATTRIBUTES)
-    found = [describe(e) for e in entries]
-    resolved = {}
-    missing = []
-    for original, kind, nv in kinds:
-        hits = match(kind, nv, found)
+        hits = match(*classify(v), principals=described)
         if not hits:
-            missing.append(original)
+            missing.append(v)
         elif len(hits) > 1:
-            raise PrincipalError('principal %r is ambiguous: it matches %s' % (
-                original, ', '.join(sorted(h['dn'] for h in hits))))
+            raise PrincipalError('%s %r is ambiguous: it matches %s' % (what, v, ', '.join(sorted(h['dn'] for h in hits))))
         else:
-            resolved[original] = hits[0]
+            resolved[v] = hits[0]
     return resolved, missing
 
 
-def names_for_sids(directory, sids, known=()):
-    """SID → principal for SIDs not already known (one search; none when all are known)."""
-    by_sid = dict((p['sid'], p) for p in known)
-    todo = sorted(set(s for s in sids if s not in by_sid))
-    if todo:
-        flt = '(|%s)' % ''.join('(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in todo)
-        for e in directory.search(directory.default_nc, flt, PRINCIPAL_ATTRIBUTES):
+SID_BATCH = 200
+
+
+def principals_by_sid(directory, sids):
+    """SID → principal for ``sids`` that exist: searches of at most SID_BATCH SIDs each (none for no SIDs)."""
+    out = {}
+    todo = sorted(set(sids))
+    for i in range(0, len(todo), SID_BATCH):
+        flt = '(|%s)' % ''.join('(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in todo[i:i + SID_BATCH])
+        for e in directory.search(directory.default_nc, flt, PRINCIPAL_ATTRIBUTES, paged=True):
             p = describe(e)
-            by_sid[p['sid']] = p
-    return by_sid
+            out[p['sid']] = p
+    return out
 
 
 def label(principal_or_sid):

@@ -31,7 +31,6 @@ PRIVILEGED_BUILTIN_SIDS = {'S-1-5-32-544': 'Administrators', 'S-1-5-32-548': 'Ac
                            'S-1-5-32-549': 'Server Operators', 'S-1-5-32-550': 'Print Operators',
                            'S-1-5-32-551': 'Backup Operators'}
 PRIVILEGED_BY_NAME = ['DnsAdmins']
-SID_BATCH = 200
 
 
 def account_filter(names=None, ldap_filter=None):
@@ -46,18 +45,6 @@ def account_filter(names=None, ldap_filter=None):
         f = ldap_filter.strip()
         parts.append(f if f.startswith('(') else '(%s)' % f)
     return '(&%s)' % ''.join(parts)
-
-
-def resolve_sids(directory, sids):
-    out = {}
-    todo = sorted(set(sids))
-    for i in range(0, len(todo), SID_BATCH):
-        chunk = todo[i:i + SID_BATCH]
-        flt = '(|%s)' % ''.join('(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in chunk)
-        for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES, paged=True):
-            p = pr.describe(e)
-            out[p['sid']] = p
-    return out
 
 
 def computers_in_group(directory, group_dn):
@@ -109,7 +96,7 @@ def build_report(directory, entries, base, now=None):
         states.append(st)
     if not states:
         return []
-    by_sid = resolve_sids(directory, all_sids)
+    by_sid = pr.principals_by_sid(directory, all_sids)
 
     group_members = {}
     for sid in set(s for st in states for s in st['_allowed']):

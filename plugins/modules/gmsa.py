@@ -458,9 +458,7 @@ def lookup(directory, params, sam, spns, principal_names):
              '(&(|(objectClass=msDS-GroupManagedServiceAccount)(objectClass=msDS-ManagedServiceAccount))(cn=%s))'
              % escape(params['name'])]
     parts.extend('(servicePrincipalName=%s)' % escape(s) for s in spns)
-    for name in principal_names:
-        kind, value = pr.classify(name)
-        parts.append(pr.filter_for(kind, value))
+    parts.extend(pr.filters_for(principal_names))
     attrs = sorted(set(g.ACCOUNT_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES))
     controls = None
     if params.get('protect_from_deletion') is not None:
@@ -474,18 +472,10 @@ def lookup(directory, params, sam, spns, principal_names):
             account = e
     if account is None:
         account = account_by_cn(directory, params, entries)
-    described = [pr.describe(e) for e in entries]
-    resolved, missing = {}, []
-    for name in principal_names:
-        kind, value = pr.classify(name)
-        hits = pr.match(kind, value, described)
-        if not hits:
-            missing.append(name)
-        elif len(hits) > 1:
-            raise ModuleFailure('principal %r is ambiguous: it matches %s'
-                                % (name, ', '.join(sorted(h['dn'] for h in hits))))
-        else:
-            resolved[name] = hits[0]
+    try:
+        resolved, missing = pr.match_all(principal_names, entries)
+    except pr.PrincipalError as e:
+        raise ModuleFailure(str(e))
     holders = {}
     want = dict((s.lower(), s) for s in spns)
     for e in entries:
@@ -578,8 +568,6 @@ def attempt(module, directory):
                     pr.classify(v)
     except (g.PlanError, pr.PrincipalError) as e:
         raise ModuleFailure(str(e) + '. Nothing was changed.')
-    if p['account_type'] == 'standalone' and p['state'] == 'present' and not p.get('host'):
-        pass  # an sMSA may exist unbound; binding happens when host is given
     if p['account_type'] != 'standalone' and p.get('host'):
         raise ModuleFailure('host applies to account_type=standalone only. Nothing was changed.')
 
@@ -635,7 +623,7 @@ def attempt(module, directory):
                 raise ModuleFailure('cannot read a security descriptor of %s: %s' % (account['dn'], e))
         unknown = [s for s in cur_sids if s not in sid_labels]
         if unknown:
-            by_sid = pr.names_for_sids(directory, unknown)
+            by_sid = pr.principals_by_sid(directory, unknown)
             for s in unknown:
                 if s in by_sid:
                     sid_labels[s] = pr.label(by_sid[s])

@@ -176,10 +176,7 @@ def core(module, directory):
     except (g.PlanError, pr.PrincipalError) as e:
         raise ModuleFailure('%s. Nothing was changed.' % e)
 
-    parts = ['(&(objectClass=group)(sAMAccountName=%s))' % escape(name)]
-    for v in inputs:
-        kind, value = pr.classify(v)
-        parts.append(pr.filter_for(kind, value))
+    parts = ['(&(objectClass=group)(sAMAccountName=%s))' % escape(name)] + pr.filters_for(inputs)
     entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(parts))),
                                sorted(set(GROUP_ATTRIBUTES + pr.PRINCIPAL_ATTRIBUTES)))
     group = None
@@ -187,18 +184,10 @@ def core(module, directory):
         if 'group' in [c.lower() for c in e['attributes'].get('objectClass') or []] and \
                 (g._one(e['attributes'], 'sAMAccountName') or '').lower() == name.lower():
             group = e
-    described = [pr.describe(e) for e in entries]
-    resolved, missing = {}, []
-    for v in inputs:
-        kind, value = pr.classify(v)
-        hits = pr.match(kind, value, described)
-        if len(hits) == 1:
-            resolved[v] = hits[0]
-        elif len(hits) > 1:
-            raise ModuleFailure('member %r is ambiguous: it matches %s. Nothing was changed.'
-                                % (v, ', '.join(sorted(h['dn'] for h in hits))))
-        else:
-            missing.append(v)
+    try:
+        resolved, missing = pr.match_all(inputs, entries, what='member')
+    except pr.PrincipalError as e:
+        raise ModuleFailure('%s. Nothing was changed.' % e)
 
     result = dict(changed=False)
     if p['state'] == 'absent':
