@@ -254,7 +254,7 @@ def single_value_change(old, new):
 
 # --------------------------------------------------------------------------- planning (pure)
 
-def desired_sids(sd_option, current_sids, resolved, label):
+def desired_sids(sd_option, current_sids, resolved):
     """dict(add/remove/set) of principal names → the new SID list, with ``remove`` of bare SIDs allowed."""
     def sids(values):
         out = []
@@ -304,10 +304,9 @@ def plan(params, current, resolved, sid_labels):
                         'transition) cannot both be true; choose one')
     if params.get('password_interval_days') is not None and params['password_interval_days'] < 1:
         raise PlanError('password_interval_days must be at least 1')
-    if acct_type != 'group':
-        for opt in ('allowed_to_retrieve_password',):
-            if params.get(opt):
-                raise PlanError('%s applies to group managed service accounts only (account_type=group)' % opt)
+    if acct_type != 'group' and params.get('allowed_to_retrieve_password'):
+        raise PlanError('allowed_to_retrieve_password applies to group managed service accounts only '
+                        '(account_type=group)')
 
     if current is None:
         return _plan_create(params, sam, acct_type, resolved, lbl, warnings)
@@ -365,7 +364,7 @@ def _plan_create(params, sam, acct_type, resolved, lbl, warnings):
                       ('delegates', 'msDS-AllowedToActOnBehalfOfOtherIdentity')):
         if acct_type != 'group' and opt == 'allowed_to_retrieve_password':
             continue
-        sids = desired_sids(params.get(opt) or {}, [], resolved, lbl)
+        sids = desired_sids(params.get(opt) or {}, [], resolved)
         if sids:
             attrs[attr] = build_membership_sd(sids)
         after[opt] = sorted((lbl(s) for s in sids), key=str.lower)
@@ -446,7 +445,7 @@ def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
         if not action or (acct_type != 'group' and opt == 'allowed_to_retrieve_password'):
             after[opt] = before[opt]
             continue
-        new_sids = desired_sids(action, cur_sids, resolved, lbl)
+        new_sids = desired_sids(action, cur_sids, resolved)
         after[opt] = sorted((lbl(s) for s in new_sids), key=str.lower)
         if [s.upper() for s in new_sids] != [s.upper() for s in cur_sids]:
             if not new_sids and all(a['managed'] for a in parsed['aces']):

@@ -166,7 +166,7 @@ class Directory(object):
         return ldap3.Tls(validate=validate, ca_certs_file=p.get('domain_ca_cert'),
                          version=ssl.PROTOCOL_TLS_CLIENT if validate == ssl.CERT_REQUIRED else ssl.PROTOCOL_TLS)
 
-    def _kerberos_credentials(self, host):
+    def _kerberos_credentials(self):
         """GSSAPI credentials: a password (ticket in memory), a keytab, or the ticket cache."""
         try:
             import gssapi
@@ -239,7 +239,7 @@ class Directory(object):
         kwargs = dict(auto_bind=ldap3.AUTO_BIND_NONE, raise_exceptions=False, receive_timeout=timeout,
                       read_only=False, return_empty_attributes=False, auto_referrals=False)
         if p.get('domain_auth') == 'kerberos':
-            creds = self._kerberos_credentials(host)
+            creds = self._kerberos_credentials()
             kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
                           sasl_credentials=(host, None, creds))
             self.bound_as = p.get('domain_username') or 'the Kerberos ticket cache principal'
