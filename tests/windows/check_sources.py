@@ -64,7 +64,7 @@ def check_csharp(files):
     for path in files:
         rel = os.path.relpath(path, REPO)
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = ['mcs', '-target:library', '-nologo', '-warn:0', '-out:%s' % os.path.join(tmp, 'util.dll'),
+            cmd = ['mcs', '-target:library', '-nologo', '-warnaserror', '-out:%s' % os.path.join(tmp, 'util.dll'),
                    '-r:System.Core.dll', path]
             p = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if p.returncode != 0:

@@ -1,0 +1,441 @@
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to the collection: what gmsa.farm.windows_service_identity does, decided on the controller.
+
+It orchestrates well-kept modules: ansible.windows.win_service / win_service_info (service logon, run state),
+ansible.windows.win_user_right (logon rights), microsoft.iis.web_app_pool / web_app_pool_info (application
+pools), community.windows.win_scheduled_task / win_scheduled_task_stat (tasks), plus two reads and one probe of
+gmsa.farm.host_native that none of them offers (the computer's domain and the account's SID; logon rights that
+domain Group Policy defines; an IIS worker-process start under the new identity). It adds what none of them has:
+checks before the first write, validation that the identity really logged on, and rollback to the previous
+identity and run state. Rules follow docs/windows-facts.md (W<n>); tests run this against a simulated host.
+"""
+from __future__ import annotations
+
+from ansible_collections.gmsa.farm.plugins.plugin_utils._windows_names import (
+    BATCH_LOGON_RIGHT, SERVICE_LOGON_RIGHT, HostTaskError, classify_identity, sql_server_service,
+    win32_error_text)
+
+NATIVE = 'gmsa.farm.host_native'
+
+ARGUMENT_SPEC = dict(
+    type=dict(type='str', choices=['service', 'iis_app_pool', 'scheduled_task', 'biztalk_host_instance'],
+              default='service'),
+    name=dict(type='str', required=True),
+    path=dict(type='str', default='\\'),
+    account=dict(type='str', required=True),
+    grant_logon_right=dict(type='bool', default=True),
+    logon_right_gpo=dict(type='str', choices=['fail', 'warn'], default='fail'),
+    restart=dict(type='str', choices=['changed', 'always', 'never'], default='changed'),
+    validate=dict(type='bool', default=True),
+    validate_timeout=dict(type='int', default=60),
+    rollback_password=dict(type='str', no_log=True),
+)
+
+# The logon right each target needs its identity to hold (W8, W13); IIS grants app pool identities the batch
+# right through IIS_IUSRS at worker start (W12).
+LOGON_RIGHT = {'service': SERVICE_LOGON_RIGHT, 'scheduled_task': BATCH_LOGON_RIGHT, 'iis_app_pool': None,
+               'biztalk_host_instance': None}   # BizTalk's Install grants it (GrantLogOnAsService, W18)
+POLL_SECONDS = 1
+
+
+def _ok(res, what, changed_before=False):
+    if res.get('failed'):
+        raise HostTaskError('%s: %s' % (what, res.get('msg') or 'failed'), changed=changed_before)
+    return res
+
+
+# ------------------------------------------------------------------------------------------ target adapters
+class _Service:
+    kind = 'service'
+
+    def __init__(self, call, params):
+        self.call, self.name = call, params['name']
+
+    def read(self):
+        res = _ok(self.call('ansible.windows.win_service_info', dict(name=self.name)), "service '%s'" % self.name)
+        svcs = [s for s in res.get('services') or [] if s.get('name', '').lower() == self.name.lower()]
+        if not svcs:
+            raise HostTaskError("service '%s' does not exist on this host" % self.name)
+        s = svcs[0]
+        return dict(account=s.get('username'), running=s.get('state') == 'started', raw=s)
+
+    def refuse(self, current, wanted):
+        """What the SCM would refuse, known before the first write (W9, W15)."""
+        if sql_server_service(self.name):
+            return ("service '%s' is a SQL Server Database Engine or Agent service: Microsoft supports changing its "
+                    'account only through SQL Server Configuration Manager (or its WMI/SMO provider, e.g. dbatools '
+                    'Update-DbaServiceAccount), which also grants the permissions the service needs; the plain '
+                    'service API does not (W15). Nothing was changed.' % self.name)
+        if current['raw'].get('service_type') == 'win32_share_process' and wanted.kind != 'builtin':
+            return ("service '%s' runs in a shared process (win32_share_process): every service of one process runs "
+                    'under one account, so it would fail to start under %s (Windows error 1079, W9). Give it its own '
+                    "process first ('sc.exe config %s type= own'). Nothing was changed." % (
+                        self.name, wanted.spelled_for('service'), self.name))
+        return None
+
+    def set(self, identity, password=None):
+        # No password for managed, virtual and built-in accounts: win_service then passes a NULL one (W16). A
+        # password is given only to put a previous user account back (rollback_password).
+        args = dict(name=self.name, username=identity.spelled_for('service'))
+        if password is not None:
+            args['password'] = password
+        return _ok(self.call('ansible.windows.win_service', args),
+                   "setting the logon account of service '%s'" % self.name)
+
+    def start(self, restart):
+        state = 'restarted' if restart else 'started'
+        return _ok(self.call('ansible.windows.win_service', dict(name=self.name, state=state)),
+                   "starting service '%s'" % self.name)
+
+    def stop(self):
+        return _ok(self.call('ansible.windows.win_service', dict(name=self.name, state='stopped')),
+                   "stopping service '%s'" % self.name)
+
+    def validate(self, identity, timeout, sleep, clock):
+        """Running within the timeout, or the SCM's reason (W8)."""
+        deadline = clock() + timeout
+        while True:
+            s = self.read()['raw']
+            if s.get('state') == 'started':
+                return None
+            if s.get('state') == 'stopped' or clock() >= deadline:
+                code = s.get('win32_exitcode') or 0
+                return 'the service is %s%s' % (
+                    s.get('state'), (' (%s)' % win32_error_text(code)) if code else
+                    (' after %d s' % timeout if s.get('state') != 'stopped' else ''))
+            sleep(POLL_SECONDS)
+
+
+class _AppPool:
+    kind = 'iis_app_pool'
+
+    def __init__(self, call, params):
+        self.call, self.name = call, params['name']
+
+    def read(self):
+        res = _ok(self.call('microsoft.iis.web_app_pool_info', dict(name=self.name)),
+                  "IIS application pool '%s'" % self.name)
+        pools = [p for p in res.get('app_pools') or [] if p.get('name', '').lower() == self.name.lower()]
+        if not pools:
+            raise HostTaskError("IIS application pool '%s' does not exist on this host" % self.name)
+        attrs = pools[0].get('attributes') or {}
+        pm = attrs.get('processModel') or {}
+        account = pm.get('userName') if pm.get('identityType') == 'SpecificUser' else pm.get('identityType')
+        return dict(account=account, running=attrs.get('state') == 'Started', raw=attrs)
+
+    def refuse(self, current, wanted):
+        if wanted.kind == 'virtual':
+            return 'NT SERVICE accounts are for services, not application pools (W19). Nothing was changed.'
+        return None
+
+    def set(self, identity, password=None):
+        if identity.kind in ('gmsa', 'user'):
+            attrs = {'processModel.identityType': 'SpecificUser',
+                     'processModel.userName': identity.spelled_for('service'), 'processModel.password': password or ''}
+        else:
+            attrs = {'processModel.identityType': identity.spelled_for('iis_app_pool')}
+        return _ok(self.call('microsoft.iis.web_app_pool', dict(name=self.name, attributes=attrs)),
+                   "setting the identity of application pool '%s'" % self.name)
+
+    def start(self, restart):
+        state = 'restarted' if restart else 'started'
+        return _ok(self.call('microsoft.iis.web_app_pool', dict(name=self.name, state=state)),
+                   "starting application pool '%s'" % self.name)
+
+    def stop(self):
+        return _ok(self.call('microsoft.iis.web_app_pool', dict(name=self.name, state='stopped')),
+                   "stopping application pool '%s'" % self.name)
+
+    def validate(self, identity, timeout, sleep, clock):
+        """A pool reports Started at once; the identity logs on only when a worker process starts (W12). The probe
+        makes one start (startMode AlwaysRunning for the probe, then put back) and reports what IIS did."""
+        res = _ok(self.call(NATIVE, dict(operation='iis_worker_probe', name=self.name, timeout=timeout)),
+                  "probing application pool '%s'" % self.name)
+        if res.get('worker_started') and res.get('pool_state') == 'Started':
+            want = identity.spelled_for('service').lower() if identity.kind == 'gmsa' else None
+            got = (res.get('worker_user') or '').lower()
+            if want and got and got.split('\\')[-1] != want.split('\\')[-1]:
+                return 'a worker process started, but as %s' % res.get('worker_user')
+            return None
+        return 'no worker process started within %d s (pool %s%s)' % (
+            timeout, res.get('pool_state'), ': ' + res['error'] if res.get('error') else '')
+
+
+class _Task:
+    kind = 'scheduled_task'
+
+    def __init__(self, call, params):
+        self.call, self.name, self.path = call, params['name'], params['path']
+
+    def where(self):
+        return "scheduled task '%s' in folder '%s'" % (self.name, self.path)
+
+    def read(self):
+        res = _ok(self.call('community.windows.win_scheduled_task_stat', dict(name=self.name, path=self.path)),
+                  self.where())
+        if not res.get('task_exists'):
+            raise HostTaskError('%s does not exist on this host%s' % (
+                self.where(), '' if res.get('folder_exists', True) else ' (no such folder: give path)'))
+        principal = res.get('principal') or {}
+        return dict(account=principal.get('user_id'), running=False, raw=principal)
+
+    def refuse(self, current, wanted):
+        if wanted.kind in ('virtual', 'app_pool_identity'):
+            return 'scheduled tasks run as a gMSA or as SYSTEM, LOCAL SERVICE or NETWORK SERVICE (W13). Nothing was changed.'
+        return None
+
+    def set(self, identity, password=None):
+        # Only the user and logon type are given, so the module keeps the task's run level, actions and
+        # triggers (W14); a gMSA logs on as "password" with no password, built-ins as "service_account" (W13).
+        args = dict(name=self.name, path=self.path, username=identity.spelled_for('scheduled_task'),
+                    logon_type='service_account' if identity.kind == 'builtin' else 'password')
+        if password is not None:
+            args['password'] = password
+        return _ok(self.call('community.windows.win_scheduled_task', args), 'setting the principal of %s' % self.where())
+
+    def start(self, restart):
+        return {}          # a task runs on its triggers: nothing to restart
+
+    def stop(self):
+        return {}
+
+    def validate(self, identity, timeout, sleep, clock):
+        """Read back: the principal and logon type the Task Scheduler stored (W13). The logon itself happens only
+        when the task runs, which this module does not trigger (it would run the task's actions)."""
+        p = self.read()['raw']
+        user = (p.get('user_id') or '').lower().split('\\')[-1]
+        want = identity.spelled_for('scheduled_task').lower().split('\\')[-1]
+        if user != want:
+            return 'the task reads back as %s' % p.get('user_id')
+        if identity.kind == 'gmsa' and p.get('logon_type') not in ('TASK_LOGON_PASSWORD', 'password'):
+            return 'the task reads back with logon type %s, not password' % p.get('logon_type')
+        return None
+
+
+class _HostInstance:
+    """A BizTalk host instance on this server: its logon changes only through WMI MSBTS_HostInstance's Uninstall
+    and Install (W18), which host_native runs with errors made terminating and reports with their return values."""
+    kind = 'biztalk_host_instance'
+
+    def __init__(self, call, params):
+        self.call, self.name = call, params['name']
+
+    def native(self, operation, **args):
+        args.update(operation=operation, name=self.name)
+        return _ok(self.call(NATIVE, args), "BizTalk host instance '%s' (%s)" % (self.name, operation))
+
+    def read(self):
+        res = self.native('biztalk_read')
+        if not res.get('exists'):
+            raise HostTaskError("BizTalk host '%s' has no host instance on this server" % self.name)
+        return dict(account=res.get('logon'), running=res.get('service_state') == 4, raw=res)
+
+    def refuse(self, current, wanted):
+        if wanted.kind != 'gmsa':
+            return 'BizTalk host instances run under domain accounts; give the gMSA. Nothing was changed.'
+        return None
+
+    def set(self, identity, password=None):
+        res = self.native('biztalk_install', account=identity.spelled_for('service'), is_gmsa=identity.kind == 'gmsa',
+                          password=password)
+        if res.get('uninstall_return') not in (0, None):
+            raise HostTaskError('MSBTS_HostInstance.Uninstall returned %s; the host instance was left as it was' %
+                                res.get('uninstall_return'))
+        if res.get('install_return') != 0:
+            raise HostTaskError('MSBTS_HostInstance.Install under %s returned %s (%s) after Uninstall succeeded' % (
+                identity.spelled_for('service'), res.get('install_return'), res.get('error') or ''), changed=True)
+        return res
+
+    def start(self, restart):
+        res = self.native('biztalk_start')
+        if res.get('return_value') != 0:
+            raise HostTaskError('MSBTS_HostInstance.Start returned %s' % res.get('return_value'))
+        return res
+
+    def stop(self):
+        return self.native('biztalk_stop')
+
+    def validate(self, identity, timeout, sleep, clock):
+        state = self.read()['raw'].get('service_state')
+        return None if state == 4 else 'the host instance is not running (ServiceState %s)' % state
+
+
+TARGETS = {'service': _Service, 'iis_app_pool': _AppPool, 'scheduled_task': _Task,
+           'biztalk_host_instance': _HostInstance}
+
+
+# ------------------------------------------------------------------------------------------ decisions
+def validate_params(params):
+    if not params['name'] or not params['name'].strip():
+        raise HostTaskError('name: is empty')
+    if not 1 <= params['validate_timeout'] <= 3600:
+        raise HostTaskError('validate_timeout: %r is outside 1..3600 seconds' % params['validate_timeout'])
+    path = params['path']
+    if params['type'] == 'scheduled_task' and not (path.startswith('\\') and path.endswith('\\')):
+        raise HostTaskError("path: %r is not a task folder path; write it as '\\' or '\\Folder\\Sub\\'" % path)
+    try:
+        classify_identity(params['account'], computer_domain='X', wanted=True)
+    except ValueError as e:
+        raise HostTaskError('account: %s' % e) from None
+
+
+def policy_conflict(facts, right, identity):
+    """A logon right that domain Group Policy defines replaces the local assignment at the next policy refresh
+    (W11). Returns the GPO's name when the account is not listed in it, else None."""
+    defined = (facts.get('policy_rights') or {}).get(right)
+    if not defined:
+        return None
+    names = {str(a).lower() for a in defined.get('accounts') or []}
+    mine = {str(facts.get('account_sid') or '').lower(), identity.spelled_for('service').lower(),
+            identity.name.lower() + '$' if identity.name else ''}
+    if names & mine:
+        return None
+    return defined.get('gpo') or 'a domain Group Policy object'
+
+
+def plan(params, facts, current, wanted, target):
+    """The ordered steps of the task, from what the host reported. Pure."""
+    previous = classify_identity(current['account'], facts.get('domain_netbios'), wanted=False)
+    steps = []
+    right = LOGON_RIGHT[params['type']]
+    if params['grant_logon_right'] and right and wanted.kind == 'gmsa' and \
+            right not in (facts.get('account_rights') or []):
+        steps.append('grant_logon_right')
+    identity_changed = not wanted.same_as(previous)
+    if identity_changed:
+        steps.append('set_identity')
+    restart = params['restart'] == 'always' or (params['restart'] == 'changed' and identity_changed and current['running'])
+    if params['type'] == 'scheduled_task':
+        restart = False
+    if restart:
+        steps.append('restart' if current['running'] else 'start')
+    if params['validate'] and identity_changed and (restart or params['type'] == 'scheduled_task'):
+        steps.append('validate')
+    return previous, steps
+
+
+def run(params, call, check_mode=False, sleep=None, clock=None):
+    validate_params(params)
+    typ = params['type']
+    if typ == 'service' and sql_server_service(params['name']):
+        raise HostTaskError(_Service(call, params).refuse({'raw': {}}, None))
+    target = TARGETS[typ](call, params)
+    right = LOGON_RIGHT[typ]
+    facts = _ok(call(NATIVE, dict(operation='facts', account=params['account'],
+                                  rights=[right] if right else [])), 'reading the host')
+    try:
+        wanted = classify_identity(params['account'], facts.get('domain_netbios'), wanted=True)
+    except ValueError as e:
+        raise HostTaskError('account: %s' % e) from None
+    if wanted.kind == 'gmsa' and not facts.get('account_sid'):
+        raise HostTaskError("account: '%s' does not resolve on this host (%s). Create it with gmsa.farm.gmsa and "
+                            'install it with gmsa.farm.gmsa_host first. Nothing was changed.' % (
+                                wanted.spelled_for('service'), facts.get('account_error') or 'unknown account'))
+    current = target.read()
+    refusal = target.refuse(current, wanted)
+    if refusal:
+        raise HostTaskError('%s: %s' % (typ, refusal))
+    previous, steps = plan(params, facts, current, wanted, target)
+    warnings = []
+    if right and wanted.kind == 'gmsa':
+        gpo = policy_conflict(facts, right, wanted)
+        if gpo:
+            msg = ('%s is defined by Group Policy (%s) on this host: a locally granted right is replaced at the next '
+                   'policy refresh, and the %s would then fail to log on (W11). Add %s, or a group it is in, to that '
+                   "policy's %s list; if it already gets the right through a group, set logon_right_gpo: warn." % (
+                       right, gpo, typ.replace('_', ' '), wanted.spelled_for('service'), right))
+            if params['logon_right_gpo'] == 'fail':
+                raise HostTaskError(msg + ' Nothing was changed.')
+            warnings.append(msg)
+    if typ == 'service' and current['raw'].get('required_privileges') and 'set_identity' in steps:
+        warnings.append("service '%s' requires the privileges %s; the service fails to start unless %s holds them "
+                        '(W10).' % (params['name'], ', '.join(current['raw']['required_privileges']),
+                                    wanted.spelled_for('service')))
+    if 'set_identity' in steps and params['restart'] == 'changed' and not current['running'] and typ != 'scheduled_task':
+        warnings.append('%s was not running, so it was left stopped; the new identity logs on at its next start '
+                        '(restart: always starts and validates it now).' % target.name)
+    result = dict(changed=bool(steps) and steps != ['validate'], type=typ, name=params['name'],
+                  account=wanted.spelled_for(typ),
+                  previous_account=current['account'], previous_running=current['running'],
+                  logon_right=right, logon_right_granted='grant_logon_right' in steps,
+                  restarted=any(s in steps for s in ('restart', 'start')), validated=False, rolled_back=False,
+                  plan=steps, warnings=warnings,
+                  diff=dict(before=dict(account=current['account'], running=current['running']),
+                            after=dict(account=wanted.spelled_for(typ),
+                                       running=current['running'] or 'start' in steps)))
+    if check_mode:
+        return result
+    _execute(params, call, target, facts, wanted, previous, current, steps, result, sleep, clock)
+    return result
+
+
+def _execute(params, call, target, facts, wanted, previous, current, steps, result, sleep, clock):
+    done = []
+    account = result['account']
+
+    def fail(msg):
+        raise HostTaskError(msg, changed=bool(done), **{k: v for k, v in result.items()
+                                                        if k not in ('changed', 'diff', 'warnings')})
+
+    try:
+        if 'grant_logon_right' in steps:
+            grant = dict(name=result['logon_right'], users=[account], action='add')
+            _ok(call('ansible.windows.win_user_right', grant),
+                'granting %s to %s' % (result['logon_right'], account))
+            done.append('granted %s to %s' % (result['logon_right'], account))
+        if 'set_identity' in steps:
+            target.set(wanted)
+            done.append('set the identity to %s' % account)
+        if 'restart' in steps or 'start' in steps:
+            target.start(restart='restart' in steps)
+            done.append('restarted' if 'restart' in steps else 'started')
+    except HostTaskError as e:
+        problem = e.msg
+        if e.changed:          # the write itself got half way (a BizTalk host instance uninstalled, not reinstalled)
+            done.append('set the identity half way')
+        if not any(d.startswith('set ') for d in done):
+            fail('%s. %s' % (problem, ('Already done: %s.' % '; '.join(done)) if done else 'Nothing was changed.'))
+        _rollback_and_fail(params, call, target, previous, current, result, done, problem, fail)
+    if 'validate' in steps:
+        problem = target.validate(wanted, params['validate_timeout'], sleep, clock)
+        if problem:
+            _rollback_and_fail(params, call, target, previous, current, result, done, problem, fail)
+        result['validated'] = True
+    try:
+        result['running'] = target.read()['running']
+    except HostTaskError:
+        result['running'] = None
+
+
+def _rollback_and_fail(params, call, target, previous, current, result, done, problem, fail):
+    """Put the previous identity back, then the previous run state, and report each step on its own (W8)."""
+    what = "%s '%s' under %s: %s." % (params['type'].replace('_', ' '), params['name'], result['account'], problem)
+    password = params.get('rollback_password')
+    if previous is None or (previous.needs_password and password is None):
+        fail('%s The previous identity %r needs a password (rollback_password) or is unknown, so it was not put back '
+             'automatically. Done before the failure: %s.' % (what, current['account'], '; '.join(done)))
+    notes = []
+    try:
+        target.set(previous, password if previous.needs_password else None)
+        notes.append("the previous identity '%s' was put back" % current['account'])
+        result['rolled_back'] = True
+    except HostTaskError as e:
+        fail("%s Putting the previous identity '%s' back failed too: %s. Done before the failure: %s." % (
+            what, current['account'], e.msg, '; '.join(done)))
+    if result['logon_right_granted']:
+        revoke = dict(name=result['logon_right'], users=[result['account']], action='remove')
+        res = call('ansible.windows.win_user_right', revoke)
+        notes.append('the %s granted by this task was %s' % (
+            result['logon_right'], 'removed again' if not res.get('failed') else 'left in place (removing it failed: %s)'
+            % res.get('msg')))
+    try:
+        if current['running']:
+            target.start(restart=True)
+            notes.append('the %s was started again' % target.kind.replace('_', ' '))
+        elif any(d in ('started', 'restarted') for d in done):
+            target.stop()
+            notes.append('the %s was stopped again, as it was before' % target.kind.replace('_', ' '))
+    except HostTaskError as e:
+        notes.append('but restoring its run state failed: %s' % e.msg)
+    fail('%s Rolled back: %s.' % (what, '; '.join(notes)))

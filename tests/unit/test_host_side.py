@@ -1,0 +1,407 @@
+"""The host-side decisions (gmsa_host, windows_service_identity), executed against a simulated Windows host that
+follows documented behaviour (tests/unit/windows_sim.py, docs/windows-facts.md). Each defect of issue #9 has a
+test here that fails on the old model."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.gmsa.farm.plugins.plugin_utils import _gmsa_host, _service_identity
+from ansible_collections.gmsa.farm.plugins.plugin_utils._windows_names import HostTaskError, classify_identity
+
+from windows_sim import SimHost
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def gmsa_params(**kw):
+    p = {k: v.get('default') for k, v in _gmsa_host.ARGUMENT_SPEC.items()}
+    p.update(kw)
+    return p
+
+
+def ident_params(**kw):
+    p = {k: v.get('default') for k, v in _service_identity.ARGUMENT_SPEC.items()}
+    p.update(kw)
+    return p
+
+
+def run_host(sim, check=False, **kw):
+    return _gmsa_host.run(gmsa_params(**kw), sim.call, check_mode=check, sleep=sim.sleep, clock=sim.clock)
+
+
+def run_ident(sim, check=False, **kw):
+    return _service_identity.run(ident_params(**kw), sim.call, check_mode=check, sleep=sim.sleep, clock=sim.clock)
+
+
+def native_ops(sim):
+    return [a.get('operation') for m, a in sim.calls if m == 'gmsa.farm.host_native']
+
+
+@pytest.fixture
+def sim():
+    s = SimHost()
+    s.groups = {'FarmHosts'}
+    s.ticket_groups = {'FarmHosts'}
+    s.add_gmsa('ITFarm1', allowed=['FarmHosts'])
+    return s
+
+
+# ----------------------------------------------------------------------------------------------- facts table
+def test_every_fact_the_simulator_and_code_use_is_documented_and_every_fact_is_used():
+    table = open(os.path.join(REPO, 'docs', 'windows-facts.md')).read()
+    documented = set(re.findall(r'^\| (W\d+) \|', table, re.M))
+    sim_src = open(os.path.join(REPO, 'tests', 'unit', 'windows_sim.py')).read()
+    code = ''.join(open(os.path.join(REPO, 'plugins', 'plugin_utils', f)).read()
+                   for f in os.listdir(os.path.join(REPO, 'plugins', 'plugin_utils')) if f.endswith('.py'))
+    used_sim = set(re.findall(r'\bW\d+\b', sim_src))
+    used_code = set(re.findall(r'\bW\d+\b', code))
+    assert used_sim <= documented and used_code <= documented, (used_sim | used_code) - documented
+    assert documented <= used_sim | used_code, documented - used_sim - used_code
+
+
+# ----------------------------------------------------------------------------------------------- gmsa_host
+def test_gmsa_is_added_to_the_netlogon_store_although_the_query_never_says_caninstall(sim):
+    """Defect 1: a gMSA answers Installed (5) or CannotInstall (3), never CanInstall (4). The old model only
+    installed on 4, so NetAddServiceAccount was never called."""
+    check = run_host(sim, check=True, name='ITFarm1')
+    assert check['changed'] and sim.writes() == []
+    res = run_host(sim, name='CONTOSO\\ITFarm1$')
+    assert res['changed'] and res['installed'] and res['state'] == 'Installed'
+    assert 'add' in native_ops(sim)
+    assert res['diff'] == dict(before=dict(state='Installed', in_netlogon_store=False),
+                               after=dict(state='Installed', in_netlogon_store=True))
+    assert res['domain'] == 'CONTOSO'
+    sim.calls.clear()
+    again = run_host(sim, name='ITFarm1')
+    assert not again['changed'] and sim.writes() == []
+
+
+def test_absent_converges_on_the_netlogon_store_not_on_the_query_state(sim):
+    """Defect 1: after NetRemoveServiceAccount a gMSA still queries Installed; the old model re-queried, saw 5,
+    and reported changed forever."""
+    sim.store.add('itfarm1')
+    check = run_host(sim, check=True, name='ITFarm1', state='absent')
+    assert check['changed'] and sim.writes() == []
+    res = run_host(sim, name='ITFarm1', state='absent')
+    assert res['changed'] and res['state'] == 'Installed' and not res['installed']
+    assert [a.get('remove_flags') for m, a in sim.calls if a.get('operation') == 'remove'] == [1]
+    again = run_host(sim, name='ITFarm1', state='absent')
+    assert not again['changed']
+
+
+def test_tickets_are_purged_after_a_group_change(sim):
+    sim.ticket_groups = set()                       # TGT from before the host joined FarmHosts (W5)
+    res = run_host(sim, name='ITFarm1')
+    assert res['tickets_purged'] and res['installed'] and res['waited'] == 0
+    assert native_ops(sim).index('purge_tickets') < native_ops(sim).index('add')
+
+
+def test_waits_for_replication_purging_each_time(sim):
+    """Defect 8: the controller wrote to another DC; the member's DC sees the group change only after 12 s."""
+    sim.ticket_groups = set()
+    sim.groups_visible_at = 12
+    res = run_host(sim, name='ITFarm1', replication_timeout=60, retry_interval=5)
+    assert res['installed'] and res['waited'] == 15
+    assert native_ops(sim).count('purge_tickets') == 4     # at 0, 5, 10, 15 s
+
+
+def test_a_new_account_not_yet_replicated_is_waited_for(sim):
+    sim.add_gmsa('NewFarm', allowed=['FarmHosts'], visible_at=8)
+    res = run_host(sim, name='NewFarm', replication_timeout=30, retry_interval=4)
+    assert res['installed'] and res['waited'] == 8
+
+
+def test_not_allowed_fails_after_the_wait_and_names_both_causes(sim):
+    sim.add_gmsa('Other', allowed=['SomeoneElse$'])
+    with pytest.raises(HostTaskError) as e:
+        run_host(sim, name='Other', replication_timeout=10, retry_interval=5)
+    assert 'encryption type' in e.value.msg and 'purged' in e.value.msg and 'after 10 s' in e.value.msg
+    assert not e.value.changed and e.value.result['state'] == 'CannotInstall'
+    assert 'add' not in native_ops(sim)
+
+
+def test_encryption_type_mismatch_is_cannotinstall_too(sim):
+    sim.add_gmsa('DesOnly', allowed=['FarmHosts'], enctypes_match=False)
+    with pytest.raises(HostTaskError) as e:
+        run_host(sim, name='DesOnly', replication_timeout=0)
+    assert 'Kerberos encryption type' in e.value.msg
+
+
+def test_refresh_never_does_not_purge(sim):
+    sim.ticket_groups = set()
+    with pytest.raises(HostTaskError) as e:
+        run_host(sim, name='ITFarm1', refresh_tickets='never', replication_timeout=0)
+    assert 'purge_tickets' not in native_ops(sim) and 'refresh_tickets=auto' in e.value.msg
+
+
+def test_check_mode_on_a_host_not_yet_allowed_predicts_and_warns_without_purging(sim):
+    sim.ticket_groups = set()
+    res = run_host(sim, check=True, name='ITFarm1')
+    assert res['changed'] and sim.writes() == [] and 'purges' in res['warnings'][0]
+
+
+def test_standalone_msa_caninstall_is_installed(sim):
+    sim.add_gmsa('WebSmsa', kind='smsa', linked_host='WEB01')
+    res = run_host(sim, name='WebSmsa')
+    assert res['changed'] and res['installed']
+
+
+def test_missing_account_and_not_a_service_account(sim):
+    with pytest.raises(HostTaskError, match='NotExist'):
+        run_host(sim, name='Nobody', replication_timeout=0)
+    sim.add_gmsa('jdoe', kind='user')
+    with pytest.raises(HostTaskError, match='NotService'):
+        run_host(sim, name='jdoe')
+
+
+def test_force_offline_tries_online_first_and_falls_back_only_on_no_such_domain(sim):
+    sim.store.add('itfarm1')
+    sim.dc_reachable = False
+    with pytest.raises(HostTaskError) as e:
+        run_host(sim, name='ITFarm1', state='absent')
+    assert 'force_offline=true' in e.value.msg and not e.value.changed and 'itfarm1' in sim.store
+    res = run_host(sim, name='ITFarm1', state='absent', force_offline=True)
+    assert res['changed'] and res['removed_offline'] and 'itfarm1' not in sim.store
+    assert [a['remove_flags'] for m, a in sim.calls if a.get('operation') == 'remove'] == [1, 1, 2]
+
+
+def test_kdssvc_trigger_is_appended_and_existing_triggers_kept(sim):
+    sim.store.add('itfarm1')
+    res = run_host(sim, name='ITFarm1', kdssvc_network_trigger=True)
+    assert res['changed'] and res['kdssvc_trigger_set']
+    assert [t['type'] for t in sim.kdssvc_triggers] == ['rpc_interface_event', 'ip_address_availability']
+    again = run_host(sim, name='ITFarm1', kdssvc_network_trigger=True)
+    assert not again['changed'] and len(sim.kdssvc_triggers) == 2
+
+
+@pytest.mark.parametrize('kw, message', [
+    (dict(name='ThisNameIsTooLong1'), 'at most 15 characters'),
+    (dict(name='bad*name'), "contains '*'"),
+    (dict(name='ITFarm1', replication_timeout=-1), 'replication_timeout'),
+    (dict(name='ITFarm1', replication_timeout=10, retry_interval=30), 'no retry could happen'),
+    (dict(name='ITFarm1', force_offline=True), 'only applies with state=absent'),
+])
+def test_bad_input_fails_before_any_host_call(sim, kw, message):
+    with pytest.raises(HostTaskError, match=re.escape(message)):
+        run_host(sim, **kw)
+    assert sim.calls == []
+
+
+def test_a_host_outside_any_domain_is_refused(sim):
+    sim.joined = False
+    with pytest.raises(HostTaskError, match='not joined'):
+        run_host(sim, name='ITFarm1')
+
+
+# ----------------------------------------------------------------------------------------------- services
+@pytest.fixture
+def farm(sim):
+    sim.store.add('itfarm1')
+    sim.add_service('GmsaTestSvc', username='NT AUTHORITY\\LocalService', state='started')
+    return sim
+
+
+def test_service_rebind_grants_right_restarts_validates_and_is_idempotent(farm):
+    check = run_ident(farm, check=True, name='GmsaTestSvc', account='ITFarm1$')
+    assert check['plan'] == ['grant_logon_right', 'set_identity', 'restart', 'validate'] and farm.writes() == []
+    res = run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    assert res['changed'] and res['validated'] and res['running'] and res['logon_right_granted']
+    assert res['account'] == 'CONTOSO\\ITFarm1$' and res['previous_account'] == 'NT AUTHORITY\\LocalService'
+    assert res['diff']['after'] == dict(account='CONTOSO\\ITFarm1$', running=True)
+    # managed accounts go without a password (W16) - the simulator asserts it on the win_service call
+    farm.calls.clear()
+    again = run_ident(farm, name='GmsaTestSvc', account='contoso\\itfarm1$')
+    assert not again['changed'] and again['plan'] == [] and farm.writes() == []
+
+
+def test_the_computers_domain_is_used_not_the_connecting_users(farm):
+    """Defect 4: $env:USERDOMAIN of a local-admin WinRM user is the host name."""
+    assert farm.user_domain == 'WEB01'
+    res = run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    sets = [a['username'] for m, a in farm.calls if m == 'ansible.windows.win_service' and 'username' in a]
+    assert sets == ['CONTOSO\\ITFarm1$'] and res['account'] == 'CONTOSO\\ITFarm1$'
+
+
+def test_shared_process_service_is_refused_before_any_write(farm):
+    """Defect 3: W32Time runs shared in svchost (and requires SeSystemtimePrivilege)."""
+    farm.add_service('W32Time', username='NT AUTHORITY\\LocalService', service_type='win32_share_process',
+                     required_privileges=['SeSystemtimePrivilege'])
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='W32Time', account='ITFarm1$')
+    assert '1079' in e.value.msg and 'Nothing was changed' in e.value.msg and farm.writes() == []
+
+
+def test_required_privileges_warn_and_a_failed_start_rolls_back_with_the_windows_error(farm):
+    farm.add_service('TimeLike', username='NT AUTHORITY\\LocalService', required_privileges=['SeSystemtimePrivilege'])
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='TimeLike', account='ITFarm1$')
+    assert '1314' in e.value.msg and 'put back' in e.value.msg and e.value.changed
+    assert farm.services['timelike']['username'] == 'NT AUTHORITY\\LocalService'
+    assert farm.services['timelike']['state'] == 'started'
+
+
+def test_sql_server_engine_and_agent_are_refused(farm):
+    """Defect 10."""
+    farm.add_service('MSSQL$PROD', username='NT SERVICE\\MSSQL$PROD')
+    for name in ('MSSQLSERVER', 'MSSQL$PROD', 'SQLAgent$PROD'):
+        with pytest.raises(HostTaskError, match='SQL Server Configuration Manager'):
+            run_ident(farm, name=name, account='ITFarm1$')
+    assert farm.writes() == []
+
+
+def test_logon_failure_rolls_back_and_reports_1069(farm):
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='GmsaTestSvc', account='ITFarm1$', grant_logon_right=False)
+    msg = e.value.msg
+    assert '1069' in msg and "previous identity 'NT AUTHORITY\\LocalService' was put back" in msg
+    assert 'started again' in msg and e.value.changed and e.value.result['rolled_back']
+    assert farm.services['gmsatestsvc']['username'] == 'NT AUTHORITY\\LocalService'
+
+
+def test_rollback_reports_a_restored_identity_even_when_the_restart_after_it_fails(farm):
+    """Defect 2: set-identity and restart shared one try, so a good restore with a failed restart was reported as
+    'was not put back'."""
+    def fail_restart_after_rollback(module, args, _orig=farm.call):
+        if module == 'ansible.windows.win_service' and args.get('state') == 'restarted' and \
+                farm.services['gmsatestsvc']['username'] == 'NT AUTHORITY\\LocalService':
+            return dict(failed=True, msg='the service did not respond')
+        return _orig(module, args)
+    with pytest.raises(HostTaskError) as e:
+        _service_identity.run(ident_params(name='GmsaTestSvc', account='ITFarm1$', grant_logon_right=False),
+                              fail_restart_after_rollback, sleep=farm.sleep, clock=farm.clock)
+    assert "was put back" in e.value.msg and 'restoring its run state failed' in e.value.msg
+    assert 'was not put back' not in e.value.msg
+
+
+def test_a_previous_user_account_is_put_back_only_with_its_password(farm):
+    farm.add_service('Legacy', username='CONTOSO\\svc_legacy')
+    with pytest.raises(HostTaskError, match='rollback_password'):
+        run_ident(farm, name='Legacy', account='ITFarm1$', grant_logon_right=False)
+    assert farm.services['legacy']['username'] == 'CONTOSO\\ITFarm1$'      # said, not hidden: left as it is
+    farm.services['legacy'].update(username='CONTOSO\\svc_legacy', state='started')
+    with pytest.raises(HostTaskError, match='put back'):
+        run_ident(farm, name='Legacy', account='ITFarm1$', grant_logon_right=False, rollback_password='S3cret!')
+    assert farm.services['legacy']['username'] == 'CONTOSO\\svc_legacy'
+
+
+def test_a_stopped_service_is_left_stopped_unless_restart_always(farm):
+    farm.add_service('Batch', username='LocalSystem', state='stopped')
+    res = run_ident(farm, name='Batch', account='ITFarm1$')
+    assert res['plan'] == ['grant_logon_right', 'set_identity'] and farm.services['batch']['state'] == 'stopped'
+    assert 'left stopped' in res['warnings'][0]
+    res = run_ident(farm, name='Batch', account='NT SERVICE\\Batch', restart='always')
+    assert res['plan'] == ['set_identity', 'start', 'validate'] and res['running']
+
+
+def test_a_failed_first_write_says_nothing_was_changed(farm):
+    farm.fail_next[('ansible.windows.win_user_right', 'add')] = 'access denied'
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    assert 'Nothing was changed' in e.value.msg and not e.value.changed
+
+
+def test_a_failed_second_write_says_what_was_done(farm):
+    farm.fail_next[('ansible.windows.win_service', None)] = 'access denied'
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    assert 'Already done: granted SeServiceLogonRight' in e.value.msg and e.value.changed
+
+
+def test_unresolvable_gmsa_is_refused_before_any_write(farm):
+    with pytest.raises(HostTaskError, match='does not resolve on this host'):
+        run_ident(farm, name='GmsaTestSvc', account='Missing$')
+    assert farm.writes() == []
+
+
+@pytest.mark.parametrize('account, message', [
+    ('CONTOSO\\jdoe', 'Accounts with passwords are not set'),
+    ('', 'is empty'),
+    ('WayTooLongAccountName$', 'at most 15 characters'),
+])
+def test_bad_accounts_fail_before_any_host_call(farm, account, message):
+    with pytest.raises(HostTaskError, match=re.escape(message)):
+        run_ident(farm, name='GmsaTestSvc', account=account)
+    assert farm.calls == []
+
+
+# ----------------------------------------------------------------------------------------------- GPO rights
+def test_a_gpo_defined_logon_right_fails_before_any_write(farm):
+    """Defect 7: a right granted locally is replaced at the next policy refresh when a GPO defines it."""
+    farm.gpo_rights['SeServiceLogonRight'] = dict(accounts=['CONTOSO\\svc_sql'], gpo='Server baseline')
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    assert "Server baseline" in e.value.msg and 'Nothing was changed' in e.value.msg and farm.writes() == []
+
+
+def test_why_the_gpo_check_matters_and_warn_mode(farm):
+    farm.gpo_rights['SeServiceLogonRight'] = dict(accounts=['CONTOSO\\svc_sql'], gpo='Server baseline')
+    res = run_ident(farm, name='GmsaTestSvc', account='ITFarm1$', logon_right_gpo='warn')
+    assert res['validated'] and 'Server baseline' in res['warnings'][0]
+    farm.gpo_refresh()                                   # the local grant is gone at the next refresh
+    assert farm.call('ansible.windows.win_service', dict(name='GmsaTestSvc', state='restarted')).get('failed')
+
+
+def test_a_gpo_that_lists_the_gmsa_is_fine(farm):
+    farm.gpo_rights['SeServiceLogonRight'] = dict(accounts=['CONTOSO\\ITFarm1$'], gpo='Farm rights')
+    res = run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    assert res['validated'] and not res['warnings']
+
+
+# ----------------------------------------------------------------------------------------------- IIS
+def test_app_pool_is_validated_by_a_worker_process_not_by_started(farm):
+    """Defect 5: a pool reports Started at once; a bad identity shows only when a worker starts."""
+    farm.add_pool('BAMAppPool')
+    farm.add_gmsa('Denied', allowed=['SomeoneElse$'])
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, type='iis_app_pool', name='BAMAppPool', account='Denied$')
+    assert 'no worker process started' in e.value.msg and 'put back' in e.value.msg
+    assert farm.pools['bamapppool']['identityType'] == 'ApplicationPoolIdentity'
+    assert farm.pools['bamapppool']['state'] == 'Started'
+    res = run_ident(farm, type='iis_app_pool', name='BAMAppPool', account='ITFarm1$')
+    assert res['validated'] and res['plan'] == ['set_identity', 'restart', 'validate']
+    assert farm.pools['bamapppool']['userName'] == 'CONTOSO\\ITFarm1$'
+
+
+# ----------------------------------------------------------------------------------------------- tasks
+def test_task_in_a_folder_keeps_its_run_level_and_uses_lsa_spellings(farm):
+    """Defect 6: -TaskPath, the whole principal replaced, LocalSystem not translatable by LSA."""
+    farm.add_task('Nightly export', path='\\Contoso\\', run_level='highest')
+    with pytest.raises(HostTaskError, match='no such folder'):
+        run_ident(farm, type='scheduled_task', name='Nightly export', account='ITFarm1$')
+    res = run_ident(farm, type='scheduled_task', path='\\Contoso\\', name='Nightly export', account='ITFarm1$')
+    assert res['plan'] == ['grant_logon_right', 'set_identity', 'validate'] and res['validated']
+    assert res['logon_right'] == 'SeBatchLogonRight'
+    task = farm.tasks[('\\contoso\\', 'nightly export')]
+    assert task['run_level'] == 'highest' and task['logon_type'] == 'TASK_LOGON_PASSWORD'
+    back = run_ident(farm, type='scheduled_task', path='\\Contoso\\', name='Nightly export', account='LocalSystem')
+    assert back['account'] == 'SYSTEM' and task['user_id'] == 'SYSTEM' and task['run_level'] == 'highest'
+
+
+# ----------------------------------------------------------------------------------------------- BizTalk
+def test_biztalk_host_instance_failed_install_restores_the_previous_logon(farm):
+    """Defect 9: uninstall then install with no check left the host instance gone and the task green."""
+    farm.biztalk['btsapp'] = dict(logon='CONTOSO\\svc_biztalk', state=4)
+    farm.add_gmsa('Denied', allowed=['SomeoneElse$'])
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, type='biztalk_host_instance', name='BTSApp', account='Denied$',
+                  rollback_password='old-password')
+    assert 'Install under CONTOSO\\Denied$ returned' in e.value.msg and 'put back' in e.value.msg
+    assert farm.biztalk['btsapp'] == dict(logon='CONTOSO\\svc_biztalk', state=4)
+    res = run_ident(farm, type='biztalk_host_instance', name='BTSApp', account='ITFarm1$')
+    assert res['validated'] and farm.biztalk['btsapp'] == dict(logon='CONTOSO\\ITFarm1$', state=4)
+
+
+# ----------------------------------------------------------------------------------------------- names
+@pytest.mark.parametrize('text, target, spelled', [
+    ('LocalSystem', 'service', 'LocalSystem'),
+    ('LocalSystem', 'scheduled_task', 'SYSTEM'),
+    ('NT AUTHORITY\\NetworkService', 'scheduled_task', 'NETWORK SERVICE'),
+    ('network service', 'service', 'NT AUTHORITY\\NetworkService'),
+    ('S-1-5-19', 'iis_app_pool', 'LocalService'),
+    ('web$@contoso.com', 'service', 'CONTOSO.COM\\web$'),
+])
+def test_identity_spellings(text, target, spelled):
+    assert classify_identity(text, 'CONTOSO').spelled_for(target) == spelled
