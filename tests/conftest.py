@@ -195,11 +195,18 @@ def run_module(lab):
         out = io.StringIO()
         # A real module runs in its own process; in-process runs must not see each other's warnings.
         from ansible.module_utils.common import warnings as ansible_warnings
+        from ansible.module_utils import _internal as module_internal
         ansible_warnings._global_warnings.clear()
         ansible_warnings._global_deprecations.clear()
-        with patch_module_args(full), contextlib.redirect_stdout(out):
-            with pytest.raises(SystemExit):
-                mod.main()
+        # A module process is never the controller; a test that imported controller code (action plugins, the
+        # templar) flipped this process-wide flag, which would send module warnings to the display instead.
+        was_controller, module_internal.is_controller = module_internal.is_controller, False
+        try:
+            with patch_module_args(full), contextlib.redirect_stdout(out):
+                with pytest.raises(SystemExit):
+                    mod.main()
+        finally:
+            module_internal.is_controller = was_controller
         text = out.getvalue()
         try:
             return ModuleResult(json.loads(text))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.gmsa.farm.plugins.module_utils._principals import SAM_INVALID
+from ansible_collections.gmsa.farm.plugins.module_utils._values import first, parent_dn, raw_first
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     granted_sids, parse_membership_sd, update_membership_sd, build_membership_sd,
 )
@@ -136,31 +137,6 @@ def enctype_mask(names, keep_other_bits=0):
 
 # --------------------------------------------------------------------------- current state (pure)
 
-def _one(attrs, k):
-    v = attrs.get(k)
-    if isinstance(v, list):
-        return v[0] if v else None
-    return v
-
-
-def _raw_one(entry, k):
-    v = (entry.get('raw') or {}).get(k)
-    return v[0] if v else None
-
-
-def parent_dn(dn):
-    # the RDN of a managed account never holds an escaped comma in practice, but honour escapes anyway
-    i = 0
-    while True:
-        i = dn.find(',', i)
-        if i < 0:
-            return ''
-        if i > 0 and dn[i - 1] == '\\':
-            i += 1
-            continue
-        return dn[i + 1:]
-
-
 def read_state(entry):
     """A search entry of an account → dict of (people's terms) state + the raw values the planner needs."""
     a = entry['attributes']
@@ -169,22 +145,22 @@ def read_state(entry):
     for c in classes:
         if c in TYPE_BY_CLASS:
             acct_type = TYPE_BY_CLASS[c]
-    uac = int(_one(a, 'userAccountControl') or 0)
-    enc = _one(a, 'msDS-SupportedEncryptionTypes')
-    interval = _one(a, 'msDS-ManagedPasswordInterval')
-    membership = _raw_one(entry, 'msDS-GroupMSAMembership')
-    rbcd = _raw_one(entry, 'msDS-AllowedToActOnBehalfOfOtherIdentity')
+    uac = int(first(a, 'userAccountControl') or 0)
+    enc = first(a, 'msDS-SupportedEncryptionTypes')
+    interval = first(a, 'msDS-ManagedPasswordInterval')
+    membership = raw_first(entry, 'msDS-GroupMSAMembership')
+    rbcd = raw_first(entry, 'msDS-AllowedToActOnBehalfOfOtherIdentity')
     spns = list(a.get('servicePrincipalName') or [])
-    dns = _one(a, 'dNSHostName')
+    dns = first(a, 'dNSHostName')
     return dict(
         dn=entry['dn'],
         account_type=acct_type,
-        name=_one(a, 'cn'),
+        name=first(a, 'cn'),
         path=parent_dn(entry['dn']),
-        sam_account_name=_one(a, 'sAMAccountName'),
+        sam_account_name=first(a, 'sAMAccountName'),
         dns_hostname=dns,
-        description=_one(a, 'description'),
-        display_name=_one(a, 'displayName'),
+        description=first(a, 'description'),
+        display_name=first(a, 'displayName'),
         spn=spns,
         allowed_to_delegate_to=list(a.get('msDS-AllowedToDelegateTo') or []),
         kerberos_encryption_types=enctype_names(enc),
@@ -304,9 +280,9 @@ def plan(params, current, resolved, sid_labels):
                         'transition) cannot both be true; choose one')
     if params.get('password_interval_days') is not None and params['password_interval_days'] < 1:
         raise PlanError('password_interval_days must be at least 1')
-    if acct_type != 'group' and params.get('allowed_to_retrieve_password'):
-        raise PlanError('allowed_to_retrieve_password applies to group managed service accounts only '
-                        '(account_type=group)')
+    if acct_type == 'standalone' and params.get('allowed_to_retrieve_password'):
+        raise PlanError('allowed_to_retrieve_password applies to group and delegated managed service accounts; a '
+                        'standalone one is bound to its host instead (host)')
 
     if current is None:
         return _plan_create(params, sam, acct_type, resolved, lbl, warnings)
@@ -362,7 +338,7 @@ def _plan_create(params, sam, acct_type, resolved, lbl, warnings):
     after['allowed_to_delegate_to'] = sorted(a2d, key=str.lower)
     for opt, attr in (('allowed_to_retrieve_password', 'msDS-GroupMSAMembership'),
                       ('delegates', 'msDS-AllowedToActOnBehalfOfOtherIdentity')):
-        if acct_type != 'group' and opt == 'allowed_to_retrieve_password':
+        if acct_type == 'standalone' and opt == 'allowed_to_retrieve_password':
             continue
         sids = desired_sids(params.get(opt) or {}, [], resolved)
         if sids:
@@ -376,7 +352,7 @@ def _plan_create(params, sam, acct_type, resolved, lbl, warnings):
                  trusted_for_delegation=bool(params.get('trusted_for_delegation')),
                  trusted_to_auth_for_delegation=bool(params.get('trusted_to_auth_for_delegation')),
                  outbound_auth_only=not params.get('dns_hostname') and not spns)
-    return dict(create=attrs, modify=None, before={}, after=after, warnings=warnings)
+    return dict(create=attrs, modify=None, sd_old={}, before={}, after=after, warnings=warnings)
 
 
 def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
@@ -384,6 +360,7 @@ def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
         raise PlanError('%s is a %s managed service account, not account_type=%s; the type cannot change: create '
                         'a new account' % (cur['dn'], cur['account_type'], acct_type))
     changes = {}
+    sd_old = {}     # security-descriptor attributes changed by value: the value read (for the Windows fallback)
     before = dict(name=cur['name'], sam_account_name=cur['sam_account_name'], account_type=cur['account_type'])
     after = dict(before)
     after['sam_account_name'] = cur['sam_account_name']
@@ -442,7 +419,7 @@ def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
         cur_sids = granted_sids(parsed)
         before[opt] = sorted((lbl(s) for s in cur_sids), key=str.lower)
         action = params.get(opt)
-        if not action or (acct_type != 'group' and opt == 'allowed_to_retrieve_password'):
+        if not action or (acct_type == 'standalone' and opt == 'allowed_to_retrieve_password'):
             after[opt] = before[opt]
             continue
         new_sids = desired_sids(action, cur_sids, resolved)
@@ -456,6 +433,8 @@ def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
                 new_raw = update_membership_sd(parsed, exact=new_sids)
             if new_raw != cur[raw_key]:
                 changes[attr] = single_value_change(cur[raw_key], new_raw)
+                if cur[raw_key] is not None:
+                    sd_old[attr] = cur[raw_key]
 
     # userAccountControl bits
     uac = cur['uac']
@@ -492,7 +471,7 @@ def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
 
     before['outbound_auth_only'] = cur['outbound_auth_only']
     after['outbound_auth_only'] = not after['dns_hostname'] and not after['spn']
-    return dict(create=None, modify=changes or None, before=before, after=after, warnings=warnings)
+    return dict(create=None, modify=changes or None, sd_old=sd_old, before=before, after=after, warnings=warnings)
 
 
 def principal_inputs(params):

@@ -85,10 +85,12 @@ def start_time_for(now, effective_time_hours):
     return now + datetime.timedelta(hours=effective_time_hours) - USABLE_DELAY
 
 
-def new_key_attributes(key_id, now, effective_time_hours, dc_computer_dn, root_key_data=None):
-    """The exact attribute set Windows writes for a new root key."""
+def new_key_attributes(key_id, now, effective_time_hours, dc_computer_dn, root_key_data=None, config=None,
+                       security_descriptor=None):
+    """The exact attribute set Windows writes for a new root key: its defaults, overridden by the forest's KDS
+    configuration (``config``: configured_parameters()), and the protected descriptor."""
     start = start_time_for(now, effective_time_hours)
-    return {
+    attrs = {
         'cn': key_id,
         'msKds-Version': 1,
         'msKds-DomainID': dc_computer_dn,
@@ -102,6 +104,10 @@ def new_key_attributes(key_id, now, effective_time_hours, dc_computer_dn, root_k
         'msKds-PrivateKeyLength': 512,
         'msKds-RootKeyData': root_key_data if root_key_data is not None else os.urandom(64),
     }
+    attrs.update(config or {})
+    if security_descriptor is not None:
+        attrs['nTSecurityDescriptor'] = security_descriptor
+    return attrs
 
 
 def normalise_key_id(value):
@@ -113,6 +119,68 @@ def _first(v):
     if isinstance(v, list):
         return v[0] if v else None
     return v
+
+
+# --------------------------------------------------------------------------- the key's descriptor
+# Add-KdsRootKey writes a protected DACL granting only Enterprise Admins, Domain Admins and SYSTEM. Whoever can
+# read msKds-RootKeyData can compute every gMSA password in the forest, so the key must not inherit anything.
+KEY_SDDL = 'D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY)'
+SE_DACL_PROTECTED = 0x1000
+_KEY_TRUSTEE_RIDS = ('-519', '-512')    # Enterprise Admins, Domain Admins of the forest root domain
+SYSTEM = 'S-1-5-18'
+
+
+def key_security_descriptor(root_domain_sid):
+    """The binary descriptor Add-KdsRootKey gives a key, for the forest root domain's SID."""
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    return SECURITY_DESCRIPTOR.from_sddl(KEY_SDDL, domain_sid=root_domain_sid).to_bytes()
+
+
+def key_dacl_report(dacl_sd, root_domain_sid):
+    """Pure: how a key's DACL compares with the one Windows writes. Returns dict(dacl_protected,
+    extra_trustees: SIDs granted any access beyond EA, DA and SYSTEM, wider: bool)."""
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    from winacl.dtyp.ace import ACEType
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
+    allowed = {SYSTEM} | set(root_domain_sid + rid for rid in _KEY_TRUSTEE_RIDS)
+    extra = []
+    for ace in (sd.Dacl.aces if sd.Dacl else []):
+        if ace.AceType in (ACEType.ACCESS_ALLOWED_ACE_TYPE, ACEType.ACCESS_ALLOWED_OBJECT_ACE_TYPE):
+            sid = ace.Sid.to_sddl()
+            if sid not in allowed and sid not in extra:
+                extra.append(sid)
+    protected = bool(int(sd.Control) & SE_DACL_PROTECTED)
+    return dict(dacl_protected=protected, extra_trustees=extra, wider=bool(extra) or not protected)
+
+
+# --------------------------------------------------------------------------- Set-KdsConfiguration
+# The forest's KDS configuration object: its algorithm choices apply to new keys (Windows' Add-KdsRootKey
+# copies them); absent values mean Windows' defaults.
+CONFIG_ATTRIBUTES = ['msKds-KDFAlgorithmID', 'msKds-KDFParam', 'msKds-SecretAgreementAlgorithmID',
+                     'msKds-SecretAgreementParam', 'msKds-PublicKeyLength', 'msKds-PrivateKeyLength']
+
+
+def config_dn(configuration_nc):
+    return ('CN=Group Key Distribution Service Server Configuration,CN=Server Configuration,'
+            'CN=Group Key Distribution Service,CN=Services,%s' % configuration_nc)
+
+
+def configured_parameters(entry):
+    """Pure: the configuration object's search entry (or None) → the attribute values it sets."""
+    if entry is None:
+        return {}
+    out = {}
+    for name in CONFIG_ATTRIBUTES:
+        raw = (entry.get('raw') or {}).get(name)
+        if not raw:
+            continue
+        if name.endswith('Length'):
+            out[name] = int(raw[0])
+        elif name.endswith('AlgorithmID'):
+            out[name] = raw[0].decode('utf-8')
+        else:
+            out[name] = bytes(raw[0])
+    return out
 
 
 def describe_key(entry, now):

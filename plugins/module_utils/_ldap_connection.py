@@ -157,8 +157,24 @@ class Directory(object):
             raise DirectoryError('domain_keytab %s does not exist or is not a file' % p['domain_keytab'])
         if p.get('domain_ca_cert') and not os.path.isfile(p['domain_ca_cert']):
             raise DirectoryError('domain_ca_cert %s does not exist or is not a file' % p['domain_ca_cert'])
-        if (p.get('domain_timeout') or 0) <= 0:
-            raise DirectoryError('domain_timeout must be a positive number of seconds')
+        if p.get('domain_ca_cert'):
+            try:
+                ssl.create_default_context(cafile=p['domain_ca_cert'])
+            except (ssl.SSLError, ValueError) as e:
+                raise DirectoryError('domain_ca_cert %s is not a PEM certificate (or bundle) that TLS can use: %s'
+                                     % (p['domain_ca_cert'], getattr(e, 'reason', None) or e))
+        if p.get('domain_port') is not None and not 1 <= p['domain_port'] <= 65535:
+            raise DirectoryError('domain_port %s is not a TCP port (1..65535)' % p['domain_port'])
+        for entry in p.get('domain_server') or []:
+            try:
+                _scheme, _host, port = _split_server(entry, p.get('domain_port'))
+            except ValueError:
+                raise DirectoryError('domain_server %r is not a host name, host:port or ldaps://host[:port]' % entry)
+            if port is not None and not 1 <= port <= 65535:
+                raise DirectoryError('domain_server %r names port %s, which is not a TCP port (1..65535)'
+                                     % (entry, port))
+        if not 0 < (p.get('domain_timeout') or 0) <= 3600:
+            raise DirectoryError('domain_timeout must be a positive number of seconds, at most 3600')
 
     def _tls(self):
         p = self.params

@@ -36,12 +36,40 @@ def classify(value):
         return 'guid', guid_to_str(v)
     if '=' in v and (',' in v or v.upper().startswith(('CN=', 'OU=', 'DC='))):
         return 'dn', v
-    if '\\' in v:  # DOMAIN\name
+    if '\\' in v:  # DOMAIN\name: the domain part is checked by check_domains
         v = v.split('\\', 1)[1]
         return 'sam', v
     if '@' in v:
         return 'upn', v
     return 'sam', v
+
+
+def domain_part(value):
+    """'CHILD' for 'CHILD\\WebHosts' (None when no domain is named)."""
+    v = value.strip()
+    return v.split('\\', 1)[0] if '\\' in v and not v.upper().startswith(('CN=', 'OU=', 'DC=')) else None
+
+
+def foreign_names(values, netbios, dns):
+    """Pure: the values that name another domain than this one (NetBIOS or DNS spelling)."""
+    mine = set(x.lower() for x in (netbios, dns) if x)
+    return [v for v in values if domain_part(v) and domain_part(v).lower() not in mine]
+
+
+def check_domains(directory, values):
+    """``DOMAIN\\name`` principals must name the domain the module is connected to: a same-named principal of
+    this domain must not be granted in place of another domain's. One search (the domain's NetBIOS name), made
+    only when a value names a domain."""
+    if not any(domain_part(v) for v in values):
+        return
+    from ansible_collections.gmsa.farm.plugins.module_utils._domain import netbios_name
+    netbios = netbios_name(directory)
+    foreign = foreign_names(values, netbios, directory.dns_domain)
+    if foreign:
+        raise PrincipalError('%s name another domain than %s (%s), the one this task is connected to; principals '
+                             'are resolved in the connected domain only, so a same-named principal here could be '
+                             'granted instead. Name them by SID, or run the task against their domain'
+                             % (', '.join(foreign), netbios, directory.dns_domain))
 
 
 def filter_for(kind, value):
@@ -63,6 +91,8 @@ def principal_type(object_classes):
     oc = set(c.lower() for c in (object_classes or []))
     if 'msds-groupmanagedserviceaccount' in oc:
         return 'gmsa'
+    if 'msds-delegatedmanagedserviceaccount' in oc:
+        return 'dmsa'
     if 'msds-managedserviceaccount' in oc:
         return 'msa'
     if 'computer' in oc:

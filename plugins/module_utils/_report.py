@@ -17,12 +17,14 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+from ansible_collections.gmsa.farm.plugins.module_utils._values import first, raw_first
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd, sid_to_bytes, sid_to_str,
 )
 
 IN_CHAIN = '1.2.840.113556.1.4.1941'
-ACCOUNT_CLASSES = '(|(objectClass=msDS-GroupManagedServiceAccount)(objectClass=msDS-ManagedServiceAccount))'
+# Every managed service account class (gMSA, sMSA, dMSA): the one list is _gmsa.CLASS_BY_TYPE.
+ACCOUNT_CLASSES = '(|%s)' % ''.join('(objectClass=%s)' % c for c in sorted(g.CLASS_BY_TYPE.values()))
 
 # Privileged groups (seed 002: a gMSA in a privileged group is a risk): domain RIDs and builtin SIDs.
 PRIVILEGED_DOMAIN_RIDS = {512: 'Domain Admins', 518: 'Schema Admins', 519: 'Enterprise Admins',
@@ -104,12 +106,12 @@ def build_report(directory, entries, base, now=None):
         if p and p['type'] == 'group':
             group_members[sid] = computers_in_group(directory, p['dn'])
 
-    account_sid = sid_to_str(g._raw_one(states[0]['_entry'], 'objectSid'))
+    account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
     domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
     # Groups an account is in: its direct groups and its primary group (normally Domain Computers, which is
     # not listed in memberOf but can itself be nested into a privileged group).
     primary = {}
-    for rid in set(int(g._one(st['_entry']['attributes'], 'primaryGroupID') or 515) for st in states):
+    for rid in set(int(first(st['_entry']['attributes'], 'primaryGroupID') or 515) for st in states):
         found = directory.search(directory.default_nc, '(objectSid=%s)' % ldap_filter_bytes(
             sid_to_bytes('%s-%d' % (domain_sid, rid))), ['1.1']) if domain_sid else []
         if found:
@@ -137,12 +139,12 @@ def build_report(directory, entries, base, now=None):
             for c in group_members.get(sid, []):
                 retrievers[c['name'].lower()] = c['name']
         delegates = [by_sid[s]['name'] if s in by_sid else s for s in st['_delegates']]
-        pwd = g._one(a, 'pwdLastSet')
+        pwd = first(a, 'pwdLastSet')
         pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
         interval = st['password_interval_days']
         next_rotation = iso(pwd_set + datetime.timedelta(days=interval)) if pwd_set and interval else None
         mine = list(a.get('memberOf') or [])
-        rid = int(g._one(a, 'primaryGroupID') or 515)
+        rid = int(first(a, 'primaryGroupID') or 515)
         if rid in primary:
             mine.append(primary[rid])
         priv_groups = sorted(set(n for dn in mine for n in reach.get(dn.lower(), ())))
@@ -151,8 +153,8 @@ def build_report(directory, entries, base, now=None):
             name=st['name'],
             sam_account_name=st['sam_account_name'],
             account_type=st['account_type'],
-            object_guid=guid_to_str(g._raw_one(e, 'objectGUID')),
-            sid=sid_to_str(g._raw_one(e, 'objectSid')),
+            object_guid=guid_to_str(raw_first(e, 'objectGUID')),
+            sid=sid_to_str(raw_first(e, 'objectSid')),
             dns_hostname=st['dns_hostname'],
             spn=sorted(st['spn'], key=str.lower),
             kerberos_encryption_types=st['kerberos_encryption_types'],

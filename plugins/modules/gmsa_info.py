@@ -174,13 +174,21 @@ accounts:
       returned: always
 '''
 
-from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, check_filter
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _report as rep
 
 
 def core(module, directory):
     p = module.params
+    try:
+        if p.get('path') is not None:
+            check_dn('path', p['path'])
+        if p.get('ldap_filter') is not None:
+            check_filter('ldap_filter', p['ldap_filter'])
+    except ValueError as e:
+        raise ModuleFailure(str(e))
     base = p.get('path') or directory.default_nc
     entries = directory.search(base, rep.account_filter(p.get('name'), p.get('ldap_filter')),
                                g.ACCOUNT_ATTRIBUTES, paged=True)

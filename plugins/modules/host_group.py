@@ -10,8 +10,10 @@ short_description: Manage a farm's host security group (the principal allowed to
 version_added: 0.1.0
 description:
   - Creates, updates or deletes the security group whose members are the farm's hosts, over LDAP.
-  - Member changes are per-value modifications (add this member, delete that member) sent in one request, never
-    a read-modify-write of the whole list, so members added by others at the same time are kept.
+  - Member changes are per-value modifications (add this member, delete that member), sent with any description
+    or scope change in one modify request, never a read-modify-write of the whole list. When another writer
+    changed the group meanwhile, the request fails as a whole and the module re-reads and plans again, so
+    members added by others at the same time are kept and nothing is half written.
   - Members are resolved in one search; a no-op run costs one search plus the connection.
   - A host added to the group only gets the new membership in its Kerberos tickets after it purges them or
     reboots (C(gmsa.farm.gmsa_host) does that).
@@ -127,16 +129,24 @@ members:
   elements: str
 '''
 
+import random
+import time
+
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import check_container, well_known_dn
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
+from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, first, raw_first, rdn_escape
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import (
+    MODIFY_ADD, MODIFY_DELETE, Conflict, Write, check_rights, execute,
+)
+
+MAX_ATTEMPTS = 12
 
 SECURITY_ENABLED = 0x80000000
 SCOPE_BITS = {'global': 0x2, 'domainlocal': 0x4, 'universal': 0x8}
-PERMISSIVE_MODIFY = '1.2.840.113556.1.4.1413'
 GROUP_ATTRIBUTES = ['cn', 'sAMAccountName', 'groupType', 'description', 'member', 'objectSid', 'objectClass']
 WKGUID_USERS = 'A9D1CA15768811D1ADED00C04FD8D5CD'
 
@@ -155,7 +165,17 @@ def scope_of(value):
 
 
 def core(module, directory):
-    from ldap3 import MODIFY_ADD, MODIFY_DELETE
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt(module, directory)
+        except Conflict:
+            # Another writer changed the group between our read and our write: re-read and plan again.
+            time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
+    raise ModuleFailure('the group kept changing under this task (%d attempts, each re-reading it); nothing was '
+                        'written' % MAX_ATTEMPTS)
+
+
+def attempt(module, directory):
     p = module.params
     name = p['name']
     try:
@@ -166,6 +186,8 @@ def core(module, directory):
             raise g.PlanError('name %r is empty or starts or ends with a space' % name)
         if len(name) > 64:
             raise g.PlanError('name %r is longer than 64 characters' % name)
+        if p.get('path') is not None:
+            check_dn('path', p['path'])
         action = p.get('members') or {}
         inputs = []
         for lst in ('add', 'remove', 'set'):
@@ -173,7 +195,8 @@ def core(module, directory):
                 pr.classify(v)
                 if v not in inputs:
                     inputs.append(v)
-    except (g.PlanError, pr.PrincipalError) as e:
+        pr.check_domains(directory, inputs)
+    except (g.PlanError, pr.PrincipalError, ValueError) as e:
         raise ModuleFailure('%s. Nothing was changed.' % e)
 
     parts = ['(&(objectClass=group)(sAMAccountName=%s))' % escape(name)] + pr.filters_for(inputs)
@@ -182,7 +205,7 @@ def core(module, directory):
     group = None
     for e in entries:
         if 'group' in [c.lower() for c in e['attributes'].get('objectClass') or []] and \
-                (g._one(e['attributes'], 'sAMAccountName') or '').lower() == name.lower():
+                (first(e['attributes'], 'sAMAccountName') or '').lower() == name.lower():
             group = e
     try:
         resolved, missing = pr.match_all(inputs, entries, what='member')
@@ -194,9 +217,8 @@ def core(module, directory):
         if group is None:
             result.update(distinguished_name=None, sid=None, members=[], diff=dict(before={}, after={}))
             return result
-        if not module.check_mode:
-            directory.delete(group['dn'])
-        result.update(changed=True, distinguished_name=group['dn'], sid=sid_to_str(g._raw_one(group, 'objectSid')),
+        execute(directory, [Write('delete', group['dn'], 'delete %s' % group['dn'])], module.check_mode)
+        result.update(changed=True, distinguished_name=group['dn'], sid=sid_to_str(raw_first(group, 'objectSid')),
                       members=[], diff=dict(before=dict(name=name, distinguished_name=group['dn']), after={}))
         return result
 
@@ -240,28 +262,25 @@ def core(module, directory):
         problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_USERS), 'group')
         if problem:
             raise ModuleFailure(problem + ' Nothing was changed.')
-        dn = 'CN=%s,%s' % (escape_rdn(name), path)
+        dn = 'CN=%s,%s' % (rdn_escape(name), path)
         attrs = {'sAMAccountName': name, 'groupType': group_type(p['scope'])}
         if p.get('description'):
             attrs['description'] = p['description']
         if new_dns:
             attrs['member'] = new_dns
-        if not module.check_mode:
-            try:
-                directory.add(dn, ['top', 'group'], attrs)
-            except DirectoryError as e:
-                raise ModuleFailure(e.msg + ' Nothing was changed.')
+        execute(directory, [Write('add', dn, 'create %s' % dn, attributes=attrs, object_class=['top', 'group'])],
+                module.check_mode)
         result['changed'] = True
         after['distinguished_name'] = dn
         sid = None
         if not module.check_mode:
             created = directory.search(dn, '(objectClass=*)', ['objectSid'], scope='base')
-            sid = sid_to_str(g._raw_one(created[0], 'objectSid')) if created else None
+            sid = sid_to_str(raw_first(created[0], 'objectSid')) if created else None
     else:
         dn = group['dn']
         a = group['attributes']
-        cur_scope = scope_of(g._one(a, 'groupType'))
-        cur_desc = g._one(a, 'description')
+        cur_scope = scope_of(first(a, 'groupType'))
+        cur_desc = first(a, 'description')
         before = dict(name=name, scope=cur_scope, description=cur_desc,
                       members=sorted((label(d) for d in current_dns), key=str.lower), distinguished_name=dn)
         after['distinguished_name'] = dn
@@ -271,33 +290,24 @@ def core(module, directory):
         if after['description'] != cur_desc:
             changes['description'] = g.single_value_change(cur_desc, after['description'])
         if cur_scope != p['scope']:
-            changes['groupType'] = g.single_value_change(int(g._one(a, 'groupType')), group_type(p['scope']))
+            changes['groupType'] = g.single_value_change(int(first(a, 'groupType')), group_type(p['scope']))
         member_ops = []
         if to_remove:
             member_ops.append((MODIFY_DELETE, to_remove))
         if to_add:
             member_ops.append((MODIFY_ADD, to_add))
-        if changes or member_ops:
+        if member_ops:
+            changes['member'] = member_ops
+        if changes:
+            # One request: single values as delete-old/add-new, members value by value. A concurrent change of
+            # any of them makes it fail (nothing written) and the task re-reads and plans again.
+            write = Write('modify', dn, 'update %s (%s)' % (dn, ', '.join(sorted(changes))), changes=changes)
+            check_rights(directory, [write])
+            execute(directory, [write], module.check_mode)
             result['changed'] = True
-            if not module.check_mode:
-                try:
-                    if changes:
-                        # delete-old/add-new: a concurrent change of these fails here instead of being lost
-                        directory.modify(dn, changes)
-                    if member_ops:
-                        # per-value member changes; with permissive modify a member someone else added or
-                        # removed meanwhile is not an error, and nobody else's change is overwritten
-                        directory.modify(dn, {'member': member_ops}, controls=[(PERMISSIVE_MODIFY, False, None)])
-                except DirectoryError as e:
-                    raise ModuleFailure(e.msg)
-        sid = sid_to_str(g._raw_one(group, 'objectSid'))
+        sid = sid_to_str(raw_first(group, 'objectSid'))
     result.update(distinguished_name=dn, sid=sid, members=after['members'], diff=dict(before=before, after=after))
     return result
-
-
-def escape_rdn(value):
-    from ldap3.utils.dn import escape_rdn as _e
-    return _e(value)
 
 
 def main():

@@ -19,6 +19,11 @@ description:
     ((Get-Date).AddHours(-10)))).
   - Creating or deleting keys needs Enterprise Admins, or Domain Admins of the forest root domain.
   - Key material (C(msKds-RootKeyData)) is never read or returned.
+  - A new key gets the descriptor C(Add-KdsRootKey) writes, a protected DACL granting only Enterprise Admins,
+    Domain Admins (of the forest root domain) and SYSTEM, so that nothing inherited from the Configuration
+    partition lets anyone else read the key (which would let them compute every gMSA password). Its algorithm
+    attributes follow the forest's KDS configuration (C(Set-KdsConfiguration)) where it sets them, else
+    Windows' defaults.
 author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
@@ -72,7 +77,7 @@ options:
   wait:
     description:
       - Wait until the chosen key is usable before returning. Fails at once when that is further away than
-        O(wait_timeout).
+        O(wait_timeout); for a key that would have to be created, before it is created.
     type: bool
     default: false
   wait_timeout:
@@ -109,6 +114,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+configured_parameters:
+  description: The KDS configuration attributes (Set-KdsConfiguration) a new key took from the forest instead of
+    Windows' defaults; empty when the forest sets none.
+  returned: when a key was (or would be) created
+  type: list
+  elements: str
+  sample: []
 key_id:
   description: Id of the key that satisfies the task (or was deleted). Null in check mode for a new random id.
   returned: success
@@ -186,12 +198,33 @@ import uuid
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
+from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
+from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT, raw_first
 
 
 def read_keys(directory, now):
     container = kds.container_dn(directory.configuration_nc)
     entries = directory.search(container, '(objectClass=msKds-ProvRootKey)', kds.ATTRIBUTES, scope='one')
     return container, [kds.describe_key(e, now) for e in entries]
+
+
+def read_config(directory):
+    """The forest's KDS configuration object (Set-KdsConfiguration), or None."""
+    try:
+        found = directory.search(kds.config_dn(directory.configuration_nc), '(objectClass=*)', kds.CONFIG_ATTRIBUTES,
+                                 scope='base')
+    except DirectoryError as e:
+        if e.code == RESULT['noSuchObject']:
+            return None
+        raise
+    return found[0] if found else None
+
+
+def root_domain_sid(directory):
+    """The forest root domain's SID: Enterprise Admins and Domain Admins of the key's descriptor are its groups."""
+    found = directory.search(directory.root_domain_nc, '(objectClass=*)', ['objectSid'], scope='base')
+    return sid_to_str(raw_first(found[0], 'objectSid'))
 
 
 def dc_computer_dn(directory):
@@ -210,9 +243,12 @@ def dc_computer_dn(directory):
 
 def core(module, directory):
     p = module.params
-    if p['effective_time_hours'] < 0:
-        raise ModuleFailure('effective_time_hours must be 0 or more (0 = usable at once), got %s'
-                            % p['effective_time_hours'])
+    if not 0 <= p['effective_time_hours'] <= 87600:
+        raise ModuleFailure('effective_time_hours must be from 0 (usable at once) to 87600 (10 years), got %s. '
+                            'Nothing was changed.' % p['effective_time_hours'])
+    if not 0 <= p['wait_timeout'] <= 86400:
+        raise ModuleFailure('wait_timeout must be from 0 to 86400 seconds, got %s. Nothing was changed.'
+                            % p['wait_timeout'])
     key_id = None
     if p['key_id']:
         try:
@@ -254,17 +290,27 @@ def core(module, directory):
     if chosen is None:
         new_id = key_id or (None if module.check_mode else str(uuid.uuid4()))
         if new_id and any(k['key_id'] == new_id for k in keys):
-            raise ModuleFailure('a KDS root key with id %s already exists' % new_id)
-        attrs = kds.new_key_attributes(new_id or '00000000-0000-0000-0000-000000000000', now,
-                                       p['effective_time_hours'], None if module.check_mode else
-                                       dc_computer_dn(directory))
+            raise ModuleFailure('a KDS root key with id %s already exists. Nothing was changed.' % new_id)
+        if p['wait'] and p['effective_time_hours'] * 3600 > p['wait_timeout']:
+            # Known before the first write: a wait that cannot succeed must not leave a key behind it.
+            raise ModuleFailure('a new key with effective_time_hours=%s becomes usable in %d seconds, later than '
+                                'wait_timeout=%d, so the wait cannot succeed. Raise wait_timeout, lower '
+                                'effective_time_hours (0 in a lab), or drop wait. Nothing was changed.' % (
+                                    p['effective_time_hours'], p['effective_time_hours'] * 3600, p['wait_timeout']))
+        config = kds.configured_parameters(read_config(directory))
+        attrs = kds.new_key_attributes(
+            new_id or '00000000-0000-0000-0000-000000000000', now, p['effective_time_hours'],
+            None if module.check_mode else dc_computer_dn(directory), config=config,
+            security_descriptor=kds.key_security_descriptor(root_domain_sid(directory)))
         dn = '%s,%s' % ('CN=%s' % new_id, container) if new_id else None
         chosen = kds.describe_key(dict(dn=dn, attributes=dict((k, v) for k, v in attrs.items()
-                                                              if k != 'msKds-RootKeyData')), now)
+                                                              if k not in ('msKds-RootKeyData', 'nTSecurityDescriptor'))),
+                                  now)
         chosen['key_id'] = new_id
         if not module.check_mode:
             directory.add(dn, ['top', 'msKds-ProvRootKey'], attrs)
         result['changed'] = True
+        result['configured_parameters'] = sorted(config)
         result['diff'] = dict(before={}, after=kds.public(chosen))
         keys = keys + [chosen]
     else:

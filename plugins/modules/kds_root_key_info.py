@@ -78,6 +78,20 @@ keys:
       description: Key derivation algorithm.
       type: str
       returned: always
+    dacl_protected:
+      description: Whether the key's DACL is protected from inheritance, as C(Add-KdsRootKey) writes it.
+      type: bool
+      returned: when the bind may read the key's descriptor
+    extra_trustees:
+      description: SIDs the key's DACL grants access beyond Enterprise Admins, Domain Admins and SYSTEM. Any of
+        them may be able to read C(msKds-RootKeyData), and so compute every gMSA password in the forest.
+      type: list
+      elements: str
+      returned: when the bind may read the key's descriptor
+    dacl_wider_than_windows:
+      description: Whether the DACL is unprotected or grants anyone beyond those three (a warning says so).
+      type: bool
+      returned: when the bind may read the key's descriptor
 usable:
   description: Whether at least one key is usable now (gMSAs can be created).
   returned: success
@@ -88,6 +102,12 @@ active_key_id:
   returned: success
   type: str
   sample: 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11
+keys_with_wider_dacl:
+  description: Ids of the keys whose DACL is wider than the one Windows writes.
+  returned: success
+  type: list
+  elements: str
+  sample: []
 next_usable_at:
   description: When the first pending key becomes usable, when no key is usable yet; else null.
   returned: success
@@ -99,13 +119,35 @@ import datetime
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
+from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
+from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_control, raw_first
 
 
 def core(module, directory):
     now = datetime.datetime.now(datetime.timezone.utc)
     entries = directory.search(kds.container_dn(directory.configuration_nc), '(objectClass=msKds-ProvRootKey)',
-                               kds.ATTRIBUTES, scope='one')
-    keys = sorted((kds.describe_key(e, now) for e in entries), key=lambda k: k['created'] or '')
+                               kds.ATTRIBUTES + ['nTSecurityDescriptor'], scope='one', controls=dacl_control())
+    root_sid = None
+    keys = []
+    for e in entries:
+        key = kds.describe_key(e, now)
+        sd = raw_first(e, 'nTSecurityDescriptor')
+        if sd:
+            if root_sid is None:
+                found = directory.search(directory.root_domain_nc, '(objectClass=*)', ['objectSid'], scope='base')
+                root_sid = sid_to_str(raw_first(found[0], 'objectSid'))
+            report = kds.key_dacl_report(sd, root_sid)
+            key.update(dacl_protected=report['dacl_protected'], extra_trustees=report['extra_trustees'],
+                       dacl_wider_than_windows=report['wider'])
+            if report['wider']:
+                module.warn('KDS root key %s has a wider DACL than Windows writes (%s): whoever can read its '
+                            'msKds-RootKeyData can compute every gMSA password in the forest. Give it the '
+                            'descriptor D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY).' % (
+                                key['key_id'], ', '.join((['not protected from inheritance'] if not
+                                                          report['dacl_protected'] else []) +
+                                                         ['also granted to %s' % x for x in report['extra_trustees']])))
+        keys.append(key)
+    keys.sort(key=lambda k: k['created'] or '')
     active = kds.active_key(keys)
     pending = sorted(k['usable_at'] for k in keys if k['valid_id'] and not k['usable'] and k['usable_at'])
     return dict(
@@ -114,6 +156,7 @@ def core(module, directory):
         usable=active is not None,
         active_key_id=active['key_id'] if active else None,
         next_usable_at=None if active else (pending[0] if pending else None),
+        keys_with_wider_dacl=[k['key_id'] for k in keys if k.get('dacl_wider_than_windows')],
     )
 
 

@@ -5,6 +5,8 @@ import datetime
 import os
 import subprocess
 
+import pytest
+
 
 def test_simple_bind_over_ldaps(run_module, lab):
     r = run_module('domain_info', {})
@@ -169,3 +171,30 @@ def test_environment_fallbacks(run_module, lab, monkeypatch):
     assert not r.failed, r
     assert r['dns_domain'] == lab['GMSA_LAB_REALM'].lower()
     assert os.environ['GMSA_DOMAIN_PASSWORD'] not in str(r)
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(domain_port=70000), 'domain_port 70000 is not a TCP port (1..65535)'),
+    (dict(domain_server=['dc1.example.test:0']), "names port 0, which is not a TCP port"),
+    (dict(domain_timeout=0), 'domain_timeout must be a positive number of seconds'),
+], ids=['port', 'port in server', 'timeout'])
+def test_bad_connection_options_name_the_option(run_module, lab, args, message):
+    r = run_module('domain_info', args)
+    assert r.failed and message in r['msg'], r
+
+
+def test_a_ca_file_that_is_not_a_certificate_says_so(run_module, lab, tmp_path):
+    bad = tmp_path / 'ca.pem'
+    bad.write_text('this is not a certificate\n')
+    r = run_module('domain_info', dict(domain_ca_cert=str(bad)))
+    assert r.failed and 'is not a PEM certificate' in r['msg'] and 'could not reach' not in r['msg'], r
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(ldap_filter='objectClass=computer'), "ldap_filter: 'objectClass=computer' is not an LDAP filter"),
+    (dict(ldap_filter='(&(a=b)'), "ldap_filter: '(&(a=b)' is not an LDAP filter"),
+    (dict(path='Managed Service Accounts'), "path: 'Managed Service Accounts' is not a distinguished name"),
+], ids=['filter without parentheses', 'unbalanced filter', 'path not a DN'])
+def test_info_options_taking_a_filter_or_a_dn_are_checked(run_module, lab, args, message):
+    r = run_module('gmsa_info', args)
+    assert r.failed and message in r['msg'], r

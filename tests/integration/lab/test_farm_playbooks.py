@@ -42,7 +42,7 @@ class Farm(object):
     def can_retrieve(self, account=None):
         return self.helper(['verify', account or self.account] + self.hosts)
 
-    def run(self, playbook, members, extra=None, expect_ok=True):
+    def run(self, playbook, members, extra=None, expect_ok=True, check=False):
         inv = dict(all=dict(hosts=dict(localhost=dict(ansible_connection='local',
                                                       ansible_python_interpreter=sys.executable)),
                             children=dict(farm_members=dict(hosts=dict((h, None) for h in members),
@@ -52,7 +52,8 @@ class Farm(object):
         path.write_text(yaml.safe_dump(inv))
         extra_path = self.tmp / 'extra.json'
         extra_path.write_text(json.dumps(extra or {}))
-        p = subprocess.run(['ansible-playbook', '-i', str(path), '-e', '@%s' % extra_path, 'gmsa.farm.%s' % playbook],
+        p = subprocess.run(['ansible-playbook', '-i', str(path), '-e', '@%s' % extra_path, 'gmsa.farm.%s' % playbook]
+                           + (['--check', '--diff'] if check else []),
                            capture_output=True, text=True, env=self.env, check=False, cwd=REPO)
         out = p.stdout + p.stderr
         if expect_ok:
@@ -92,6 +93,16 @@ def farm(lab, admin, tmp_path):
     f = Farm(lab, admin, tmp_path)
     yield f
     f.cleanup()
+
+
+def test_check_mode_of_a_whole_new_farm_reports_and_changes_nothing(farm, admin, lab):
+    """AWX check jobs run deploy_farm --check on a farm that does not exist yet: the gMSA task must not fail on
+    the host group the earlier task would create (issue 10, 8)."""
+    h1, h2, _h3 = farm.hosts
+    out = farm.run('deploy_farm', [h1, h2], check=True)
+    assert 'no such principal in the domain: %s' % farm.group in out and 'check mode' in out
+    assert 'failed=0' in out and 'changed=' in out and 'changed=0' not in out.split('PLAY RECAP')[-1]
+    assert farm.read(farm.group, ['1.1']) is None and farm.account_state(farm.account) is None
 
 
 def test_farm_lifecycle(farm):

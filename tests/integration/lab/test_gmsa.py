@@ -226,19 +226,18 @@ def test_each_option_check_apply_idempotent_read_back(gmsa, lab, admin, ou, opti
 
 
 def test_delegates_rbcd_planned_but_refused_by_samba(gmsa, computers, lab, admin, ou):
-    """Samba 4.22 treats msDS-AllowedToActOnBehalfOfOtherIdentity as system-only (Windows DCs accept it): check
-    mode plans the change in the task's terms; the real run fails clearly and changes nothing."""
+    """Samba 4.22 treats msDS-AllowedToActOnBehalfOfOtherIdentity as system-only (Windows DCs accept it): the
+    rights check (allowedAttributesEffective) knows before the first write, so check mode reports the same
+    refusal as the real run, and neither changes anything."""
     front = computers.create(uid('f'))
     name = uid()
     assert not gmsa(dict(name=name, dns_hostname=dns(lab, name))).failed
-    c = gmsa(dict(name=name, delegates=dict(add=[front['sam']])), check=True)
-    assert c['changed'] is True
-    assert c['diff']['before']['delegates'] == [] and c['diff']['after']['delegates'] == [front['sam']]
     before = dump_tree(admin, ou)
-    r = gmsa(dict(name=name, delegates=dict(add=[front['sam']])))
-    assert r.failed
-    assert r['msg'].startswith('this domain controller does not let clients write '
-                               'msDS-AllowedToActOnBehalfOfOtherIdentity on CN=%s' % name)
+    for check in (True, False):
+        r = gmsa(dict(name=name, delegates=dict(add=[front['sam']])), check=check)
+        assert r.failed and not r.get('changed')
+        assert 'may not write msDS-AllowedToActOnBehalfOfOtherIdentity on CN=%s' % name in r['msg']
+        assert 'system-only' in r['msg'] and r['msg'].endswith('Nothing was changed.')
     assert dump_tree(admin, ou) == before
 
 
@@ -319,8 +318,6 @@ def existing(gmsa, computers, lab, ou):
 
 
 BAD_INPUTS = [
-    ('unknown principal', lambda x: dict(name=x['name'], allowed_to_retrieve_password=dict(add=['nosuchhost42'])),
-     'allowed_to_retrieve_password: no such principal in the domain: nosuchhost42. Nothing was changed.'),
     ('sam too long', lambda x: dict(name='abcdefghijklmnop', dns_hostname='x.test'),
      "sam_account_name 'abcdefghijklmnop' is 16 characters long"),
     ('sam invalid chars', lambda x: dict(name='bad', sam_account_name='bad*name', dns_hostname='x.test'),
@@ -344,7 +341,34 @@ BAD_INPUTS = [
      'path OU=nowhere,'),
     ('delegated needs schema', lambda x: dict(name=uid(), dns_hostname='x.test', account_type='delegated'),
      'account_type=delegated needs the msDS-DelegatedManagedServiceAccount class'),
+    ('path not a DN', lambda x: dict(name=uid(), dns_hostname='x.test', path='Servers'),
+     "path: 'Servers' is not a distinguished name"),
+    ('path malformed', lambda x: dict(name=uid(), dns_hostname='x.test', path='OU=a,,' + x['ou']),
+     "path: 'OU=a,,"),
+    ('interval beyond the attribute', lambda x: dict(name=uid(), dns_hostname='x.test',
+                                                     password_interval_days=2 ** 31),
+     'password_interval_days: 2147483648 is outside 1..2147483647'),
+    ('interval zero', lambda x: dict(name=uid(), dns_hostname='x.test', password_interval_days=0),
+     'password_interval_days: 0 is outside 1..2147483647'),
+    ('principal of another domain', lambda x: dict(name=x['name'],
+                                                   allowed_to_retrieve_password=dict(add=['CHILD\\%s' % x['host']['sam']])),
+     'CHILD\\%s name another domain than'),
+    ('standalone host not a computer', lambda x: dict(name=uid(), account_type='standalone', host=x['holder']),
+     'is a gmsa, not a computer'),
 ]
+
+
+def test_unknown_principal_fails_the_real_run_and_warns_in_check_mode(gmsa, existing, admin, ou):
+    """A check run of a new farm must not fail on the host group an earlier task would create (issue 10, 8)."""
+    args = dict(name=existing['name'], allowed_to_retrieve_password=dict(add=['nosuchhost42']))
+    before = dump_tree(admin, ou)
+    c = gmsa(args, check=True)
+    assert not c.failed and c['changed'] is False
+    assert any('no such principal in the domain: nosuchhost42' in w and 'check mode' in w for w in c.warning_texts)
+    r = gmsa(args)
+    assert r.failed and r['msg'] == ('allowed_to_retrieve_password: no such principal in the domain: nosuchhost42. '
+                                     'Nothing was changed.')
+    assert dump_tree(admin, ou) == before
 
 
 @pytest.mark.parametrize('case, make_args, message', BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])

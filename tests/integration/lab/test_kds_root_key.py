@@ -176,7 +176,7 @@ def test_absent(no_keys, kds, kds_admin, kds_lab):
     (dict(key_id='not-a-guid', match_by='key_id'), "key_id 'not-a-guid' is not a GUID"),
     (dict(state='absent'), 'state=absent needs key_id'),
     (dict(match_by='key_id'), 'match_by=key_id needs key_id'),
-    (dict(effective_time_hours=-1), 'effective_time_hours must be 0 or more'),
+    (dict(effective_time_hours=-1), 'effective_time_hours must be from 0 (usable at once) to 87600'),
 ])
 def test_bad_input_changes_nothing(no_keys, kds, kds_admin, kds_lab, args, message):
     before = dump_tree(kds_admin, container(kds_lab))
@@ -203,3 +203,73 @@ def test_plain_user_lacks_rights(no_keys, kds, kds_admin, kds_lab):
         assert dump_tree(kds_admin, container(kds_lab)) == before
     finally:
         kds_admin.delete(dn)
+
+
+# ----------------------------------------------------------------------------- issue 10: descriptor, config, wait
+def key_sddl(conn, lab, key_id):
+    """The key's DACL as SDDL, read independently (ldap3 + the SD-flags control, parsed by winacl)."""
+    from ldap3.protocol.microsoft import security_descriptor_control
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    conn.search('CN=%s,%s' % (key_id, container(lab)), '(objectClass=*)', search_scope=ldap3.BASE,
+                attributes=['nTSecurityDescriptor'], controls=security_descriptor_control(sdflags=0x04))
+    raw = conn.response[0]['raw_attributes']['nTSecurityDescriptor'][0]
+    return SECURITY_DESCRIPTOR.from_bytes(raw).to_sddl()
+
+
+def domain_sid(conn, lab):
+    from conftest import sid_text
+    conn.search(lab['GMSA_LAB_BASE_DN'], '(objectClass=*)', search_scope=ldap3.BASE, attributes=['objectSid'])
+    return sid_text(conn.response[0]['raw_attributes']['objectSid'][0])
+
+
+def test_new_key_gets_the_protected_descriptor_windows_writes(no_keys, kds, kds_admin, kds_lab, run_module):
+    """Add-KdsRootKey: D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY) - nothing inherited from Configuration."""
+    r = kds(dict(effective_time_hours=0))
+    assert not r.failed, r
+    sid = domain_sid(kds_admin, kds_lab)
+    sddl = key_sddl(kds_admin, kds_lab, r['key_id'])
+    assert sddl.startswith('D:P')
+    # the DC stores GENERIC_ALL mapped to the object's full control, 0xf01ff (AD maps generic rights too)
+    assert sorted(sddl[3:].strip('()').replace('0xf01ff', 'GA').split(')(')) == sorted([
+        'A;;GA;;;%s-519' % sid, 'A;;GA;;;%s-512' % sid, 'A;;GA;;;S-1-5-18'])
+    info = run_module('kds_root_key_info', dict(kds_lab['conn']))
+    key = [k for k in info['keys'] if k['key_id'] == r['key_id']][0]
+    assert key['dacl_protected'] and key['extra_trustees'] == [] and not key['dacl_wider_than_windows']
+    assert info['keys_with_wider_dacl'] == [] and not info.warning_texts
+
+
+def test_info_flags_a_key_with_an_inherited_dacl(no_keys, kds_admin, kds_lab, run_module):
+    """A key added without a descriptor (as this collection did before, and as Samba's provisioning does)
+    inherits from the Configuration partition: reported, with a warning."""
+    key_id = str(uuid.uuid4())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kdsmod
+    attrs = kdsmod.new_key_attributes(key_id, now, 0, 'CN=DC1,OU=Domain Controllers,%s' % kds_lab['GMSA_LAB_BASE_DN'])
+    assert kds_admin.add('CN=%s,%s' % (key_id, container(kds_lab)), ['top', 'msKds-ProvRootKey'], attrs), \
+        kds_admin.result
+    info = run_module('kds_root_key_info', dict(kds_lab['conn']))
+    assert info['keys_with_wider_dacl'] == [key_id]
+    key = info['keys'][0]
+    assert key['dacl_wider_than_windows'] and not key['dacl_protected']
+    assert any('wider DACL than Windows writes' in w for w in info.warning_texts)
+
+
+def test_a_wait_that_cannot_succeed_writes_no_key(no_keys, kds, kds_admin, kds_lab):
+    before = dump_tree(kds_admin, container(kds_lab))
+    r = kds(dict(effective_time_hours=10, wait=True, wait_timeout=60))
+    assert r.failed and 'the wait cannot succeed' in r['msg'] and r['msg'].endswith('Nothing was changed.')
+    assert not r.get('changed') and dump_tree(kds_admin, container(kds_lab)) == before
+
+
+def test_new_key_follows_the_forest_kds_configuration(no_keys, kds, kds_admin, kds_lab):
+    """Set-KdsConfiguration's choices (the configuration object) apply to new keys instead of the defaults."""
+    cfg = ('CN=Group Key Distribution Service Server Configuration,CN=Server Configuration,'
+           'CN=Group Key Distribution Service,CN=Services,CN=Configuration,%s' % kds_lab['GMSA_LAB_BASE_DN'])
+    assert kds_admin.modify(cfg, {'msKds-PrivateKeyLength': [(ldap3.MODIFY_REPLACE, [256])]}), kds_admin.result
+    try:
+        r = kds(dict(effective_time_hours=0))
+        assert not r.failed and r['configured_parameters'] == ['msKds-PrivateKeyLength']
+        stored = keys_in_directory(kds_admin, kds_lab)[r['key_id']]
+        assert stored['msKds-PrivateKeyLength'] == [b'256'] and stored['msKds-PublicKeyLength'] == [b'2048']
+    finally:
+        assert kds_admin.modify(cfg, {'msKds-PrivateKeyLength': [(ldap3.MODIFY_DELETE, [])]}), kds_admin.result

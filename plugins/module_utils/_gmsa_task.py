@@ -1,0 +1,462 @@
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What one gmsa.farm.gmsa task does: validate -> read -> plan every write -> check rights -> execute.
+
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
+
+``plan_writes`` is where a newcomer finds every LDAP write a task can make, in the order they are sent: the
+account's add or modify, lifting and restoring protection around a move or rename, the move, the account's and
+its parent's descriptors, and a standalone account's host link. Check mode, the diff, the rights check and the
+failure report all come from that list (``_writes``).
+"""
+from __future__ import annotations
+
+import datetime
+import random
+import time
+
+from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
+from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import (
+    CLASS_DMSA, WKGUID_MANAGED_SERVICE_ACCOUNTS as WKGUID_MSA, check_container, schema_classes, well_known_dn,
+)
+from ansible_collections.gmsa.farm.plugins.module_utils._security import (
+    SecurityError, deny_delete_child, granted_sids, guid_to_str, is_protected, parent_denies_delete_child,
+    parse_membership_sd, set_protected, sid_to_str,
+)
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+    RESULT, check_dn, dacl_control, first, parent_dn, raw_first, rdn_escape,
+)
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import (
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Conflict, Write, check_rights, execute,
+)
+
+MAX_ATTEMPTS = 12
+INTERVAL_MAX = 2 ** 31 - 1      # msDS-ManagedPasswordInterval is a 32-bit signed integer
+
+
+# --------------------------------------------------------------------------- validate (no I/O)
+def validate(p):
+    """Everything knowable without the directory. Returns (sAMAccountName, principal names, SPNs to check)."""
+    try:
+        sam = g.normalise_sam(p.get('sam_account_name') or p['name'])
+        g.validate_name(p['name'])
+        if p.get('path') is not None:
+            check_dn('path', p['path'])
+        if p.get('password_interval_days') is not None and not 1 <= p['password_interval_days'] <= INTERVAL_MAX:
+            raise g.PlanError('password_interval_days: %s is outside 1..%d' % (p['password_interval_days'],
+                                                                               INTERVAL_MAX))
+        principal_names = g.principal_inputs(p) if p['state'] == 'present' else []
+        spns = g.spns_to_check(p) if p['state'] == 'present' else []
+        for s in spns:
+            g.validate_spn(s)
+        for opt in ('allowed_to_retrieve_password', 'delegates'):
+            for lst in ('add', 'remove', 'set'):
+                for v in (p.get(opt) or {}).get(lst) or []:
+                    pr.classify(v)
+    except (g.PlanError, pr.PrincipalError, ValueError) as e:
+        raise ModuleFailure(str(e) + '. Nothing was changed.')
+    if p['account_type'] != 'standalone' and p.get('host'):
+        raise ModuleFailure('host applies to account_type=standalone only. Nothing was changed.')
+    return sam, principal_names, spns
+
+
+# --------------------------------------------------------------------------- read
+def lookup(directory, params, sam, spns, principal_names):
+    """The one batched search: the account (with its DACL), holders of the SPNs to add, the principals."""
+    try:
+        pr.check_domains(directory, principal_names)
+    except pr.PrincipalError as e:
+        raise ModuleFailure(str(e) + '. Nothing was changed.')
+    parts = ['(sAMAccountName=%s)' % escape(sam),
+             # the same account under another sAMAccountName (a rename), found by its CN
+             '(&(|%s)(cn=%s))' % (''.join('(objectClass=%s)' % c for c in g.CLASS_BY_TYPE.values()),
+                                  escape(params['name']))]
+    parts.extend('(servicePrincipalName=%s)' % escape(s) for s in spns)
+    parts.extend(pr.filters_for(principal_names))
+    attrs = sorted(set(g.ACCOUNT_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES) | {'nTSecurityDescriptor'})
+    entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(parts))), attrs,
+                               controls=dacl_control())
+    account = None
+    for e in entries:
+        if (first(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
+            account = e
+    if account is None:
+        account = account_by_cn(directory, params, entries)
+    try:
+        resolved, missing = pr.match_all(principal_names, entries)
+    except pr.PrincipalError as e:
+        raise ModuleFailure(str(e) + '. Nothing was changed.')
+    holders = {}
+    want = dict((s.lower(), s) for s in spns)
+    for e in entries:
+        if account is not None and e['dn'] == account['dn']:
+            continue
+        for s in e['attributes'].get('servicePrincipalName') or []:
+            if s.lower() in want:
+                holders.setdefault(want[s.lower()], []).append(e['dn'])
+    return account, resolved, missing, holders
+
+
+def account_by_cn(directory, params, entries):
+    """No account has the wanted sAMAccountName: a managed account named ``name`` in the target container is the
+    same account under its old sAMAccountName (a rename). Only looked at when there is such a candidate."""
+    candidates = [e for e in entries
+                  if any(c.lower() in g.TYPE_BY_CLASS for c in e['attributes'].get('objectClass') or [])
+                  and (first(e['attributes'], 'cn') or '').lower() == params['name'].lower()]
+    if not candidates:
+        return None
+    path = params.get('path')
+    if not path:
+        found = directory.search(well_known_dn(directory, WKGUID_MSA), '(objectClass=*)', ['1.1'], scope='base')
+        path = found[0]['dn'] if found else ''
+    here = [e for e in candidates if parent_dn(e['dn']).lower() == path.lower()]
+    return here[0] if len(here) == 1 else None
+
+
+def handle_missing(module, params, missing, warnings):
+    """Apply each option's lookup_failure_action to the principals that do not exist. In check mode a principal
+    that does not exist yet (made by an earlier task of the same run, such as the farm's host group) is a
+    warning, so a check run of a whole new farm reports what would happen instead of failing."""
+    problems = []
+    for opt in ('allowed_to_retrieve_password', 'delegates'):
+        action = params.get(opt) or {}
+        mentioned = set()
+        for lst in ('add', 'set', 'remove'):
+            for v in action.get(lst) or []:
+                if v in missing and not (lst == 'remove' and v.upper().startswith('S-1-')):
+                    mentioned.add(v)
+        if not mentioned:
+            continue
+        how = action.get('lookup_failure_action') or 'fail'
+        text = '%s: no such principal in the domain: %s' % (opt, ', '.join(sorted(mentioned)))
+        if how == 'fail' and module.check_mode:
+            warnings.append(text + ' - in check mode this is reported, not failed: an earlier task of the run may '
+                            'create it; a real run fails here unless it exists by then')
+        elif how == 'fail':
+            problems.append(text)
+        elif how == 'warn':
+            warnings.append(text + ' (skipped)')
+    if params.get('host') and params['host'] in missing:
+        if module.check_mode:
+            warnings.append('host: no such computer in the domain yet: %s (check mode)' % params['host'])
+        else:
+            problems.append('host: no such computer in the domain: %s' % params['host'])
+    if problems:
+        raise ModuleFailure('; '.join(problems) + '. Nothing was changed.')
+
+
+def check_kds(directory):
+    """Fail early when the forest has no usable KDS root key (Windows: NTE_NO_KEY at the add).
+
+    Keys are visible to every account, but their (confidential) attributes only to admins; when this bind cannot
+    read them the check is inconclusive and the DC's own refusal of the add is translated instead.
+    """
+    entries = directory.search(kds.container_dn(directory.configuration_nc), '(objectClass=msKds-ProvRootKey)',
+                               kds.ATTRIBUTES, scope='one')
+    if any(not e['attributes'].get('msKds-UseStartTime') for e in entries):
+        return
+    now = datetime.datetime.now(datetime.timezone.utc)
+    keys = [kds.describe_key(e, now) for e in entries]
+    if kds.active_key(keys):
+        return
+    raise ModuleFailure(no_key_message(keys))
+
+
+def no_key_message(keys=()):
+    pending = sorted(k['usable_at'] for k in keys if k['valid_id'] and k['usable_at'])
+    return (
+        'No usable KDS root key in the forest, so domain controllers cannot compute gMSA passwords and the account '
+        'cannot be created.%s Create one with gmsa.farm.kds_root_key (in a lab effective_time_hours: 0 makes it '
+        'usable at once; in production keep the default and wait, or use wait: true). Nothing was changed.'
+        % ((' The first pending key becomes usable at %s.' % pending[0]) if pending else ''))
+
+
+def is_no_key_error(e):
+    """The DC's refusal to create a gMSA for want of a KDS root key: Samba says 'root key'; Windows reports
+    NTE_NO_KEY (0x8009000D) in the diagnostic text."""
+    text = (e.msg or '').lower()
+    return 'root key' in text or '8009000d' in text or 'nte_no_key' in text
+
+
+# --------------------------------------------------------------------------- plan every write (pure)
+def plan_writes(p, account, plan, new_dn, parent_sd, host):
+    """The complete ordered list of writes. ``account``: the search entry or None; ``plan``: g.plan() output;
+    ``new_dn``: where the account is (or goes); ``parent_sd``: the DACL of new_dn's parent when protection is
+    applied (else None); ``host``: the resolved host of a standalone account (or None)."""
+    writes = []
+    cur_dn = account['dn'] if account is not None else new_dn
+    cur_sd = raw_first(account, 'nTSecurityDescriptor') if account is not None else None
+    protected = bool(cur_sd) and is_protected(cur_sd)
+    want_protected = p['protect_from_deletion'] if p.get('protect_from_deletion') is not None else protected
+    moving = account is not None and cur_dn.lower() != new_dn.lower()
+    if plan['create'] is not None:
+        writes.append(Write('add', new_dn, 'create %s' % new_dn, attributes=plan['create'],
+                            object_class=['top', g.CLASS_BY_TYPE[p['account_type']]]))
+    elif plan['modify']:
+        sd_values = dict((attr, old) for attr, old in plan['sd_old'].items() if attr in plan['modify'])
+        writes.append(Write('modify', cur_dn, 'update %s (%s)' % (cur_dn, ', '.join(sorted(plan['modify']))),
+                            changes=plan['modify'], sd_values=sd_values))
+    if moving:
+        if protected:   # Windows refuses to move or rename a protected object
+            writes.append(_dacl_write(cur_dn, set_protected(cur_sd, False),
+                                      'lift the protection from accidental deletion of %s for the move' % cur_dn))
+        superior = parent_dn(new_dn) if parent_dn(new_dn).lower() != parent_dn(cur_dn).lower() else None
+        writes.append(Write('move', cur_dn, 'move/rename %s to %s' % (cur_dn, new_dn),
+                            new_rdn='CN=%s' % rdn_escape(p['name']), new_superior=superior))
+    if want_protected and (not protected or moving):
+        what = 'protect %s from accidental deletion' % new_dn
+        if cur_sd:
+            writes.append(_dacl_write(new_dn, set_protected(cur_sd, True), what))
+        else:   # a new account: protect the DACL the DC gives it at the add, read just before this write
+            writes.append(Write('modify', new_dn, what, controls=dacl_control(), descriptor=True,
+                                deferred=lambda directory: {'nTSecurityDescriptor': [(MODIFY_REPLACE, [
+                                    set_protected(read_dacl(directory, new_dn), True)])]}))
+    if want_protected and parent_sd is not None and not parent_denies_delete_child(parent_sd):
+        parent = parent_dn(new_dn)
+        writes.append(_dacl_write(parent, deny_delete_child(parent_sd),
+                                  'deny Everyone "delete child" on %s (closes deletion through the parent)' % parent))
+    if protected and not want_protected:
+        writes.append(_dacl_write(cur_dn, set_protected(cur_sd, False),
+                                  'lift the protection from accidental deletion of %s' % cur_dn))
+    if host is not None:
+        linked = [x for x in (account['attributes'].get('msDS-HostServiceAccountBL') or [])] if account else []
+        for old in linked:
+            if old.lower() != host['dn'].lower():
+                writes.append(Write('modify', old, 'unlink %s from its old host %s' % (new_dn, old),
+                                    changes={'msDS-HostServiceAccount': [(MODIFY_DELETE, [new_dn])]}))
+        if host['dn'].lower() not in [x.lower() for x in linked]:
+            writes.append(Write('modify', host['dn'], 'link %s to its host %s' % (new_dn, host['dn']),
+                                changes={'msDS-HostServiceAccount': [(MODIFY_ADD, [new_dn])]}))
+    return writes
+
+
+def _dacl_write(dn, new_sd, what):
+    """nTSecurityDescriptor can only be replaced (Samba refuses a value delete, Windows documents none)."""
+    return Write('modify', dn, what, changes={'nTSecurityDescriptor': [(MODIFY_REPLACE, [new_sd])]},
+                 controls=dacl_control(), descriptor=True)
+
+
+# --------------------------------------------------------------------------- the task
+def attempt(module, directory):
+    p = module.params
+    sam, principal_names, spns = validate(p)
+    account, resolved, missing, holders = lookup(directory, p, sam, spns, principal_names)
+    warnings = []
+    result = dict(changed=False, sam_account_name=sam)
+
+    if account is not None:
+        classes = [c.lower() for c in account['attributes'].get('objectClass') or []]
+        if not any(c in g.TYPE_BY_CLASS for c in classes):
+            raise ModuleFailure('sAMAccountName %s is taken by %s, which is a %s, not a managed service account. '
+                                'Choose another name. Nothing was changed.'
+                                % (sam, account['dn'], pr.principal_type(classes)))
+
+    if p['state'] == 'absent':
+        return absent(module, directory, p, account, result)
+
+    handle_missing(module, p, missing, warnings)
+    if holders:
+        raise ModuleFailure('SPN already held by another account (SPNs must be unique): %s. Nothing was changed.'
+                            % '; '.join('%s is held by %s' % (s, ', '.join(d)) for s, d in sorted(holders.items())))
+    host = None
+    if p['account_type'] == 'standalone' and p.get('host') and p['host'] in resolved:
+        host = resolved[p['host']]
+        if host['type'] != 'computer':
+            raise ModuleFailure('host: %s is a %s, not a computer; a standalone managed service account is bound to '
+                                'one computer. Nothing was changed.' % (host['dn'], host['type']))
+
+    current = g.read_state(account) if account is not None else None
+    sid_labels = dict((x['sid'], pr.label(x)) for x in resolved.values())
+    unresolved_sids = describe_current_sids(directory, account, current, sid_labels)
+
+    try:
+        plan = g.plan(p, current, resolved, sid_labels)
+    except g.PlanError as e:
+        raise ModuleFailure(str(e) + ('' if str(e).endswith('.') else '.') + ' Nothing was changed.')
+    warnings.extend(plan['warnings'])
+
+    # Where the account is, or goes.
+    if account is None:
+        if p['account_type'] == 'delegated' and not schema_classes(directory, [CLASS_DMSA])[CLASS_DMSA]:
+            raise ModuleFailure('account_type=delegated needs the %s class, which this forest\'s schema does not '
+                                'have (it comes with the Windows Server 2025 schema). Nothing was changed.'
+                                % CLASS_DMSA)
+        # One search finds the container (the default one through its well-known GUID), proves it exists and
+        # that this account may create the object there.
+        problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_MSA),
+                                        g.CLASS_BY_TYPE[p['account_type']])
+        if problem:
+            raise ModuleFailure(problem + ' Nothing was changed.')
+        new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), path)
+        if module.check_mode and p['account_type'] in ('group', 'delegated'):
+            check_kds(directory)    # a real run learns this from the add; check mode must report the same
+    else:
+        new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), p.get('path') or parent_dn(account['dn']))
+    plan['after']['distinguished_name'] = new_dn
+    if account is not None:
+        plan['before']['distinguished_name'] = account['dn']
+
+    # Protection: before and after, and the parent's descriptor when it will be protected.
+    cur_sd = raw_first(account, 'nTSecurityDescriptor') if account is not None else None
+    have_protection = bool(cur_sd) and is_protected(cur_sd)
+    want_protection = p['protect_from_deletion'] if p.get('protect_from_deletion') is not None else have_protection
+    if p.get('protect_from_deletion') is not None:
+        if account is not None:
+            plan['before']['protect_from_deletion'] = have_protection
+        plan['after']['protect_from_deletion'] = want_protection
+    parent_sd = None
+    if want_protection:     # the parent's "delete child" deny is checked on every run that wants protection
+        parent_sd = read_dacl(directory, parent_dn(new_dn))
+    if host is not None:
+        linked = account['attributes'].get('msDS-HostServiceAccountBL') or [] if account is not None else []
+        if account is not None:
+            plan['before']['host'] = host['name'] if host['dn'].lower() in [x.lower() for x in linked] else (
+                ', '.join(pr_name(x) + '$' for x in linked) or None)
+        plan['after']['host'] = host['name']
+
+    writes = plan_writes(p, account, plan, new_dn, parent_sd, host)
+    check_rights(directory, writes)
+    written = run_writes(module, directory, writes, sam, p)
+
+    guid = sid = None
+    if account is not None:
+        guid = guid_to_str(raw_first(account, 'objectGUID'))
+        sid = sid_to_str(raw_first(account, 'objectSid'))
+    elif not module.check_mode:
+        created = directory.search(new_dn, '(objectClass=*)', ['objectGUID', 'objectSid'], scope='base')
+        if created:
+            guid = guid_to_str(raw_first(created[0], 'objectGUID'))
+            sid = sid_to_str(raw_first(created[0], 'objectSid'))
+
+    for w in warnings:
+        module.warn(w)
+    result.update(
+        changed=bool(written), distinguished_name=new_dn, object_guid=guid, sid=sid,
+        sam_account_name=plan['after']['sam_account_name'],
+        principals=[dict(input=k, name=v['name'], sid=v['sid'], dn=v['dn'], type=v['type'])
+                    for k, v in resolved.items()],
+        unresolved_sids=sorted(set(unresolved_sids)),
+        requests=[w.describe() for w in writes],
+        diff=dict(before=plan['before'], after=plan['after']),
+    )
+    return result
+
+
+def pr_name(dn):
+    """A computer's CN from its DN, for the diff (CN=WEB01,OU=... -> WEB01)."""
+    return dn.split(',', 1)[0].split('=', 1)[1]
+
+
+def read_dacl(directory, dn):
+    found = directory.search(dn, '(objectClass=*)', ['nTSecurityDescriptor'], scope='base', controls=dacl_control())
+    return raw_first(found[0], 'nTSecurityDescriptor') if found else None
+
+
+def describe_current_sids(directory, account, current, sid_labels):
+    """Names for the SIDs already granted (for the diff); SIDs of deleted principals are returned."""
+    unresolved = []
+    if current is None:
+        return unresolved
+    cur_sids = []
+    for raw in (current['membership_raw'], current['rbcd_raw']):
+        try:
+            cur_sids.extend(granted_sids(parse_membership_sd(raw)))
+        except SecurityError as e:
+            raise ModuleFailure('cannot read a security descriptor of %s: %s' % (account['dn'], e))
+    unknown = [s for s in cur_sids if s not in sid_labels]
+    if unknown:
+        by_sid = pr.principals_by_sid(directory, unknown)
+        for s in unknown:
+            if s in by_sid:
+                sid_labels[s] = pr.label(by_sid[s])
+            else:
+                unresolved.append(s)
+    return unresolved
+
+
+def run_writes(module, directory, writes, sam, p):
+    """Execute the plan, translating the directory's refusals into what to do about them."""
+    def describe_failure(w, e):
+        if w.op == 'add':
+            return create_error(directory, e, w.dn, p, sam)
+        if w.op == 'modify' and 'can only be modified as system' in (e.msg or ''):
+            return modify_error(e, w.dn)
+        return e.msg
+    return execute(directory, writes, module.check_mode, describe_failure)
+
+
+def create_error(directory, e, dn, p, sam):
+    if p['account_type'] in ('group', 'delegated') and (is_no_key_error(e) or e.code in (
+            RESULT['unwillingToPerform'], RESULT['other'], RESULT['operationsError'])):
+        check_kds(directory)    # raises the full explanation when no usable key is visible
+        if is_no_key_error(e):
+            return no_key_message()[:-len(' Nothing was changed.')]
+    if e.code == RESULT['noSuchObject']:
+        return 'path %s does not exist: create the OU or container first, or leave path out to use the Managed ' \
+               'Service Accounts container' % parent_dn(dn)
+    if e.code == RESULT['entryAlreadyExists']:
+        return 'an object named %s already exists (with another sAMAccountName than %s). Choose another name' \
+               % (dn, sam)
+    return e.msg
+
+
+def modify_error(e, dn):
+    attr = e.msg.split("attribute '")[1].split("'")[0] if "attribute '" in e.msg else 'an attribute'
+    return ('this domain controller does not let clients write %s on %s (it treats it as system-only; Samba 4.22 '
+            'does so for msDS-AllowedToActOnBehalfOfOtherIdentity, Windows DCs accept it)' % (attr, dn))
+
+
+def absent(module, directory, p, account, result):
+    if account is None:
+        result.update(distinguished_name=None, object_guid=None, sid=None, principals=[], unresolved_sids=[],
+                      requests=[], diff=dict(before={}, after={}))
+        return result
+    cur = g.read_state(account)
+    sd = raw_first(account, 'nTSecurityDescriptor')
+    protected = bool(sd) and is_protected(sd)
+    if protected and p.get('protect_from_deletion') is not False:
+        raise ModuleFailure('%s is protected from accidental deletion. Run with protect_from_deletion: false to lift '
+                            'the protection and delete it. Nothing was changed.' % account['dn'])
+    writes = []
+    if protected:
+        writes.append(_dacl_write(account['dn'], set_protected(sd, False),
+                                  'lift the protection from accidental deletion of %s' % account['dn']))
+    writes.append(Write('delete', account['dn'], 'delete %s' % account['dn']))
+    check_rights(directory, writes)
+    try:
+        execute(directory, writes, module.check_mode)
+    except ModuleFailure as e:
+        if protected and e.details.get('changed'):
+            # The delete failed after the protection was lifted: put it back, so the failure changes nothing.
+            try:
+                execute(directory, [_dacl_write(account['dn'], sd, 'restore the protection of %s' % account['dn'])],
+                        False)
+                e.msg = e.msg.split(' Already written')[0] + '. The protection was lifted for the delete and put ' \
+                    'back. Nothing was changed.'
+                e.details.update(changed=False, written=[])
+            except ModuleFailure as again:
+                e.msg += ' Putting the protection back failed too: %s' % again.msg
+        raise
+    result.update(changed=True, distinguished_name=account['dn'],
+                  object_guid=guid_to_str(raw_first(account, 'objectGUID')),
+                  sid=sid_to_str(raw_first(account, 'objectSid')), principals=[], unresolved_sids=[],
+                  requests=[w.describe() for w in writes],
+                  diff=dict(before=dict(name=cur['name'], sam_account_name=cur['sam_account_name'],
+                                        distinguished_name=account['dn']), after={}))
+    return result
+
+
+def core(module, directory):
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt(module, directory)
+        except Conflict:
+            # Another writer changed the account between our read and our first write: re-read, plan again.
+            time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
+    raise ModuleFailure('the account kept changing under this task (%d attempts, each re-reading it); nothing was '
+                        'written' % MAX_ATTEMPTS)
