@@ -1,16 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: gmsa.farm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""gMSA / sMSA / dMSA accounts: one table from option to attribute, and a pure planner.
+"""gMSA / sMSA / dMSA accounts: one table from option to attribute, and a pure planner that the table drives.
 
 PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
-``PROPERTIES`` is the one place where an option becomes an LDAP attribute (``spn`` → ``servicePrincipalName``).
-``read_state`` turns a search entry into the account's state in people's terms; ``plan`` compares it with what
-the task asks and returns the LDAP changes plus a diff. Both are pure: the module does the I/O at the ends.
+``PROPERTIES`` is the one place where an option becomes an LDAP attribute (``spn`` → ``servicePrincipalName``):
+each row names its option, attribute and kind, and the kind's handler (``KINDS``) knows how that kind is read,
+compared, created and changed. ``plan`` runs every row's handler, so the rows drive create, update and the
+diff, and ``property_options`` builds the module's options from them. Adding an option is adding one row (and
+its documentation). ``read_state`` and ``plan`` are pure: the task does the I/O at the ends (``_gmsa_task``).
 
 Every change to an attribute that already has a value is written as delete-old-value + add-new-value in one
-modify request, so a concurrent writer makes the request fail (and the module re-reads and retries) instead of
+modify request, so a concurrent writer makes the request fail (and the task re-reads and retries) instead of
 being silently overwritten.
 """
 from __future__ import annotations
@@ -42,27 +44,30 @@ UAC_NOT_DELEGATED = 0x100000
 UAC_TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
 
 ENCTYPES = [('des', 0x3), ('rc4', 0x4), ('aes128', 0x8), ('aes256', 0x10)]
+ENCTYPE_CHOICES = ['aes128', 'aes256', 'rc4', 'des']
 DEFAULT_ENCTYPES = ['aes128', 'aes256']
 DEFAULT_INTERVAL = 30
 
-# option name → attribute, how it is compared and changed. Adding an option is adding one row.
+# option → attribute, and the kind of value it is. Adding an option is adding one row (see KINDS).
+# types: the account types the row applies to (default: all).
 PROPERTIES = [
-    dict(option='sam_account_name', attr='sAMAccountName', kind='string_ci'),
-    dict(option='dns_hostname', attr='dNSHostName', kind='string_ci'),
+    dict(option='sam_account_name', attr='sAMAccountName', kind='sam'),
+    dict(option='dns_hostname', attr='dNSHostName', kind='dns'),
     dict(option='description', attr='description', kind='string'),
     dict(option='display_name', attr='displayName', kind='string'),
-    dict(option='spn', attr='servicePrincipalName', kind='list_ci'),
-    dict(option='allowed_to_delegate_to', attr='msDS-AllowedToDelegateTo', kind='list_ci'),
+    dict(option='spn', attr='servicePrincipalName', kind='list', outbound_clears=True),
+    dict(option='allowed_to_delegate_to', attr='msDS-AllowedToDelegateTo', kind='list'),
     dict(option='kerberos_encryption_types', attr='msDS-SupportedEncryptionTypes', kind='enctypes'),
-    dict(option='password_interval_days', attr='msDS-ManagedPasswordInterval', kind='create_only'),
-    dict(option='allowed_to_retrieve_password', attr='msDS-GroupMSAMembership', kind='principals_sd'),
-    dict(option='delegates', attr='msDS-AllowedToActOnBehalfOfOtherIdentity', kind='principals_sd'),
+    dict(option='password_interval_days', attr='msDS-ManagedPasswordInterval', kind='create_only',
+         types=('group', 'delegated'), default=DEFAULT_INTERVAL),
+    dict(option='allowed_to_retrieve_password', attr='msDS-GroupMSAMembership', kind='principals',
+         types=('group', 'delegated')),
+    dict(option='delegates', attr='msDS-AllowedToActOnBehalfOfOtherIdentity', kind='principals'),
     dict(option='enabled', attr='userAccountControl', kind='uac', bit=UAC_ACCOUNTDISABLE, inverse=True),
     dict(option='trusted_for_delegation', attr='userAccountControl', kind='uac', bit=UAC_TRUSTED_FOR_DELEGATION),
     dict(option='trusted_to_auth_for_delegation', attr='userAccountControl', kind='uac',
          bit=UAC_TRUSTED_TO_AUTH_FOR_DELEGATION),
 ]
-PROPERTY = dict((p['option'], p) for p in PROPERTIES)
 
 ACCOUNT_ATTRIBUTES = sorted(set(
     [p['attr'] for p in PROPERTIES] +
@@ -138,7 +143,8 @@ def enctype_mask(names, keep_other_bits=0):
 # --------------------------------------------------------------------------- current state (pure)
 
 def read_state(entry):
-    """A search entry of an account → dict of (people's terms) state + the raw values the planner needs."""
+    """A search entry of an account → dict of (people's terms) state + the raw values the planner needs.
+    Text and list rows are read by the table; the kinds with a structure of their own are read here."""
     a = entry['attributes']
     classes = [c.lower() for c in (a.get('objectClass') or [])]
     acct_type = None
@@ -148,32 +154,30 @@ def read_state(entry):
     uac = int(first(a, 'userAccountControl') or 0)
     enc = first(a, 'msDS-SupportedEncryptionTypes')
     interval = first(a, 'msDS-ManagedPasswordInterval')
-    membership = raw_first(entry, 'msDS-GroupMSAMembership')
-    rbcd = raw_first(entry, 'msDS-AllowedToActOnBehalfOfOtherIdentity')
-    spns = list(a.get('servicePrincipalName') or [])
-    dns = first(a, 'dNSHostName')
-    return dict(
+    state = dict(
         dn=entry['dn'],
         account_type=acct_type,
         name=first(a, 'cn'),
         path=parent_dn(entry['dn']),
         sam_account_name=first(a, 'sAMAccountName'),
-        dns_hostname=dns,
-        description=first(a, 'description'),
-        display_name=first(a, 'displayName'),
-        spn=spns,
-        allowed_to_delegate_to=list(a.get('msDS-AllowedToDelegateTo') or []),
         kerberos_encryption_types=enctype_names(enc),
         password_interval_days=int(interval) if interval is not None else None,
         uac=uac,
         enc_raw=int(enc) if enc is not None else None,
-        membership_raw=bytes(membership) if membership is not None else None,
-        rbcd_raw=bytes(rbcd) if rbcd is not None else None,
-        enabled=not uac & UAC_ACCOUNTDISABLE,
-        trusted_for_delegation=bool(uac & UAC_TRUSTED_FOR_DELEGATION),
-        trusted_to_auth_for_delegation=bool(uac & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION),
-        outbound_auth_only=not dns and not spns,
+        raw={},
     )
+    for row in PROPERTIES:
+        if row['kind'] in ('string', 'dns'):
+            state[row['option']] = first(a, row['attr'])
+        elif row['kind'] == 'list':
+            state[row['option']] = list(a.get(row['attr']) or [])
+        elif row['kind'] == 'principals':
+            v = raw_first(entry, row['attr'])
+            state['raw'][row['attr']] = bytes(v) if v is not None else None
+        elif row['kind'] == 'uac':
+            state[row['option']] = bool(uac & row['bit']) != bool(row.get('inverse'))
+    state['outbound_auth_only'] = not state['dns_hostname'] and not state['spn']
+    return state
 
 
 # --------------------------------------------------------------------------- list actions (pure)
@@ -246,31 +250,20 @@ def desired_sids(sd_option, current_sids, resolved):
     return apply_list_action(current_sids, dict(add=sids(sd_option.get('add')), remove=sids(sd_option.get('remove'))))
 
 
-def plan(params, current, resolved, sid_labels):
-    """Compare the task with the account.
+def applies(row, acct_type):
+    return acct_type in row.get('types', ('group', 'standalone', 'delegated'))
 
-    ``params``: the module's options (already validated for shape); ``current``: ``read_state`` output or None;
-    ``resolved``: principal input → principal dict; ``sid_labels``: SID → label for the diff.
-    Returns dict(create=attrs|None, modify=changes|None, before=dict, after=dict, warnings=list).
-    """
-    warnings = []
-    sam = normalise_sam(params.get('sam_account_name') or params['name'])
-    acct_type = params.get('account_type') or 'group'
-    outbound = params.get('outbound_auth_only')
 
-    def lbl(sid):
-        return sid_labels.get(sid, sid)
-
+def validate_params(params, acct_type):
+    """Rules across options, checked before anything is read."""
     spn_action = params.get('spn') or {}
-    for lst in ('add', 'set'):
-        for s in spn_action.get(lst) or []:
-            validate_spn(s)
-    for lst in ('add', 'set'):
-        for s in (params.get('allowed_to_delegate_to') or {}).get(lst) or []:
-            validate_spn(s)
+    for opt in ('spn', 'allowed_to_delegate_to'):
+        for lst in ('add', 'set'):
+            for s in (params.get(opt) or {}).get(lst) or []:
+                validate_spn(s)
     if params.get('dns_hostname'):
         validate_dns(params['dns_hostname'])
-    if outbound:
+    if params.get('outbound_auth_only'):
         if params.get('dns_hostname'):
             raise PlanError('outbound_auth_only=true means the account has no dNSHostName; do not set dns_hostname')
         if spn_action.get('add') or spn_action.get('set'):
@@ -284,13 +277,295 @@ def plan(params, current, resolved, sid_labels):
         raise PlanError('allowed_to_retrieve_password applies to group and delegated managed service accounts; a '
                         'standalone one is bound to its host instead (host)')
 
+
+class _Plan(object):
+    """What one run of the rows builds up: the attributes of a new account, or the changes to an existing one."""
+
+    def __init__(self, params, cur, acct_type, resolved, lbl):
+        self.params, self.cur, self.acct_type = params, cur, acct_type
+        self.resolved, self.lbl = resolved, lbl
+        self.create = {} if cur is None else None
+        self.changes = {}
+        self.sd_old = {}
+        self.warnings = []
+        self.before, self.after = {}, {}
+        self.uac = UAC_WORKSTATION_TRUST_ACCOUNT if cur is None else cur['uac']
+
+    def write(self, attr, old, new):
+        """A single-valued attribute: set at create, or delete-old/add-new."""
+        if self.create is not None:
+            if new is not None:
+                self.create[attr] = new
+        elif old != new:
+            self.changes[attr] = single_value_change(old, new)
+
+
+# --------------------------------------------------------------------------- one handler per kind
+# Each handler: before(row, cur) -> value in people's terms; apply(row, plan) -> value after the task (and the
+# writes it needs recorded on the plan); spec(row) -> the option's argument spec.
+
+class _Sam(object):
+    @staticmethod
+    def spec(row):
+        return dict(type='str')
+
+    @staticmethod
+    def before(row, cur):
+        return cur['sam_account_name']
+
+    @staticmethod
+    def apply(row, plan):
+        sam = normalise_sam(plan.params.get('sam_account_name') or plan.params['name'])
+        old = plan.cur['sam_account_name'] if plan.cur else None
+        if (old or '').lower() == sam.lower():
+            return old
+        plan.write(row['attr'], old, sam)
+        return sam
+
+
+class _String(object):
+    """Free text; '' clears it."""
+    @staticmethod
+    def spec(row):
+        return dict(type='str')
+
+    @staticmethod
+    def before(row, cur):
+        return cur[row['option']]
+
+    @staticmethod
+    def apply(row, plan):
+        old = plan.cur[row['option']] if plan.cur else None
+        want = plan.params.get(row['option'])
+        if want is None:
+            return old
+        want = want or None
+        plan.write(row['attr'], old, want)
+        return want
+
+
+class _Dns(_String):
+    """A DNS name, compared case-insensitively; an outbound-only account has none."""
+    @staticmethod
+    def apply(row, plan):
+        old = plan.cur['dns_hostname'] if plan.cur else None
+        want = old
+        if plan.params.get('outbound_auth_only'):
+            want = None
+        elif plan.params.get('dns_hostname') is not None and plan.params['dns_hostname'].lower() != (old or '').lower():
+            want = plan.params['dns_hostname']
+        if plan.cur is None and plan.acct_type == 'group' and not want and not plan.params.get('outbound_auth_only'):
+            raise PlanError('dns_hostname is required to create a group managed service account (the DNS name '
+                            'clients use for the service), unless outbound_auth_only=true')
+        if (want or '').lower() != (old or '').lower():
+            plan.write(row['attr'], old, want)
+        return want
+
+
+class _List(object):
+    """Multi-valued strings, case-insensitive, changed value by value (add/remove/set)."""
+    @staticmethod
+    def spec(row):
+        return dict(type='dict', options=list_action_spec())
+
+    @staticmethod
+    def before(row, cur):
+        return sorted(cur[row['option']], key=str.lower)
+
+    @staticmethod
+    def apply(row, plan):
+        cur = plan.cur[row['option']] if plan.cur else []
+        new = apply_list_action(cur, plan.params.get(row['option']))
+        if row.get('outbound_clears') and plan.params.get('outbound_auth_only'):
+            new = []
+        if plan.create is not None:
+            if new:
+                plan.create[row['attr']] = new
+        else:
+            ops = list_changes(row['attr'], cur, new)
+            if ops:
+                plan.changes[row['attr']] = ops
+        return sorted(new, key=str.lower)
+
+
+class _EncTypes(object):
+    """msDS-SupportedEncryptionTypes by name; bits this collection does not name are kept."""
+    @staticmethod
+    def spec(row):
+        return dict(type='dict', options=dict((k, dict(type='list', elements='str', choices=ENCTYPE_CHOICES))
+                                              for k in ('add', 'remove', 'set')))
+
+    @staticmethod
+    def before(row, cur):
+        return cur['kerberos_encryption_types']
+
+    @staticmethod
+    def apply(row, plan):
+        action = plan.params.get(row['option'])
+        if plan.cur is None:
+            names = DEFAULT_ENCTYPES if not action else apply_list_action(DEFAULT_ENCTYPES, action, ci=False)
+            names, mask = _enc_after(dict(set=names), [], 0)
+            plan.create[row['attr']] = mask
+            return names
+        names, mask = _enc_after(action, plan.cur['kerberos_encryption_types'], plan.cur['enc_raw'])
+        if action and mask != plan.cur['enc_raw']:
+            plan.changes[row['attr']] = single_value_change(plan.cur['enc_raw'], mask)
+        return names
+
+
+class _CreateOnly(object):
+    """Written at create; the directory refuses later changes, so a different value fails the task."""
+    @staticmethod
+    def spec(row):
+        return dict(type='int', no_log=False)
+
+    @staticmethod
+    def before(row, cur):
+        return cur[row['option']]
+
+    @staticmethod
+    def apply(row, plan):
+        want = plan.params.get(row['option'])
+        if plan.cur is None:
+            value = want or row['default']
+            plan.create[row['attr']] = value
+            return value
+        have = plan.cur[row['option']]
+        if want is not None and have is not None and want != have:
+            raise PlanError(
+                '%s is %d on %s and can only be set when the account is created (the directory refuses any later '
+                'change). To use %d, create a new account with it, move the services to it host by host '
+                '(gmsa.farm.windows_service_identity), then remove the old one.'
+                % (row['option'], have, plan.cur['dn'], want))
+        return have
+
+
+class _Principals(object):
+    """A security descriptor of principals (one allow ACE each, the shape Windows writes), given by name."""
+    @staticmethod
+    def spec(row):
+        return dict(type='dict', options=principal_action_spec(), no_log=False)
+
+    @staticmethod
+    def before(row, cur):
+        return None     # set by apply (needs the labels)
+
+    @staticmethod
+    def apply(row, plan):
+        action = plan.params.get(row['option']) or {}
+        opt, attr = row['option'], row['attr']
+        if plan.cur is None:
+            sids = desired_sids(action, [], plan.resolved)
+            if sids:
+                plan.create[attr] = build_membership_sd(sids)
+            return sorted((plan.lbl(s) for s in sids), key=str.lower)
+        raw = plan.cur['raw'][attr]
+        parsed = parse_membership_sd(raw)
+        for w in parsed['warnings']:
+            plan.warnings.append('%s of %s: %s' % (opt, plan.cur['dn'], w))
+        cur_sids = granted_sids(parsed)
+        plan.before[opt] = sorted((plan.lbl(s) for s in cur_sids), key=str.lower)
+        if not action:
+            return plan.before[opt]
+        new_sids = desired_sids(action, cur_sids, plan.resolved)
+        if [s.upper() for s in new_sids] != [s.upper() for s in cur_sids]:
+            if not new_sids and all(a['managed'] for a in parsed['aces']):
+                new_raw = None
+            elif raw is None:
+                new_raw = build_membership_sd(new_sids)
+            else:
+                new_raw = update_membership_sd(parsed, exact=new_sids)
+            if new_raw != raw:
+                plan.changes[attr] = single_value_change(raw, new_raw)
+                if raw is not None:
+                    plan.sd_old[attr] = raw
+        return sorted((plan.lbl(s) for s in new_sids), key=str.lower)
+
+
+class _UacBit(object):
+    """One userAccountControl bit, changed by OR / AND-NOT on the current value (written once, after all rows)."""
+    @staticmethod
+    def spec(row):
+        return dict(type='bool')
+
+    @staticmethod
+    def before(row, cur):
+        return bool(cur['uac'] & row['bit']) != bool(row.get('inverse'))
+
+    @staticmethod
+    def apply(row, plan):
+        have = bool(plan.uac & row['bit']) != bool(row.get('inverse'))
+        want = plan.params.get(row['option'])
+        if want is None or want == have:
+            return have
+        if want != bool(row.get('inverse')):
+            plan.uac |= row['bit']
+        else:
+            plan.uac &= ~row['bit']
+        return want
+
+
+KINDS = dict(sam=_Sam, string=_String, dns=_Dns, list=_List, enctypes=_EncTypes, create_only=_CreateOnly,
+             principals=_Principals, uac=_UacBit)
+
+
+def list_action_spec():
+    return dict(add=dict(type='list', elements='str'), remove=dict(type='list', elements='str'),
+                set=dict(type='list', elements='str'))
+
+
+def principal_action_spec():
+    spec = list_action_spec()
+    spec['lookup_failure_action'] = dict(type='str', choices=['fail', 'warn', 'ignore'], default='fail')
+    return spec
+
+
+def property_options():
+    """The module options the rows define (the rest of the spec is the account's identity and state)."""
+    return dict((row['option'], KINDS[row['kind']].spec(row)) for row in PROPERTIES)
+
+
+def plan(params, current, resolved, sid_labels):
+    """Compare the task with the account by running every row's handler.
+
+    ``params``: the module's options; ``current``: ``read_state`` output or None; ``resolved``: principal input →
+    principal dict; ``sid_labels``: SID → label for the diff.
+    Returns dict(create=attrs|None, modify=changes|None, sd_old=..., before=dict, after=dict, warnings=list).
+    """
+    acct_type = params.get('account_type') or 'group'
+    validate_params(params, acct_type)
+    if current is not None and current['account_type'] != acct_type:
+        raise PlanError('%s is a %s managed service account, not account_type=%s; the type cannot change: create '
+                        'a new account' % (current['dn'], current['account_type'], acct_type))
+    p = _Plan(params, current, acct_type, resolved, lambda sid: sid_labels.get(sid, sid))
+    p.after.update(name=params['name'], account_type=acct_type)
+    if current is not None:
+        p.before.update(name=current['name'], account_type=current['account_type'])
+    for row in PROPERTIES:
+        if not applies(row, acct_type):
+            continue
+        kind = KINDS[row['kind']]
+        if current is not None and row['option'] not in p.before:
+            p.before[row['option']] = kind.before(row, current)
+        p.after[row['option']] = kind.apply(row, p)
+    if p.uac & UAC_TRUSTED_FOR_DELEGATION and p.uac & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
+        raise PlanError('%s would be trusted for both unconstrained delegation and protocol transition; set '
+                        'trusted_for_delegation=false or trusted_to_auth_for_delegation=false'
+                        % (current['dn'] if current else params['name']))
     if current is None:
-        return _plan_create(params, sam, acct_type, resolved, lbl, warnings)
-    return _plan_update(params, current, sam, acct_type, resolved, lbl, warnings)
+        p.create['userAccountControl'] = p.uac
+        if acct_type == 'delegated':
+            p.create['msDS-DelegatedMSAState'] = 3  # standalone dMSA (not migrating an existing account)
+    elif p.uac != current['uac']:
+        p.changes['userAccountControl'] = single_value_change(current['uac'], p.uac)
+    p.after['outbound_auth_only'] = not p.after.get('dns_hostname') and not p.after.get('spn')
+    if current is not None:
+        p.before['outbound_auth_only'] = current['outbound_auth_only']
+    return dict(create=p.create, modify=(p.changes or None) if current is not None else None, sd_old=p.sd_old,
+                before=p.before, after=p.after, warnings=p.warnings)
 
 
-def _enc_after(params, current_names, current_raw):
-    action = params.get('kerberos_encryption_types')
+def _enc_after(action, current_names, current_raw):
     if not action:
         return current_names, current_raw
     names = apply_list_action(current_names or [], action, ci=False)
@@ -298,180 +573,6 @@ def _enc_after(params, current_names, current_raw):
     names = sorted(set(names), key=order.index)
     other = (current_raw or 0) & ~sum(b for dummy, b in ENCTYPES)
     return names, enctype_mask(names, other)
-
-
-def _plan_create(params, sam, acct_type, resolved, lbl, warnings):
-    if acct_type == 'group' and not params.get('dns_hostname') and not params.get('outbound_auth_only'):
-        raise PlanError('dns_hostname is required to create a group managed service account (the DNS name '
-                        'clients use for the service), unless outbound_auth_only=true')
-    attrs = {'sAMAccountName': sam}
-    uac = UAC_WORKSTATION_TRUST_ACCOUNT
-    if params.get('enabled') is False:
-        uac |= UAC_ACCOUNTDISABLE
-    if params.get('trusted_for_delegation'):
-        uac |= UAC_TRUSTED_FOR_DELEGATION
-    if params.get('trusted_to_auth_for_delegation'):
-        uac |= UAC_TRUSTED_TO_AUTH_FOR_DELEGATION
-    attrs['userAccountControl'] = uac
-    after = dict(name=params['name'], sam_account_name=sam, account_type=acct_type)
-    if params.get('dns_hostname'):
-        attrs['dNSHostName'] = params['dns_hostname']
-    after['dns_hostname'] = params.get('dns_hostname')
-    if acct_type in ('group', 'delegated'):
-        interval = params.get('password_interval_days') or DEFAULT_INTERVAL
-        attrs['msDS-ManagedPasswordInterval'] = interval
-        after['password_interval_days'] = interval
-    if acct_type == 'delegated':
-        attrs['msDS-DelegatedMSAState'] = 3  # standalone dMSA (not migrating an existing account)
-    enc_action = params.get('kerberos_encryption_types')
-    names = DEFAULT_ENCTYPES if not enc_action else apply_list_action(DEFAULT_ENCTYPES, enc_action, ci=False)
-    names, mask = _enc_after(dict(kerberos_encryption_types=dict(set=names)), [], 0)
-    attrs['msDS-SupportedEncryptionTypes'] = mask
-    after['kerberos_encryption_types'] = names
-    spns = apply_list_action([], params.get('spn'))
-    if spns:
-        attrs['servicePrincipalName'] = spns
-    after['spn'] = sorted(spns, key=str.lower)
-    a2d = apply_list_action([], params.get('allowed_to_delegate_to'))
-    if a2d:
-        attrs['msDS-AllowedToDelegateTo'] = a2d
-    after['allowed_to_delegate_to'] = sorted(a2d, key=str.lower)
-    for opt, attr in (('allowed_to_retrieve_password', 'msDS-GroupMSAMembership'),
-                      ('delegates', 'msDS-AllowedToActOnBehalfOfOtherIdentity')):
-        if acct_type == 'standalone' and opt == 'allowed_to_retrieve_password':
-            continue
-        sids = desired_sids(params.get(opt) or {}, [], resolved)
-        if sids:
-            attrs[attr] = build_membership_sd(sids)
-        after[opt] = sorted((lbl(s) for s in sids), key=str.lower)
-    for opt in ('description', 'display_name'):
-        if params.get(opt) is not None:
-            attrs[PROPERTY[opt]['attr']] = params[opt]
-        after[opt] = params.get(opt)
-    after.update(enabled=params.get('enabled') is not False,
-                 trusted_for_delegation=bool(params.get('trusted_for_delegation')),
-                 trusted_to_auth_for_delegation=bool(params.get('trusted_to_auth_for_delegation')),
-                 outbound_auth_only=not params.get('dns_hostname') and not spns)
-    return dict(create=attrs, modify=None, sd_old={}, before={}, after=after, warnings=warnings)
-
-
-def _plan_update(params, cur, sam, acct_type, resolved, lbl, warnings):
-    if cur['account_type'] != acct_type:
-        raise PlanError('%s is a %s managed service account, not account_type=%s; the type cannot change: create '
-                        'a new account' % (cur['dn'], cur['account_type'], acct_type))
-    changes = {}
-    sd_old = {}     # security-descriptor attributes changed by value: the value read (for the Windows fallback)
-    before = dict(name=cur['name'], sam_account_name=cur['sam_account_name'], account_type=cur['account_type'])
-    after = dict(before)
-    after['sam_account_name'] = cur['sam_account_name']
-
-    want_interval = params.get('password_interval_days')
-    before['password_interval_days'] = after['password_interval_days'] = cur['password_interval_days']
-    if want_interval is not None and cur['password_interval_days'] is not None and \
-            want_interval != cur['password_interval_days']:
-        raise PlanError(
-            'password_interval_days is %d on %s and can only be set when the account is created (the directory '
-            'refuses any later change). To use %d days, create a new account with the new interval, move the '
-            'services to it host by host (gmsa.farm.windows_service_identity), then remove the old one.'
-            % (cur['password_interval_days'], cur['dn'], want_interval))
-
-    if sam.lower() != (cur['sam_account_name'] or '').lower():
-        changes['sAMAccountName'] = single_value_change(cur['sam_account_name'], sam)
-        after['sam_account_name'] = sam
-
-    outbound = params.get('outbound_auth_only')
-    # dNSHostName
-    want_dns = cur['dns_hostname']
-    if outbound:
-        want_dns = None
-    elif params.get('dns_hostname') is not None and params['dns_hostname'].lower() != (want_dns or '').lower():
-        want_dns = params['dns_hostname']
-    before['dns_hostname'] = cur['dns_hostname']
-    after['dns_hostname'] = want_dns
-    if (want_dns or '').lower() != (cur['dns_hostname'] or '').lower():
-        changes['dNSHostName'] = single_value_change(cur['dns_hostname'], want_dns)
-
-    # SPNs and constrained delegation targets
-    for opt in ('spn', 'allowed_to_delegate_to'):
-        attr = PROPERTY[opt]['attr']
-        new = apply_list_action(cur[opt], params.get(opt))
-        if opt == 'spn' and outbound:
-            new = []
-        before[opt] = sorted(cur[opt], key=str.lower)
-        after[opt] = sorted(new, key=str.lower)
-        ops = list_changes(attr, cur[opt], new)
-        if ops:
-            changes[attr] = ops
-
-    # encryption types
-    names, mask = _enc_after(params, cur['kerberos_encryption_types'], cur['enc_raw'])
-    before['kerberos_encryption_types'] = cur['kerberos_encryption_types']
-    after['kerberos_encryption_types'] = names
-    if params.get('kerberos_encryption_types') and mask != cur['enc_raw']:
-        changes['msDS-SupportedEncryptionTypes'] = single_value_change(cur['enc_raw'], mask)
-
-    # security descriptors
-    for opt, raw_key in (('allowed_to_retrieve_password', 'membership_raw'), ('delegates', 'rbcd_raw')):
-        attr = PROPERTY[opt]['attr']
-        parsed = parse_membership_sd(cur[raw_key])
-        for w in parsed['warnings']:
-            warnings.append('%s of %s: %s' % (opt, cur['dn'], w))
-        cur_sids = granted_sids(parsed)
-        before[opt] = sorted((lbl(s) for s in cur_sids), key=str.lower)
-        action = params.get(opt)
-        if not action or (acct_type == 'standalone' and opt == 'allowed_to_retrieve_password'):
-            after[opt] = before[opt]
-            continue
-        new_sids = desired_sids(action, cur_sids, resolved)
-        after[opt] = sorted((lbl(s) for s in new_sids), key=str.lower)
-        if [s.upper() for s in new_sids] != [s.upper() for s in cur_sids]:
-            if not new_sids and all(a['managed'] for a in parsed['aces']):
-                new_raw = None
-            elif cur[raw_key] is None:
-                new_raw = build_membership_sd(new_sids)
-            else:
-                new_raw = update_membership_sd(parsed, exact=new_sids)
-            if new_raw != cur[raw_key]:
-                changes[attr] = single_value_change(cur[raw_key], new_raw)
-                if cur[raw_key] is not None:
-                    sd_old[attr] = cur[raw_key]
-
-    # userAccountControl bits
-    uac = cur['uac']
-    for opt in ('enabled', 'trusted_for_delegation', 'trusted_to_auth_for_delegation'):
-        prop = PROPERTY[opt]
-        have = bool(uac & prop['bit']) != bool(prop.get('inverse'))
-        before[opt] = have
-        want = params.get(opt)
-        if want is None or want == have:
-            after[opt] = have
-            continue
-        after[opt] = want
-        if want != bool(prop.get('inverse')):
-            uac |= prop['bit']
-        else:
-            uac &= ~prop['bit']
-    if uac & UAC_TRUSTED_FOR_DELEGATION and uac & UAC_TRUSTED_TO_AUTH_FOR_DELEGATION:
-        raise PlanError('%s would be trusted for both unconstrained delegation and protocol transition; set '
-                        'trusted_for_delegation=false or trusted_to_auth_for_delegation=false'
-                        % cur['dn'])
-    if uac != cur['uac']:
-        changes['userAccountControl'] = single_value_change(cur['uac'], uac)
-
-    for opt in ('description', 'display_name'):
-        before[opt] = cur[opt]
-        want = params.get(opt)
-        if want is None:
-            after[opt] = cur[opt]
-            continue
-        want = want or None  # '' clears
-        after[opt] = want
-        if want != cur[opt]:
-            changes[PROPERTY[opt]['attr']] = single_value_change(cur[opt], want)
-
-    before['outbound_auth_only'] = cur['outbound_auth_only']
-    after['outbound_auth_only'] = not after['dns_hostname'] and not after['spn']
-    return dict(create=None, modify=changes or None, sd_old=sd_old, before=before, after=after, warnings=warnings)
 
 
 def principal_inputs(params):

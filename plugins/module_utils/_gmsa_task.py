@@ -363,7 +363,7 @@ def describe_current_sids(directory, account, current, sid_labels):
     if current is None:
         return unresolved
     cur_sids = []
-    for raw in (current['membership_raw'], current['rbcd_raw']):
+    for raw in current['raw'].values():
         try:
             cur_sids.extend(granted_sids(parse_membership_sd(raw)))
         except SecurityError as e:

@@ -91,8 +91,8 @@ def build_report(directory, entries, base, now=None):
     for e in entries:
         st = g.read_state(e)
         st['_entry'] = e
-        st['_allowed'] = granted_sids(parse_membership_sd(st['membership_raw']))
-        st['_delegates'] = granted_sids(parse_membership_sd(st['rbcd_raw']))
+        st['_allowed'] = granted_sids(parse_membership_sd(st['raw']['msDS-GroupMSAMembership']))
+        st['_delegates'] = granted_sids(parse_membership_sd(st['raw']['msDS-AllowedToActOnBehalfOfOtherIdentity']))
         all_sids.extend(st['_allowed'])
         all_sids.extend(st['_delegates'])
         states.append(st)

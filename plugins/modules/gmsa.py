@@ -360,38 +360,19 @@ unresolved_sids:
 '''
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import property_options
 from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import core
 
-_LIST_ACTION = dict(add=dict(type='list', elements='str'), remove=dict(type='list', elements='str'),
-                    set=dict(type='list', elements='str'))
-_PRINCIPAL_ACTION = dict(_LIST_ACTION, lookup_failure_action=dict(type='str', choices=['fail', 'warn', 'ignore'],
-                                                                  default='fail'))
-_ENC_CHOICES = ['aes128', 'aes256', 'rc4', 'des']
-
+# The account's identity and state; every other option comes from a row of the property table.
 ARGUMENT_SPEC = dict(
     name=dict(type='str', required=True),
-    sam_account_name=dict(type='str'),
     path=dict(type='str'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     account_type=dict(type='str', choices=['group', 'standalone', 'delegated'], default='group'),
     host=dict(type='str'),
-    dns_hostname=dict(type='str'),
     outbound_auth_only=dict(type='bool', default=False),
-    password_interval_days=dict(type='int', no_log=False),
-    kerberos_encryption_types=dict(type='dict', options=dict(
-        add=dict(type='list', elements='str', choices=_ENC_CHOICES),
-        remove=dict(type='list', elements='str', choices=_ENC_CHOICES),
-        set=dict(type='list', elements='str', choices=_ENC_CHOICES))),
-    spn=dict(type='dict', options=_LIST_ACTION),
-    allowed_to_retrieve_password=dict(type='dict', options=_PRINCIPAL_ACTION, no_log=False),
-    trusted_for_delegation=dict(type='bool'),
-    trusted_to_auth_for_delegation=dict(type='bool'),
-    allowed_to_delegate_to=dict(type='dict', options=_LIST_ACTION),
-    delegates=dict(type='dict', options=_PRINCIPAL_ACTION),
-    enabled=dict(type='bool'),
-    description=dict(type='str'),
-    display_name=dict(type='str'),
     protect_from_deletion=dict(type='bool'),
+    **property_options()
 )
 
 

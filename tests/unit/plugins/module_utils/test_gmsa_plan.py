@@ -126,3 +126,25 @@ def test_no_module_ever_asks_for_the_managed_password():
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert node.value.lower() != 'msds-managedpassword', path
     assert 'msDS-ManagedPassword' not in g.ACCOUNT_ATTRIBUTES
+
+
+def test_the_property_table_drives_the_planner(monkeypatch):
+    """Adding an option is one row: create, update, diff and the option spec all follow it."""
+    row = dict(option='office', attr='physicalDeliveryOfficeName', kind='string')
+    monkeypatch.setattr(g, 'PROPERTIES', g.PROPERTIES + [row])
+    assert g.property_options()['office'] == dict(type='str')
+    created = g.plan(params(dns_hostname='farm.x', office='B12'), None, {}, {})
+    assert created['create']['physicalDeliveryOfficeName'] == 'B12' and created['after']['office'] == 'B12'
+    cur = g.read_state(entry(physicalDeliveryOfficeName=['B12']))
+    updated = g.plan(params(office='C7'), cur, {}, {})
+    assert updated['modify'] == {'physicalDeliveryOfficeName': [(g.MODIFY_DELETE, ['B12']), (g.MODIFY_ADD, ['C7'])]}
+    assert (updated['before']['office'], updated['after']['office']) == ('B12', 'C7')
+
+
+def test_every_row_is_a_documented_module_option():
+    import yaml
+    from ansible_collections.gmsa.farm.plugins.modules import gmsa as module
+    documented = yaml.safe_load(module.DOCUMENTATION)['options']
+    for row in g.PROPERTIES:
+        assert row['option'] in documented and row['option'] in module.ARGUMENT_SPEC, row['option']
+        assert row['kind'] in g.KINDS
