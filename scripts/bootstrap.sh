@@ -22,7 +22,7 @@ _gmsa_apt() {
 
 command -v dpkg-query >/dev/null || { echo "bootstrap: not a Debian-like system (no dpkg); install bindep.txt's packages yourself" >&2; exit 1; }
 # Build deps of gssapi (no Linux wheels), Kerberos client tools, the C# compiler for the Windows util check.
-_gmsa_apt libkrb5-dev krb5-user gcc mono-mcs iproute2 git rsync shellcheck
+_gmsa_apt python3-venv python3-dev libkrb5-dev krb5-user gcc mono-mcs iproute2 git rsync shellcheck
 
 PY=${GMSA_PYTHON:-python3}
 VENV="$GMSA_REPO/.venv"

@@ -7,7 +7,8 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 """
 from __future__ import annotations
 
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT
 
 # otherWellKnownObjects GUID of the Managed Service Accounts container (MS-ADTS 6.1.1.4)
 WKGUID_MANAGED_SERVICE_ACCOUNTS = '1EB93889E40C45DF9F0C64D23BBB6237'
@@ -81,11 +82,10 @@ def check_container(directory, path, object_class):
     One base search of the constructed attribute allowedChildClassesEffective. ``path`` may be a
     ``<WKGUID=…,domain>`` DN: the entry's real DN comes back with it. Returns (problem message or None, DN).
     """
-    from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
     try:
         entries = directory.search(path, '(objectClass=*)', ['allowedChildClassesEffective'], scope='base')
     except DirectoryError as e:
-        if e.code == 32:
+        if e.code == RESULT['noSuchObject']:
             entries = []
         else:
             raise

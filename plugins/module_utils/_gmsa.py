@@ -20,15 +20,13 @@ from __future__ import annotations
 import re
 
 from ansible_collections.gmsa.farm.plugins.module_utils._principals import SAM_INVALID
-from ansible_collections.gmsa.farm.plugins.module_utils._values import first, parent_dn, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+    MODIFY_ADD, MODIFY_DELETE, first, parent_dn, raw_first,
+)
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     granted_sids, parse_membership_sd, update_membership_sd, build_membership_sd,
 )
 
-try:
-    from ldap3 import MODIFY_ADD, MODIFY_DELETE
-except ImportError:  # pragma: no cover
-    MODIFY_ADD, MODIFY_DELETE = 'MODIFY_ADD', 'MODIFY_DELETE'
 
 CLASS_BY_TYPE = {
     'group': 'msDS-GroupManagedServiceAccount',

@@ -29,11 +29,10 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     parse_membership_sd, set_protected, sid_to_str,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    RESULT, check_dn, dacl_control, first, parent_dn, raw_first, rdn_escape,
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, check_dn, dacl_control, first, parent_dn, raw_first,
+    rdn_escape,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import (
-    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Conflict, Write, check_rights, execute,
-)
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import Conflict, Write, check_rights, execute
 
 MAX_ATTEMPTS = 12
 INTERVAL_MAX = 2 ** 31 - 1      # msDS-ManagedPasswordInterval is a 32-bit signed integer
@@ -224,7 +223,7 @@ def plan_writes(p, account, plan, new_dn, parent_sd, host):
         writes.append(_dacl_write(cur_dn, set_protected(cur_sd, False),
                                   'lift the protection from accidental deletion of %s' % cur_dn))
     if host is not None:
-        linked = [x for x in (account['attributes'].get('msDS-HostServiceAccountBL') or [])] if account else []
+        linked = list(account['attributes'].get('msDS-HostServiceAccountBL') or []) if account else []
         for old in linked:
             if old.lower() != host['dn'].lower():
                 writes.append(Write('modify', old, 'unlink %s from its old host %s' % (new_dn, old),

@@ -334,7 +334,7 @@ class Directory(object):
             self._root_dse = entries[0]['attributes']
         return self._root_dse
 
-    def _dse_str(self, name):
+    def dse_str(self, name):
         v = self.root_dse.get(name)
         if isinstance(v, list):
             v = v[0] if v else None
@@ -342,19 +342,19 @@ class Directory(object):
 
     @property
     def default_nc(self):
-        return self._dse_str('defaultNamingContext')
+        return self.dse_str('defaultNamingContext')
 
     @property
     def configuration_nc(self):
-        return self._dse_str('configurationNamingContext')
+        return self.dse_str('configurationNamingContext')
 
     @property
     def schema_nc(self):
-        return self._dse_str('schemaNamingContext')
+        return self.dse_str('schemaNamingContext')
 
     @property
     def root_domain_nc(self):
-        return self._dse_str('rootDomainNamingContext')
+        return self.dse_str('rootDomainNamingContext')
 
     @property
     def dns_domain(self):

@@ -9,6 +9,7 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 """
 from __future__ import annotations
 
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import netbios_name
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     guid_to_bytes, guid_to_str, is_guid, is_sid, ldap_filter_bytes, sid_to_bytes, sid_to_str,
@@ -62,7 +63,6 @@ def check_domains(directory, values):
     only when a value names a domain."""
     if not any(domain_part(v) for v in values):
         return
-    from ansible_collections.gmsa.farm.plugins.module_utils._domain import netbios_name
     netbios = netbios_name(directory)
     foreign = foreign_names(values, netbios, directory.dns_domain)
     if foreign:

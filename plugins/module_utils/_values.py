@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 
 try:
+    from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE  # pylint: disable=unused-import
     from ldap3.protocol.microsoft import security_descriptor_control
     from ldap3.utils.dn import escape_rdn, parse_dn
     from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.operation.search import parse_filter
     HAS_LDAP3 = True
 except ImportError:  # pragma: no cover - the connection layer reports the missing library
     HAS_LDAP3 = False
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE = 'MODIFY_ADD', 'MODIFY_DELETE', 'MODIFY_REPLACE'
 
 # LDAP result codes the code decides on, by name (RFC 4511 4.1.9; MS-ADTS adds no codes of its own).
 RESULT = dict(
@@ -96,7 +99,6 @@ def check_filter(option, value):
     if not v.startswith('(') or depth != 0 or not _FILTER_TOKEN.match(v):
         raise ValueError('%s: %r is not an LDAP filter such as (objectClass=computer)' % (option, value))
     try:
-        from ldap3.operation.search import parse_filter
         parse_filter(v, None, auto_escape=True, auto_encode=True, validator=None, check_names=False)
     except Exception as e:  # ldap3 raises several exception types for malformed filters
         raise ValueError('%s: %r is not a valid LDAP filter (%s)' % (option, value, e))

@@ -23,16 +23,12 @@ diff, the rights check and the failure report all read that one list:
 """
 from __future__ import annotations
 
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    RESULT, SD_RIGHT_DACL, first, raw_first, result_name,
+    MODIFY_ADD, MODIFY_REPLACE, RESULT, SD_RIGHT_DACL, first, raw_first, result_name,
 )
 
-try:
-    from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
-except ImportError:  # pragma: no cover
-    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE = 'MODIFY_ADD', 'MODIFY_DELETE', 'MODIFY_REPLACE'
 
 # A concurrent writer changed what the plan read: the delete of the old value found nothing, or the value added
 # exists now. Windows answers constraintViolation for an add to a single-valued attribute that another writer
@@ -156,7 +152,6 @@ def check_rights(directory, writes):
     need = rights_needed([w for w in writes if w.op in ('modify',)])
     if not need:
         return
-    from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
     flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in sorted(need))
     entries = directory.search(directory.default_nc, flt, ['allowedAttributesEffective', 'sDRightsEffective'])
     problems = missing_rights(need, entries)

@@ -156,7 +156,7 @@ def core(module, directory):
         configuration_naming_context=directory.configuration_nc,
         schema_naming_context=directory.schema_nc,
         root_domain_naming_context=directory.root_domain_nc,
-        dc_dns_hostname=directory._dse_str('dnsHostName'),
+        dc_dns_hostname=directory.dse_str('dnsHostName'),
         domain_functional_level=level_name(dse.get('domainFunctionality')),
         forest_functional_level=level_name(dse.get('forestFunctionality')),
         dc_functional_level=level_name(dse.get('domainControllerFunctionality')),

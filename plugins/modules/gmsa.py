@@ -11,12 +11,15 @@ version_added: 0.1.0
 description:
   - Manages a managed service account straight over LDAP from the controller, with every
     C(New-ADServiceAccount) parameter, and no Windows jump host or RSAT.
-  - Everything is resolved and validated before the first write (names, principals, SPNs, lengths, the
-    password interval, delegation, a usable KDS root key); a failed task leaves the directory as it was.
+  - Everything is resolved and validated before the first write (names, DNs, principals, SPNs, lengths, number
+    ranges, the password interval, delegation, a usable KDS root key). Then the task plans every LDAP request it
+    will send, in order (RV(requests)), and checks the bound account's rights for each before sending the first.
+    A refusal before any write changes nothing and says so; a failure after some writes reports C(changed=true)
+    and what was written (RV(written)).
   - A no-op run costs one search (the account, every principal the task names and every SPN it adds, together)
-    plus the connection. A change adds one modify request. Attributes that already have a value are changed
-    with delete-old-value + add-new-value in that one request, so a concurrent writer is never overwritten; the
-    module re-reads and retries instead.
+    plus the connection. Attributes that already have a value are changed with delete-old-value + add-new-value,
+    so a concurrent writer is never overwritten; the module re-reads and retries instead. When a Windows DC
+    refuses to delete a security descriptor by value, the value is re-read and, when unchanged, replaced.
   - The diff shows the account in the task's terms (principal names, encryption type names), never bytes.
 author:
   - gmsa.farm maintainers (@gmsa-farm)
@@ -351,6 +354,18 @@ principals:
       description: C(computer), C(group), C(user), C(gmsa), C(msa) or another object class.
       type: str
       returned: always
+requests:
+  description: The LDAP requests the task sent (in check mode, would send), in order, without values.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{op: add, dn: 'CN=ITFarm1,CN=Managed Service Accounts,DC=contoso,DC=com',
+            what: 'create CN=ITFarm1,CN=Managed Service Accounts,DC=contoso,DC=com', attributes: [sAMAccountName]}]
+written:
+  description: On failure, what was written before the failing request (empty when nothing was).
+  returned: failure after the plan started
+  type: list
+  elements: str
 unresolved_sids:
   description: SIDs granted in the account's descriptors that no longer resolve (deleted principals); remove
     them by SID.

@@ -138,10 +138,10 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import check_container, well_known_dn
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, first, raw_first, rdn_escape
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import (
-    MODIFY_ADD, MODIFY_DELETE, Conflict, Write, check_rights, execute,
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+    MODIFY_ADD, MODIFY_DELETE, check_dn, first, raw_first, rdn_escape,
 )
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import Conflict, Write, check_rights, execute
 
 MAX_ATTEMPTS = 12
 

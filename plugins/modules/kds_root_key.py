@@ -229,7 +229,7 @@ def root_domain_sid(directory):
 
 def dc_computer_dn(directory):
     """The answering DC's computer object (for msKds-DomainID), through its server object's serverReference."""
-    server = directory._dse_str('serverName')
+    server = directory.dse_str('serverName')
     if server:
         entries = directory.search(server, '(objectClass=*)', ['serverReference'], scope='base')
         if entries:

@@ -2,7 +2,7 @@
 # Lab Active Directory domain controller for gmsa.farm: a real Samba >= 4.21 AD DC on a loopback address.
 #
 #   tests/lab/dc.sh up      install Samba if missing, provision (first time), start, wait, write env files
-#   tests/lab/dc.sh down    stop the DC by the pid in its pid file
+#   tests/lab/dc.sh down    stop the DC by the pid in its pid file; remove its loopback address and hosts line
 #   tests/lab/dc.sh env     print the env file (source it: eval "$(tests/lab/dc.sh env)")
 #   tests/lab/dc.sh status  exit 0 when the DC answers LDAPS and Kerberos
 #   tests/lab/dc.sh destroy stop and remove the lab directory (a new domain next time)
@@ -85,13 +85,26 @@ ensure_ip() {
 }
 
 ensure_hosts() {
-  # The DC's certificate and Kerberos SPN name dc1.<realm>; make that name resolve to the lab address.
-  local line="$LAB_IP $DC_FQDN $DC_HOST # gmsa.farm lab"
+  # The DC's certificate and Kerberos SPN name dc1.<realm>; make that name (only the FQDN: each lab has its own
+  # realm, so two labs never map one name to two addresses) resolve to the lab address.
+  local line="$LAB_IP $DC_FQDN # gmsa.farm lab"
   if ! grep -qxF "$line" /etc/hosts; then
-    grep -v " $DC_FQDN .*# gmsa.farm lab$" /etc/hosts > /etc/hosts.gmsa-lab.tmp || true
-    cat /etc/hosts.gmsa-lab.tmp > /etc/hosts && rm -f /etc/hosts.gmsa-lab.tmp
+    remove_hosts
     echo "$line" >> /etc/hosts
   fi
+}
+
+remove_hosts() {
+  grep -v " $DC_FQDN .*# gmsa.farm lab$" /etc/hosts > /etc/hosts.gmsa-lab.tmp || true
+  cat /etc/hosts.gmsa-lab.tmp > /etc/hosts && rm -f /etc/hosts.gmsa-lab.tmp
+}
+
+remove_ip() {
+  local addrs
+  addrs=$(ip -4 addr show dev lo 2>/dev/null || true)
+  case "$addrs" in
+    *"inet $LAB_IP/"*) ip addr del "$LAB_IP/8" dev lo 2>/dev/null || true ;;
+  esac
 }
 
 running() {
@@ -232,8 +245,8 @@ down_quiet() {
 
 case "${1:-}" in
   up) up ;;
-  down) down_quiet; log "lab DC stopped" ;;
-  destroy) down_quiet; rm -rf "$LAB_DIR"; log "lab removed" ;;
+  down) down_quiet; remove_hosts; remove_ip; log "lab DC stopped; $LAB_IP and $DC_FQDN removed from lo and /etc/hosts" ;;
+  destroy) down_quiet; remove_hosts; remove_ip; rm -rf "$LAB_DIR"; log "lab removed" ;;
   env) [ -f "$ENV_FILE" ] || die "no lab yet: run '$0 up'"; cat "$ENV_FILE" ;;
   status) if status_quiet; then echo "running"; else echo "not running"; exit 1; fi ;;
   *) echo "usage: $0 up|down|env|status|destroy" >&2; exit 2 ;;

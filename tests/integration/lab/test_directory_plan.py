@@ -72,8 +72,7 @@ def test_descriptor_value_delete_refused_falls_back_to_a_guarded_replace(gmsa, c
     assert computers.managed_password(b, r['distinguished_name'])
 
 
-def test_refused_value_delete_with_a_concurrent_change_is_retried_not_overwritten(gmsa, computers, lab, proxy,
-                                                                                   admin):
+def test_refused_value_delete_with_a_concurrent_change_is_retried_not_overwritten(gmsa, computers, lab, proxy):
     """If the descriptor changed meanwhile, the re-read shows it: no replace over the other writer's change; the
     task re-reads and plans again, and both hosts end up allowed."""
     a, b, c = computers.create(uid('a')), computers.create(uid('b')), computers.create(uid('c'))

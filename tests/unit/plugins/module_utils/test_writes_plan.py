@@ -12,9 +12,11 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
 from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd, is_protected
-from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, check_filter, check_range
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, check_dn, check_filter, check_range,
+)
 from ansible_collections.gmsa.farm.plugins.module_utils._writes import (
-    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Conflict, Write, execute, missing_rights, rights_needed,
+    Conflict, Write, execute, missing_rights, rights_needed,
 )
 
 D = 'S-1-5-21-1-2-3'
@@ -99,9 +101,8 @@ def test_constraint_violation_is_a_conflict_only_when_the_empty_attribute_got_fi
 
 def sd_write():
     old, new = build_membership_sd([D + '-1101']), build_membership_sd([D + '-1101', D + '-1102'])
-    return old, Write('modify', DN, 'update', changes={'msDS-GroupMSAMembership': [(MODIFY_DELETE, [old]),
-                                                                                 (MODIFY_ADD, [new])]},
-                      sd_values={'msDS-GroupMSAMembership': old})
+    changes = {'msDS-GroupMSAMembership': [(MODIFY_DELETE, [old]), (MODIFY_ADD, [new])]}
+    return old, Write('modify', DN, 'update', changes=changes, sd_values={'msDS-GroupMSAMembership': old})
 
 
 @pytest.mark.parametrize('code', [16, 18, 53])
