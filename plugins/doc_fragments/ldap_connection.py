@@ -47,7 +47,11 @@ options:
   domain_username:
     description:
       - The account to bind as. For C(simple) a UPN (C(admin@example.com)), C(DOMAIN\\user) or a DN; for
-        C(kerberos) the principal (C(admin@EXAMPLE.COM)).
+        C(kerberos) the principal (C(admin@example.com) or C(admin@EXAMPLE.COM) - the realm is upper-cased, as AD
+        realms are).
+      - With C(kerberos) and a principal that names its realm, the module needs no krb5.conf entry for that realm;
+        it asks the domain controllers of O(domain_server) as the realm's KDCs (a file of its own put first in
+        E(KRB5_CONFIG) for the task; the system's configuration still applies to everything else).
       - Falls back to E(GMSA_DOMAIN_USERNAME).
     type: str
   domain_password:

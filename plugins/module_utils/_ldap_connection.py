@@ -20,8 +20,10 @@ Design:
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import ssl
+import tempfile
 import warnings
 
 try:
@@ -191,7 +193,8 @@ class Directory(object):
             raise DirectoryError('domain_auth=kerberos needs the Python library gssapi (pip install gssapi; it '
                                  'builds against MIT krb5: apt-get install libkrb5-dev): %s' % e)
         p = self.params
-        user = p.get('domain_username')
+        user = canonical_principal(p.get('domain_username'))
+        self._krb5_config_for(user)
         try:
             if p.get('domain_password'):
                 if not user:
@@ -218,6 +221,26 @@ class Directory(object):
             raise DirectoryError('Kerberos: could not get a ticket from the %s: %s. Check the realm and KDC in '
                                  'krb5.conf (KRB5_CONFIG), the clock, and the credentials; with a ticket cache, '
                                  'run kinit first.' % (source, _gss_text(e)))
+
+    def _krb5_config_for(self, principal):
+        """Let a Kerberos bind work without editing the system krb5.conf: a small file naming the DCs of
+        domain_server as the KDCs of the principal's realm, put first in KRB5_CONFIG (MIT krb5 reads the files in
+        order; the earlier wins), so the system's configuration still applies to everything else."""
+        realm = principal.split('@', 1)[1] if principal and '@' in principal else None
+        if not realm:
+            return
+        hosts = []
+        for entry in self.params.get('domain_server') or []:
+            host = _split_server(entry, None)[1]
+            if host not in hosts:
+                hosts.append(host)
+        self._krb5_dir = tempfile.mkdtemp(prefix='gmsa-farm-krb5-')
+        path = os.path.join(self._krb5_dir, 'krb5.conf')
+        with open(path, 'w') as f:
+            f.write('[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n'
+                    '[realms]\n  %s = {\n%s  }\n' % (realm, realm, ''.join('    kdc = %s\n' % h for h in hosts)))
+        self._krb5_previous = os.environ.get('KRB5_CONFIG')
+        os.environ['KRB5_CONFIG'] = '%s:%s' % (path, self._krb5_previous or '/etc/krb5.conf')
 
     def connect(self):
         self._validate_params()
@@ -311,6 +334,13 @@ class Directory(object):
         self.conn = conn
 
     def close(self):
+        if getattr(self, '_krb5_dir', None):
+            shutil.rmtree(self._krb5_dir, ignore_errors=True)
+            self._krb5_dir = None
+            if self._krb5_previous is None:
+                os.environ.pop('KRB5_CONFIG', None)
+            else:
+                os.environ['KRB5_CONFIG'] = self._krb5_previous
         if self.conn is not None:
             try:
                 self.conn.unbind()
@@ -478,6 +508,15 @@ def _gss_text(e):
         return e.gen_message()
     except Exception:  # pylint: disable=broad-except
         return str(e)
+
+
+def canonical_principal(user):
+    """AD realms are the upper-case DNS domain; people write UPNs in lower case: user@example.com ->
+    user@EXAMPLE.COM (the user part is kept as given)."""
+    if not user or '@' not in user:
+        return user
+    name, realm = user.rsplit('@', 1)
+    return '%s@%s' % (name, realm.upper())
 
 
 def escape(value):

@@ -198,3 +198,15 @@ def test_a_ca_file_that_is_not_a_certificate_says_so(run_module, lab, tmp_path):
 def test_info_options_taking_a_filter_or_a_dn_are_checked(run_module, lab, args, message):
     r = run_module('gmsa_info', args)
     assert r.failed and message in r['msg'], r
+
+
+def test_kerberos_with_a_lower_case_upn_and_no_krb5_conf_for_the_realm(run_module, lab, tmp_path, monkeypatch):
+    """Users write UPNs in lower case and execution environments have no krb5.conf for their domain: the realm is
+    upper-cased and the DCs of domain_server are the KDCs (issue 14)."""
+    empty = tmp_path / 'krb5.conf'
+    empty.write_text('[libdefaults]\n  dns_lookup_kdc = false\n')
+    monkeypatch.setenv('KRB5_CONFIG', str(empty))
+    user = lab['GMSA_DOMAIN_USERNAME'].split('@')[0] + '@' + lab['GMSA_LAB_REALM'].lower()
+    r = run_module('domain_info', dict(domain_auth='kerberos', domain_username=user))
+    assert not r.failed, r
+    assert os.environ['KRB5_CONFIG'] == str(empty)     # put back after the task
