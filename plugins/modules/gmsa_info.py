@@ -137,8 +137,22 @@ accounts:
       elements: str
       returned: always
     effective_retrievers:
-      description: sAMAccountNames of the computer accounts that can retrieve the password, directly or
-        through (nested) groups.
+      description:
+        - sAMAccountNames of the security principals (computers, users, managed service accounts) that can
+          retrieve the password - granted directly, through (nested) groups, or through a primary group (such as
+          Domain Computers, which the in-chain matching rule does not follow).
+        - Complete only when RV(accounts[].retrievers_unbounded) is false.
+      type: list
+      elements: str
+      returned: always
+    retrievers_unbounded:
+      description: Whether a grant cannot be enumerated (a well-known SID such as Authenticated Users or Everyone,
+        or a principal of another domain), so more principals than RV(accounts[].effective_retrievers) can
+        retrieve the password.
+      type: bool
+      returned: always
+    unbounded_reasons:
+      description: Why the retrievers are unbounded, one sentence per grant.
       type: list
       elements: str
       returned: always

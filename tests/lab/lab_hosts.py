@@ -4,6 +4,8 @@ msDS-ManagedPassword, and this prints only whether a password came back, never t
 
     lab_hosts.py ensure HOST...            create missing computer accounts (passwords kept in .lab/hosts.json)
     lab_hosts.py verify GMSA HOST...       JSON {host: true|false}: can the host retrieve GMSA's password?
+    lab_hosts.py kinit HOST CCACHE         a Kerberos TGT for the host's computer account, in CCACHE (MIT kinit)
+    lab_hosts.py verify-ccache GMSA CCACHE JSON {"retrieves": true|false}: binding with the tickets of CCACHE
     lab_hosts.py delete HOST...            delete the computer accounts
 Connection from the GMSA_DOMAIN_* / GMSA_LAB_* environment (the lab's env file).
 """
@@ -13,6 +15,7 @@ import json
 import os
 import secrets
 import ssl
+import subprocess
 import sys
 
 import ldap3
@@ -22,13 +25,57 @@ STORE = os.path.join(ENV['GMSA_LAB_DIR'], 'hosts.json')
 OU = 'OU=LabHosts,%s' % ENV['GMSA_LAB_BASE_DN']
 
 
-def connect(user, password):
+def connect(user, password, required=True):
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ENV['GMSA_DOMAIN_CA_CERT'])
     server = ldap3.Server(ENV['GMSA_DOMAIN_SERVER'], port=636, use_ssl=True, tls=tls, get_info=ldap3.NONE)
     conn = ldap3.Connection(server, user, password, raise_exceptions=False)
     if not conn.bind():
+        if not required:
+            return None     # a disabled account, or a reset password: it cannot bind, so it cannot retrieve
         raise SystemExit('bind as %s failed: %s' % (user, conn.result.get('description')))
     return conn
+
+
+def retrieves(conn, gmsa_dn):
+    conn.search(gmsa_dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=['msDS-ManagedPassword'])
+    values = [e['raw_attributes'].get('msDS-ManagedPassword') for e in conn.response
+              if e.get('type') == 'searchResEntry']
+    blob = values[0][0] if values and values[0] else None
+    # A real blob: version 1, and at least the current password (256 bytes + NUL) after the header.
+    return bool(blob and int.from_bytes(blob[:2], 'little') == 1 and len(blob) >= 290)
+
+
+def gmsa_dn(gmsa):
+    admin = connect(ENV['GMSA_DOMAIN_USERNAME'], ENV['GMSA_DOMAIN_PASSWORD'])
+    admin.search(ENV['GMSA_LAB_BASE_DN'], '(sAMAccountName=%s$)' % gmsa, attributes=['1.1'])
+    found = [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
+    if not found:
+        raise SystemExit('no gMSA %s' % gmsa)
+    return found[0]
+
+
+def kinit(host, ccache):
+    """A TGT for the host's computer account from the lab KDC, with MIT kinit (an independent client)."""
+    entry = load()[computer_name(host)]
+    principal = '%s$@%s' % (computer_name(host), ENV['GMSA_LAB_REALM'])
+    p = subprocess.run(['kinit', '-c', ccache, principal], input=entry['password'] + '\n', text=True,
+                       capture_output=True, check=False)
+    if p.returncode != 0:
+        raise SystemExit('kinit %s failed: %s' % (principal, p.stderr))
+    print(json.dumps({'ccache': ccache}))
+
+
+def verify_ccache(gmsa, ccache):
+    """Bind with the Kerberos tickets already in ``ccache`` (no password) and try to read the password."""
+    import gssapi
+    creds = gssapi.Credentials(usage='initiate', store={'ccache': ccache})
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=ENV['GMSA_DOMAIN_CA_CERT'])
+    server = ldap3.Server(ENV['GMSA_DOMAIN_SERVER'], port=636, use_ssl=True, tls=tls, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
+                            sasl_credentials=(ENV['GMSA_DOMAIN_SERVER'], None, creds), raise_exceptions=False)
+    dn = gmsa_dn(gmsa)
+    ok = conn.bind()
+    print(json.dumps({'bound': bool(ok), 'retrieves': bool(ok) and retrieves(conn, dn)}))
 
 
 def load():
@@ -78,25 +125,14 @@ def ensure(hosts):
 
 def verify(gmsa, hosts):
     data = load()
-    admin = connect(ENV['GMSA_DOMAIN_USERNAME'], ENV['GMSA_DOMAIN_PASSWORD'])
-    admin.search(ENV['GMSA_LAB_BASE_DN'], '(sAMAccountName=%s$)' % gmsa, attributes=['1.1'])
-    found = [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
-    if not found:
-        raise SystemExit('no gMSA %s' % gmsa)
+    dn = gmsa_dn(gmsa)
     out = {}
     for h in hosts:
         entry = data.get(computer_name(h))
-        if entry is None:
-            out[h] = False
-            continue
-        conn = connect(entry['dn'], entry['password'])
-        conn.search(found[0], '(objectClass=*)', search_scope=ldap3.BASE, attributes=['msDS-ManagedPassword'])
-        values = [e['raw_attributes'].get('msDS-ManagedPassword') for e in conn.response
-                  if e.get('type') == 'searchResEntry']
-        blob = values[0][0] if values and values[0] else None
-        # A real blob: version 1, and at least the current password (256 bytes + NUL) after the header.
-        out[h] = bool(blob and int.from_bytes(blob[:2], 'little') == 1 and len(blob) >= 290)
-        conn.unbind()
+        conn = connect(entry['dn'], entry['password'], required=False) if entry else None
+        out[h] = bool(conn) and retrieves(conn, dn)
+        if conn:
+            conn.unbind()
     print(json.dumps(out))
 
 
@@ -119,5 +155,9 @@ if __name__ == '__main__':
         verify(sys.argv[2], sys.argv[3:])
     elif cmd == 'delete':
         delete(sys.argv[2:])
+    elif cmd == 'kinit':
+        kinit(sys.argv[2], sys.argv[3])
+    elif cmd == 'verify-ccache':
+        verify_ccache(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit(__doc__)

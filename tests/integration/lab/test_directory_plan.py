@@ -210,3 +210,25 @@ def test_own_domain_netbios_prefix_is_accepted(gmsa, computers, lab):
     r = gmsa(dict(name=name, dns_hostname=dns(lab, name),
                   allowed_to_retrieve_password=dict(set=['%s\\%s' % (lab['GMSA_LAB_NETBIOS'], host['sam'])])))
     assert not r.failed and r['diff']['after']['allowed_to_retrieve_password'] == [host['sam']]
+
+
+# ----------------------------------------------------------------------------- issue 11: the compromised host's account
+def test_computer_account_disable_and_reset(run_module, computers, admin, ou, lab):
+    from conftest import ldap3_connect
+    host = computers.create(uid('c'))
+    before = dump_tree(admin, ou)
+    c = run_module('computer_account', dict(name=host['sam'], enabled=False, reset_password=True), check=True)
+    assert not c.failed and c['changed'] and c['diff'] == dict(before=dict(enabled=True, password='unchanged'),
+                                                               after=dict(enabled=False, password='reset'))
+    assert dump_tree(admin, ou) == before
+    r = run_module('computer_account', dict(name=host['name'], enabled=False, reset_password=True))
+    assert not r.failed and r['changed'] and [x['what'].split(' ')[0] for x in r['requests']] == ['disable', 'reset']
+    assert 'stay valid until they expire' in r['exposure']
+    uac = attr(admin, host['dn'], 'userAccountControl')
+    assert int(uac[0] if isinstance(uac, list) else uac) & 2, 'disabled'
+    with pytest.raises(AssertionError):
+        ldap3_connect(lab, host['dn'], host['password'])      # the old machine password no longer binds
+    again = run_module('computer_account', dict(name=host['sam'], enabled=False))
+    assert not again.failed and not again['changed']
+    missing = run_module('computer_account', dict(name='nosuchpc42', enabled=False))
+    assert missing.failed and missing['msg'] == 'name: no computer nosuchpc42 in the domain. Nothing was changed.'

@@ -133,10 +133,20 @@ def test_farm_lifecycle(farm):
     assert farm.group_members() == [h1]
     assert farm.can_retrieve() == {h1: True, h2: False, h3: False}
 
-    # h2 comes back, then h1 is compromised and the gMSA rolls over to a new generation
+    # h2 comes back, then h1 is compromised and the gMSA rolls over to a new generation. h1 took Kerberos tickets
+    # while in the farm group (a TGT, and a service ticket for the DC's LDAP, cached by reading the password):
+    # those carry the group's SID and stay valid after the run (issue 11, 4).
     farm.run('add_member', [h1, h2], dict(gmsa_farm_new_members=[h2]))
-    farm.run('compromised_host', [h1, h2], dict(gmsa_farm_compromised_host=h1, gmsa_farm_rollover=True))
+    ccache = 'FILE:%s' % (farm.tmp / 'h1.ccache')
+    farm.helper(['kinit', h1, ccache])
+    assert farm.helper(['verify-ccache', farm.account, ccache]) == dict(bound=True, retrieves=True)
+    out = farm.run('compromised_host', [h1, h2], dict(gmsa_farm_compromised_host=h1, gmsa_farm_rollover=True))
+    assert 'Tickets it already holds stay valid until they expire' in out
     new = farm.account[:13] + '-2'
+    # the old tickets still bind, but the new generation is granted to the remaining computers directly
+    assert farm.helper(['verify-ccache', new, ccache])['retrieves'] is False
+    e = farm.read(h1 + '$', ['userAccountControl'])
+    assert int(e['attributes']['userAccountControl'][0]) & 2, 'the compromised computer account is disabled'
     assert farm.group_members() == [h2]
     assert farm.account_state(farm.account) == dict(enabled=False, spn=[], has_membership=False)
     assert farm.account_state(new) == dict(enabled=True, spn=['http/%s.gmsalab.test' % farm.account],

@@ -89,3 +89,62 @@ def test_more_accounts_than_one_page(run_module, admin, ou):
     assert not r.failed
     assert len(r['accounts']) == n
     assert len(set(a['sid'] for a in r['accounts'])) == n
+
+
+def add_user(admin, ou):
+    import uuid as _uuid
+    sam = uid('usr')
+    password = 'User-%s-9a!' % _uuid.uuid4().hex
+    dn = 'CN=%s,%s' % (sam, ou)
+    assert admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': sam, 'userAccountControl': 0x200,
+        'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), admin.result
+    return dict(name=sam, sam=sam, dn=dn, password=password)
+
+
+def reads(lab, principal, gmsa_dn):
+    """Does this principal get msDS-ManagedPassword, binding as itself over LDAPS (independent of our code)?"""
+    from conftest import ldap3_connect
+    conn = ldap3_connect(lab, principal['dn'], principal['password'])
+    try:
+        conn.search(gmsa_dn, '(objectClass=*)', search_scope='BASE', attributes=['msDS-ManagedPassword'])
+        entries = [e for e in conn.response if e.get('type') == 'searchResEntry']
+        return bool(entries and entries[0]['raw_attributes'].get('msDS-ManagedPassword'))
+    finally:
+        conn.unbind()
+
+
+def test_reported_retrievers_are_exactly_who_reads_the_password(run_module, admin, ou, lab, computers):
+    """Issue 11: the audit never under-reports. For each grant - a group with a nested group and a user in it,
+    Domain Computers (members through their primary group), a computer directly, Authenticated Users - the
+    reported retrievers among these principals equal those that really read the password by binding."""
+    a, b, c = computers.create(uid('a')), computers.create(uid('b')), computers.create(uid('c'))
+    u, v = add_user(admin, ou), add_user(admin, ou)
+    inner_sam, inner = add_group(admin, ou, [b['dn']])
+    outer_sam, outer = add_group(admin, ou, [a['dn'], inner, u['dn']])
+    known = [a, b, c, u, v]
+    grants = {'group': [outer_sam], 'domain computers': ['Domain Computers'], 'direct': [c['sam']],
+              'authenticated users': ['S-1-5-11']}
+    names = {}
+    for label, principals in grants.items():
+        name = uid('ga')
+        r = run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.x.test' % name,
+                                    allowed_to_retrieve_password=dict(set=principals)))
+        assert not r.failed, (label, r)
+        names[label] = (name, r['distinguished_name'])
+    info = run_module('gmsa_info', dict(name=[n for n, _dn in names.values()]))
+    assert not info.failed, info
+    by_name = dict((x['name'], x) for x in info['accounts'])
+    for label, (name, dn) in names.items():
+        acct = by_name[name]
+        really = sorted(p['sam'].lower() for p in known if reads(lab, p, dn))
+        reported = sorted(r.lower() for r in acct['effective_retrievers'] if r.lower() in [p['sam'].lower() for p in known])
+        if label == 'authenticated users':
+            assert acct['retrievers_unbounded'] and 'Authenticated Users' in acct['unbounded_reasons'][0]
+            assert really == sorted(p['sam'].lower() for p in known)     # indeed everyone here reads it
+        else:
+            assert not acct['retrievers_unbounded'], (label, acct['unbounded_reasons'])
+            assert reported == really, (label, reported, really)
+    assert sorted(x.lower() for x in by_name[names['group'][0]]['effective_retrievers']) == sorted(
+        p['sam'].lower() for p in (a, b, u))
+    assert c['sam'] in by_name[names['domain computers'][0]]['effective_retrievers']

@@ -44,9 +44,14 @@ def test_readme_main_command(lab, tmp_path):
                        env=env, check=False, cwd=REPO)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
-    assert "Every member can retrieve LabFarm1's password" in out
-    assert 'No Windows member hosts to configure' in out
-    assert lab['GMSA_DOMAIN_PASSWORD'] not in out
+    # one screen: what was proven, where the report is, the recap (the playbook's output is in the log)
+    assert 'lab: Proven: labweb01, labweb02, labweb03 each retrieved the password of LabFarm1' in out
+    assert 'lab: Reports: %s/gmsa-audit.md and .html' % tmp_path in out
+    assert len(out.splitlines()) <= 24, out
+    log = open(os.path.join(REPO, '.lab', 'lab-run.log')).read()
+    assert 'No Windows member hosts to configure' in log and 'Could not match supplied host pattern' not in log
+    for text in (out, log):
+        assert lab['GMSA_DOMAIN_PASSWORD'] not in text
     report = (tmp_path / 'gmsa-audit.md').read_text()
     assert '| `LabFarm1$` | LabFarmHosts | LABWEB01$, LABWEB02$, LABWEB03$ | ok |' in report
     html = (tmp_path / 'gmsa-audit.html').read_text()

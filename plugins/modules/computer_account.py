@@ -1,0 +1,158 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gmsa.farm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: computer_account
+short_description: Disable a member computer's account and reset its password (compromised host response)
+version_added: 0.2.0
+description:
+  - Acts on a farm member's computer account over LDAP, without contacting the host - what the response to a
+    compromised host needs in the directory.
+  - O(enabled=false) disables the account (userAccountControl ACCOUNTDISABLE, changed on the value read, so a
+    concurrent change is not overwritten); the domain controllers then refuse it new tickets.
+  - O(reset_password=true) sets a new random password (240 characters, never returned or logged), so the
+    machine password the attacker may hold no longer works. Tickets already issued stay valid until they expire;
+    the result says so.
+author:
+  - gmsa.farm maintainers (@gmsa-farm)
+extends_documentation_fragment:
+  - gmsa.farm.ldap_connection
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change, writing nothing.
+  diff_mode:
+    support: full
+    description: Whether the account is enabled, before and after (a password reset shows as reset, never a value).
+  idempotent:
+    support: partial
+    description: Disabling is idempotent; O(reset_password=true) sets a new password on every run by design.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the controller or execution environment; talks LDAP to the domain controller.
+options:
+  name:
+    description:
+      - The computer, by name (C(WEB02)), sAMAccountName (C(WEB02$)), DN or SID.
+    type: str
+    required: true
+  enabled:
+    description:
+      - Whether the account is enabled; unchanged when not given.
+    type: bool
+  reset_password:
+    description:
+      - Set a new random password on the account.
+    type: bool
+    default: false
+seealso:
+  - module: gmsa.farm.host_group
+'''
+
+EXAMPLES = r'''
+- name: A compromised member - disable its account and invalidate the machine password it knows
+  gmsa.farm.computer_account:
+    name: WEB02
+    enabled: false
+    reset_password: true
+'''
+
+RETURN = r'''
+distinguished_name:
+  description: DN of the computer account.
+  returned: success
+  type: str
+  sample: CN=WEB02,CN=Computers,DC=contoso,DC=com
+password_reset:
+  description: Whether the password was (in check mode, would be) reset.
+  returned: success
+  type: bool
+exposure:
+  description: What stays possible after the task, in people's words (tickets issued before it).
+  returned: success
+  type: str
+requests:
+  description: The LDAP requests sent (would be sent, in check mode), without values.
+  returned: success
+  type: list
+  elements: dict
+'''
+
+import secrets
+import string
+
+from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
+from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import UAC_ACCOUNTDISABLE, single_value_change
+from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_REPLACE, first
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute
+
+EXPOSURE = ('Kerberos tickets the host obtained before this task stay valid until they expire (service tickets '
+            'and TGTs: 10 hours by default; a TGT is renewable for up to 7 days unless its account is disabled). '
+            'Grants through groups it was in when they were issued travel with them: give a new gMSA generation '
+            'to principals those tickets cannot carry (the compromised_host playbook grants it to the remaining '
+            'members directly).')
+
+
+def random_password():
+    alphabet = string.ascii_letters + string.digits + '!#%+,-./:;=?@_'
+    return ''.join(secrets.choice(alphabet) for _ in range(240))
+
+
+def core(module, directory):
+    p = module.params
+    try:
+        pr.classify(p['name'])
+        pr.check_domains(directory, [p['name']])
+    except pr.PrincipalError as e:
+        raise ModuleFailure('name: %s. Nothing was changed.' % e)
+    entries = directory.search(directory.default_nc, '(&(objectCategory=computer)%s)' % pr.filter_for(
+        *pr.classify(p['name'])), pr.PRINCIPAL_ATTRIBUTES + ['userAccountControl'])
+    try:
+        found, missing = pr.match_all([p['name']], entries, what='computer')
+    except pr.PrincipalError as e:
+        raise ModuleFailure('%s. Nothing was changed.' % e)
+    if missing:
+        raise ModuleFailure('name: no computer %s in the domain. Nothing was changed.' % p['name'])
+    computer = found[p['name']]
+    entry = [e for e in entries if e['dn'] == computer['dn']][0]
+    uac = int(first(entry['attributes'], 'userAccountControl') or 0)
+    enabled = not uac & UAC_ACCOUNTDISABLE
+    changes = {}
+    if p['enabled'] is not None and p['enabled'] != enabled:
+        new_uac = uac & ~UAC_ACCOUNTDISABLE if p['enabled'] else uac | UAC_ACCOUNTDISABLE
+        changes['userAccountControl'] = single_value_change(uac, new_uac)
+    writes = []
+    if changes:
+        writes.append(Write('modify', computer['dn'], '%s %s' % ('enable' if p['enabled'] else 'disable',
+                                                                computer['dn']), changes=changes))
+    if p['reset_password']:
+        # unicodePwd: the quoted password in UTF-16LE, replaced (a reset needs the Reset Password right); only
+        # ever sent over the TLS connection the connection layer insists on.
+        writes.append(Write('modify', computer['dn'], 'reset the password of %s' % computer['dn'],
+                            changes={'unicodePwd': [(MODIFY_REPLACE, [('"%s"' % random_password())
+                                                                      .encode('utf-16-le')])]}))
+    check_rights(directory, [w for w in writes if 'unicodePwd' not in w.changes])
+    execute(directory, writes, module.check_mode)
+    after_enabled = enabled if p['enabled'] is None else p['enabled']
+    return dict(changed=bool(writes), distinguished_name=computer['dn'], password_reset=p['reset_password'],
+                exposure=EXPOSURE, requests=[w.describe() for w in writes],
+                diff=dict(before=dict(enabled=enabled, password='unchanged'),
+                          after=dict(enabled=after_enabled,
+                                     password='reset' if p['reset_password'] else 'unchanged')))
+
+
+def main():
+    run_directory_module(dict(
+        name=dict(type='str', required=True),
+        enabled=dict(type='bool'),
+        reset_password=dict(type='bool', default=False, no_log=False),
+    ), core)
+
+
+if __name__ == '__main__':
+    main()
