@@ -13,8 +13,6 @@ failure report all come from that list (``_writes``).
 from __future__ import annotations
 
 import datetime
-import random
-import time
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
@@ -32,9 +30,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, check_dn, dacl_control, first, parent_dn, raw_first,
     rdn_escape,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Conflict, Write, check_rights, execute
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute, retry_on_conflict
 
-MAX_ATTEMPTS = 12
 INTERVAL_MAX = 2 ** 31 - 1      # msDS-ManagedPasswordInterval is a 32-bit signed integer
 
 
@@ -451,11 +448,4 @@ def absent(module, directory, p, account, result):
 
 
 def core(module, directory):
-    for n in range(MAX_ATTEMPTS):
-        try:
-            return attempt(module, directory)
-        except Conflict:
-            # Another writer changed the account between our read and our first write: re-read, plan again.
-            time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
-    raise ModuleFailure('the account kept changing under this task (%d attempts, each re-reading it); nothing was '
-                        'written' % MAX_ATTEMPTS)
+    return retry_on_conflict(attempt, module, directory, 'account')

@@ -23,6 +23,9 @@ diff, the rights check and the failure report all read that one list:
 """
 from __future__ import annotations
 
+import random
+import time
+
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
@@ -44,6 +47,21 @@ SD_VALUE_DELETE_REFUSALS = (RESULT['noSuchAttribute'], RESULT['inappropriateMatc
 
 class Conflict(Exception):
     """Another writer changed the object between the read and the first write; nothing was written."""
+
+
+MAX_ATTEMPTS = 12
+
+
+def retry_on_conflict(attempt, module, directory, what):
+    """Run ``attempt(module, directory)`` (read, plan, write) again whenever another writer changed ``what``
+    between its read and its first write: each attempt re-reads, so nobody's change is overwritten."""
+    for n in range(MAX_ATTEMPTS):
+        try:
+            return attempt(module, directory)
+        except Conflict:
+            time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
+    raise ModuleFailure('the %s kept changing under this task (%d attempts, each re-reading it); nothing was '
+                        'written' % (what, MAX_ATTEMPTS))
 
 
 class Write(object):

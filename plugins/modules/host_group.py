@@ -129,9 +129,6 @@ members:
   elements: str
 '''
 
-import random
-import time
-
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
@@ -141,9 +138,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, check_dn, first, raw_first, rdn_escape,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Conflict, Write, check_rights, execute
+from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute, retry_on_conflict
 
-MAX_ATTEMPTS = 12
 
 SECURITY_ENABLED = 0x80000000
 SCOPE_BITS = {'global': 0x2, 'domainlocal': 0x4, 'universal': 0x8}
@@ -165,14 +161,7 @@ def scope_of(value):
 
 
 def core(module, directory):
-    for n in range(MAX_ATTEMPTS):
-        try:
-            return attempt(module, directory)
-        except Conflict:
-            # Another writer changed the group between our read and our write: re-read and plan again.
-            time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
-    raise ModuleFailure('the group kept changing under this task (%d attempts, each re-reading it); nothing was '
-                        'written' % MAX_ATTEMPTS)
+    return retry_on_conflict(attempt, module, directory, 'group')
 
 
 def attempt(module, directory):
