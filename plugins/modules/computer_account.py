@@ -100,7 +100,7 @@ EXPOSURE = ('Kerberos tickets the host obtained before this task stay valid unti
 
 def random_password():
     alphabet = string.ascii_letters + string.digits + '!#%+,-./:;=?@_'
-    return ''.join(secrets.choice(alphabet) for _ in range(240))
+    return ''.join(secrets.choice(alphabet) for dummy in range(240))
 
 
 def core(module, directory):
@@ -128,8 +128,8 @@ def core(module, directory):
         changes['userAccountControl'] = single_value_change(uac, new_uac)
     writes = []
     if changes:
-        writes.append(Write('modify', computer['dn'], '%s %s' % ('enable' if p['enabled'] else 'disable',
-                                                                computer['dn']), changes=changes))
+        verb = 'enable' if p['enabled'] else 'disable'
+        writes.append(Write('modify', computer['dn'], '%s %s' % (verb, computer['dn']), changes=changes))
     if p['reset_password']:
         # unicodePwd: the quoted password in UTF-16LE, replaced (a reset needs the Reset Password right); only
         # ever sent over the TLS connection the connection layer insists on.
