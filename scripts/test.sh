@@ -25,7 +25,7 @@ step "ansible-lint (production profile)" ansible-lint --profile production --off
 molecule_directory() {
   local log rc=0
   log=$(mktemp)
-  (cd extensions && molecule test -s directory) >"$log" 2>&1 || rc=$?
+  (cd extensions && NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 molecule test -s directory) >"$log" 2>&1 || rc=$?
   if [ "$rc" -eq 0 ]; then grep -E 'Executed' "$log" | tail -6; else cat "$log"; fi
   rm -f "$log"
   return "$rc"

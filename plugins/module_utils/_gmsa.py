@@ -70,7 +70,7 @@ PROPERTIES = [
 ACCOUNT_ATTRIBUTES = sorted(set(
     [p['attr'] for p in PROPERTIES] +
     ['cn', 'objectClass', 'objectSid', 'objectGUID', 'distinguishedName', 'pwdLastSet', 'memberOf',
-     'msDS-HostServiceAccountBL', 'primaryGroupID']))
+     'msDS-HostServiceAccountBL', 'primaryGroupID', 'lastLogonTimestamp']))
 
 SPN_RE = re.compile(r'^[^/\s]+/[^/\s]+(/[^/\s]+)?$')
 DNS_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}'

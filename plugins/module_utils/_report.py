@@ -206,6 +206,8 @@ def build_report(directory, entries, base, now=None):
         pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
         interval = st['password_interval_days']
         next_rotation = iso(pwd_set + datetime.timedelta(days=interval)) if pwd_set and interval else None
+        logon = first(a, 'lastLogonTimestamp')
+        last_logon = from_filetime(logon) if logon not in (None, '0', 0) else None
         mine = list(a.get('memberOf') or [])
         rid = int(first(a, 'primaryGroupID') or 515)
         if rid in primary:
@@ -240,5 +242,26 @@ def build_report(directory, entries, base, now=None):
             host=(a.get('msDS-HostServiceAccountBL') or [None])[0],
             password_last_set=iso(pwd_set),
             next_rotation=next_rotation,
+            last_logon=iso(last_logon),
+            stale=last_logon is None,
+            orphaned=st['account_type'] != 'standalone' and not allowed,
         ))
     return out
+
+
+# Enabled user accounts (not computers, not managed accounts) with SPNs; krbtgt has one and is no service.
+CANDIDATE_FILTER = ('(&(objectCategory=person)(objectClass=user)(servicePrincipalName=*)'
+                    '(!(userAccountControl:1.2.840.113556.1.4.803:=2))(!(sAMAccountName=krbtgt)))')
+
+
+def migration_candidates(directory, base):
+    """User accounts that run services (they have SPNs): what seed 002 moves to gMSAs. One paged search."""
+    out = []
+    for e in directory.search(base, CANDIDATE_FILTER, ['sAMAccountName', 'servicePrincipalName', 'pwdLastSet'],
+                              paged=True):
+        a = e['attributes']
+        pwd = first(a, 'pwdLastSet')
+        out.append(dict(name=first(a, 'sAMAccountName'), distinguished_name=e['dn'],
+                        spn=sorted(a.get('servicePrincipalName') or [], key=str.lower),
+                        password_last_set=iso(from_filetime(pwd)) if pwd not in (None, '0', 0) else None))
+    return sorted(out, key=lambda x: x['name'].lower())

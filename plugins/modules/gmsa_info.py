@@ -36,6 +36,12 @@ options:
     description:
       - Search only under this DN. Defaults to the whole domain.
     type: str
+  migration_candidates:
+    description:
+      - Also list the enabled user accounts that have SPNs (RV(migration_candidates)) - the service accounts
+        Kerberoasting targets, and what seed 002 moves to gMSAs. One more paged search, over O(path).
+    type: bool
+    default: false
 seealso:
   - module: gmsa.farm.gmsa
 '''
@@ -54,6 +60,11 @@ EXAMPLES = r'''
   gmsa.farm.gmsa_info:
     path: OU=Service Accounts,DC=contoso,DC=com
   register: all_msa
+
+- name: Domain-wide - every managed service account, and user accounts still running services (with SPNs)
+  gmsa.farm.gmsa_info:
+    migration_candidates: true
+  register: estate
 
 - name: Fail when a gMSA reaches a privileged group
   ansible.builtin.assert:
@@ -186,6 +197,39 @@ accounts:
       description: When the next change is due (password_last_set + interval).
       type: str
       returned: always
+    last_logon:
+      description: C(lastLogonTimestamp) - when the account last logged on, to within about 14 days (it
+        replicates lazily); null when it never has.
+      type: str
+      returned: always
+    stale:
+      description: Whether the account never logged on, so no member has used it (a candidate for removal).
+      type: bool
+      returned: always
+    orphaned:
+      description: Whether a group or delegated account has no allowed principal that still resolves, so no host
+        can retrieve its password.
+      type: bool
+      returned: always
+migration_candidates:
+  description: With O(migration_candidates=true), enabled user accounts that have SPNs (krbtgt excepted).
+  returned: when O(migration_candidates=true)
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: sAMAccountName.
+      type: str
+    distinguished_name:
+      description: DN.
+      type: str
+    spn:
+      description: Its SPNs.
+      type: list
+      elements: str
+    password_last_set:
+      description: When its password was last set (ISO 8601, UTC); old passwords are what Kerberoasting cracks.
+      type: str
 '''
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
@@ -207,7 +251,10 @@ def core(module, directory):
     entries = directory.search(base, rep.account_filter(p.get('name'), p.get('ldap_filter')),
                                g.ACCOUNT_ATTRIBUTES, paged=True)
     entries.sort(key=lambda e: e['dn'].lower())
-    return dict(changed=False, accounts=rep.build_report(directory, entries, base))
+    result = dict(changed=False, accounts=rep.build_report(directory, entries, base))
+    if p['migration_candidates']:
+        result['migration_candidates'] = rep.migration_candidates(directory, base)
+    return result
 
 
 def main():
@@ -215,6 +262,7 @@ def main():
         name=dict(type='list', elements='str'),
         ldap_filter=dict(type='str'),
         path=dict(type='str'),
+        migration_candidates=dict(type='bool', default=False),
     ), core)
 
 

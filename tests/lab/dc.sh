@@ -55,7 +55,7 @@ samba_ok() {
 
 install_samba() {
   samba_ok && command -v kinit >/dev/null && command -v ldapsearch >/dev/null && return 0
-  log "installing Samba >= 4.21 from bookworm-backports (samba-ad-dc, krb5-user, ldap-utils)"
+  log "installing Samba >= 4.21 from bookworm-backports (samba-ad-dc, krb5-user, ldap-utils; about a minute)"
   . /etc/os-release
   [ "${VERSION_CODENAME:-}" = bookworm ] || die "Samba >= 4.21 is needed; automatic install is for Debian 12 (bookworm) only, found ${VERSION_CODENAME:-unknown}: install samba-ad-dc >= 4.21 yourself"
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

@@ -14,8 +14,15 @@ $cs = Get-CimInstance -ClassName Win32_ComputerSystem
 if ($cs.DomainRole -lt 4) {
     Install-WindowsFeature -Name AD-Domain-Services -IncludeManagementTools | Out-Null
     $pw = ConvertTo-SecureString -String ([Guid]::NewGuid().ToString() + 'aA1!') -AsPlainText -Force
-    Install-ADDSForest -DomainName $DomainName -DomainNetbiosName $NetbiosName -SafeModeAdministratorPassword $pw `
-        -InstallDns -NoRebootOnCompletion -Force | Out-Null
+    $forest = @{
+        DomainName = $DomainName
+        DomainNetbiosName = $NetbiosName
+        SafeModeAdministratorPassword = $pw
+        InstallDns = $true
+        NoRebootOnCompletion = $true
+        Force = $true
+    }
+    Install-ADDSForest @forest | Out-Null
     Write-Output 'Promoted to a domain controller: reboot, then run this script again.'
     exit 3
 }
@@ -24,9 +31,13 @@ if (-not (Get-KdsRootKey)) { Add-KdsRootKey -EffectiveTime ((Get-Date).AddHours(
 $me = Get-ADComputer -Identity $env:COMPUTERNAME
 foreach ($name in $Account, $DeniedAccount) {
     if (-not (Get-ADServiceAccount -Filter "Name -eq '$name'")) {
-        $allowed = if ($name -eq $Account) { $me } else { $null }
-        New-ADServiceAccount -Name $name -DNSHostName "$name.$DomainName" -PrincipalsAllowedToRetrieveManagedPassword $allowed `
-            -KerberosEncryptionType AES128, AES256
+        $params = @{
+            Name = $name
+            DNSHostName = "$name.$DomainName"
+            KerberosEncryptionType = @('AES128', 'AES256')
+        }
+        if ($name -eq $Account) { $params.PrincipalsAllowedToRetrieveManagedPassword = $me }
+        New-ADServiceAccount @params
     }
 }
 if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge '5.0.0')) {

@@ -148,3 +148,28 @@ def test_reported_retrievers_are_exactly_who_reads_the_password(run_module, admi
     assert sorted(x.lower() for x in by_name[names['group'][0]]['effective_retrievers']) == sorted(
         p['sam'].lower() for p in (a, b, u))
     assert c['sam'] in by_name[names['domain computers'][0]]['effective_retrievers']
+
+
+def test_stale_orphaned_and_migration_candidates(run_module, admin, ou, lab, computers):
+    """Seed 002's discovery: accounts nobody uses, accounts no host can use, and user accounts with SPNs."""
+    host = computers.create(uid('h'))
+    used, orphan = uid('iu'), uid('io')
+    for name, allowed in ((used, [host['sam']]), (orphan, [host['sam']])):
+        r = run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.x.test' % name,
+                                    allowed_to_retrieve_password=dict(set=allowed)))
+        assert not r.failed, r
+    admin.delete(host['dn'])            # the only allowed principal is gone: orphan (and used) now grant nobody
+    svc = uid('svc')
+    svc_dn = 'CN=%s,%s' % (svc, ou)
+    assert admin.add(svc_dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': svc, 'userAccountControl': 0x200, 'servicePrincipalName': ['http/%s.x.test' % svc],
+        'unicodePwd': ('"Svc-%s-9a!"' % uuid.uuid4().hex).encode('utf-16-le')}), admin.result
+    info = run_module('gmsa_info', dict(path=ou, migration_candidates=True))
+    assert not info.failed, info
+    by_name = dict((a['name'], a) for a in info['accounts'])
+    assert by_name[orphan]['orphaned'] and by_name[orphan]['unresolved_sids'] == [host['sid']]
+    assert by_name[used]['stale'] and by_name[used]['last_logon'] is None
+    assert [c['name'] for c in info['migration_candidates']] == [svc]
+    assert info['migration_candidates'][0]['spn'] == ['http/%s.x.test' % svc]
+    plain = run_module('gmsa_info', dict(path=ou))
+    assert 'migration_candidates' not in plain

@@ -46,14 +46,18 @@ def test_readme_main_command(lab, tmp_path):
     assert p.returncode == 0, out[-3000:]
     # one screen: what was proven, where the report is, the recap (the playbook's output is in the log)
     assert 'lab: Proven: labweb01, labweb02, labweb03 each retrieved the password of LabFarm1' in out
-    assert 'lab: Reports: %s/gmsa-audit.md and .html' % tmp_path in out
+    assert 'lab: Reports: %s/gmsa-audit.md, .html and .json' % tmp_path in out
+    import json
+    archived = json.loads((tmp_path / 'gmsa-audit.json').read_text())
+    assert [a['name'] for a in archived['accounts']] == ['LabFarm1'] and archived['scope'] == 'farm'
     assert len(out.splitlines()) <= 24, out
     log = open(os.path.join(REPO, '.lab', 'lab-run.log')).read()
     assert 'No Windows member hosts to configure' in log and 'Could not match supplied host pattern' not in log
     for text in (out, log):
         assert lab['GMSA_DOMAIN_PASSWORD'] not in text
     report = (tmp_path / 'gmsa-audit.md').read_text()
-    assert '| `LabFarm1$` | LabFarmHosts | LABWEB01$, LABWEB02$, LABWEB03$ | ok |' in report
+    # no lab member logs on as the gMSA (they are computer accounts only): the audit says so
+    assert '| `LabFarm1$` | LabFarmHosts | LABWEB01$, LABWEB02$, LABWEB03$ | stale: never logged on |' in report
     html = (tmp_path / 'gmsa-audit.html').read_text()
     assert '<svg' in html and html.count('<line ') == 3
 
