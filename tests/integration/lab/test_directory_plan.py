@@ -232,3 +232,25 @@ def test_computer_account_disable_and_reset(run_module, computers, admin, ou, la
     assert not again.failed and not again['changed']
     missing = run_module('computer_account', dict(name='nosuchpc42', enabled=False))
     assert missing.failed and missing['msg'] == 'name: no computer nosuchpc42 in the domain. Nothing was changed.'
+
+
+def test_service_user_spns_and_enabled(run_module, admin, ou, lab):
+    user = uid('svc')
+    dn = 'CN=%s,%s' % (user, ou)
+    assert admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': user, 'userAccountControl': 0x200, 'servicePrincipalName': ['http/a.x.test', 'http/b'],
+        'unicodePwd': ('"Svc-%s-9a!"' % uuid.uuid4().hex).encode('utf-16-le')}), admin.result
+    before = dump_tree(admin, ou)
+    args = dict(name=user, spn=dict(remove=['HTTP/B']), enabled=False)
+    c = run_module('service_user', args, check=True)
+    assert not c.failed and c['changed'] and dump_tree(admin, ou) == before
+    assert c['diff'] == dict(before=dict(spn=['http/a.x.test', 'http/b'], enabled=True),
+                             after=dict(spn=['http/a.x.test'], enabled=False))
+    r = run_module('service_user', args)
+    assert not r.failed and r['changed'] and r['spn'] == ['http/a.x.test'] and len(r['requests']) == 1
+    assert attr(admin, dn, 'servicePrincipalName') in (['http/a.x.test'], 'http/a.x.test')
+    assert not run_module('service_user', args)['changed']
+    bad = run_module('service_user', dict(name=user, spn=dict(add=['not an spn'])))
+    assert bad.failed and "'not an spn' is not a service principal name" in bad['msg']
+    missing = run_module('service_user', dict(name='nosuchuser42', enabled=False))
+    assert missing.failed and missing['msg'] == 'name: no user account nosuchuser42 in the domain. Nothing was changed.'

@@ -187,3 +187,34 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
         assert 'class="priv"' in html and '(privileged)' in html
     finally:
         admin.modify(da, {'member': [(ldap3.MODIFY_DELETE, [dn])]})
+
+
+def test_migrate_service_account(farm, admin, lab, tmp_path):
+    """Seed 002's "Move to a gMSA": check mode changes nothing; the SPNs move from the user account to a new gMSA
+    allowed to the farm's hosts, the user account is disabled; a second run changes nothing (issue 11)."""
+    h1 = farm.hosts[0]
+    farm.run('deploy_farm', [h1])
+    user = 'svc' + farm.account[2:]
+    dn = 'CN=%s,CN=Users,%s' % (user, lab['GMSA_LAB_BASE_DN'])
+    spns = ['http/%s.gmsalab.test' % user, 'http/%s' % user]
+    assert admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': user, 'userAccountControl': 0x200, 'servicePrincipalName': spns,
+        'unicodePwd': ('"Svc-%s-9a!"' % uuid.uuid4().hex).encode('utf-16-le')}), admin.result
+    new = 'mg' + farm.account[2:]
+    migration = dict(gmsa_migration=dict(user=user, account=dict(name=new, dns_hostname='%s.gmsalab.test' % new),
+                                         members_group='farm_members'))
+    try:
+        out = farm.run('migrate_service_account', [h1], migration, check=True)
+        assert 'Would move the SPNs' in out and farm.account_state(new) is None
+        farm.run('migrate_service_account', [h1], migration)
+        assert farm.account_state(new) == dict(enabled=True, spn=sorted(spns), has_membership=True)
+        e = farm.read(user, ['servicePrincipalName', 'userAccountControl'])
+        assert not e['attributes'].get('servicePrincipalName') and int(e['attributes']['userAccountControl'][0]) & 2
+        assert farm.can_retrieve(new)[h1] is True
+        out = farm.run('migrate_service_account', [h1], migration)
+        assert 'changed=0' in out.split('PLAY RECAP')[-1]
+    finally:
+        admin.delete(dn)
+        e = farm.read(new + '$', ['1.1'])
+        if e:
+            admin.delete(e['dn'])
