@@ -222,6 +222,19 @@ def kds_lab():
                      GMSA_LAB_REALM='KDSLAB.TEST', GMSA_LAB_DOMAIN='KDSLAB')
 
 
+@pytest.fixture
+def kds_exclusive(kds_lab):
+    """Tests that delete or create KDS root keys on the KDS lab hold this lock: test files run in parallel
+    workers, and one test's new key would otherwise appear in another's "no key" case."""
+    import fcntl
+    with open(os.path.join(REPO, '.lab-kds.tests.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield kds_lab
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope='session')
 def kds_admin(kds_lab):
     conn = ldap3_connect(kds_lab, kds_lab['GMSA_DOMAIN_USERNAME'], kds_lab['GMSA_DOMAIN_PASSWORD'])

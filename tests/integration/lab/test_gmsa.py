@@ -407,7 +407,7 @@ def test_plain_user_lacks_rights(gmsa, admin, ou, lab, plain_user):
     assert dump_tree(admin, ou) == before
 
 
-def test_no_usable_kds_key_says_how_to_create_one(run_module, kds_lab, kds_admin):
+def test_no_usable_kds_key_says_how_to_create_one(run_module, kds_lab, kds_admin, kds_exclusive):
     base = 'CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,CN=Configuration,%s' % (
         kds_lab['GMSA_LAB_BASE_DN'])
     kds_admin.search(base, '(objectClass=msKds-ProvRootKey)', search_scope=ldap3.LEVEL, attributes=['cn'])

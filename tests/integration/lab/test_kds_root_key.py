@@ -10,7 +10,7 @@ import pytest
 
 from conftest import dump_tree, samba_tool
 
-pytestmark = pytest.mark.usefixtures('kds_lab')
+pytestmark = pytest.mark.usefixtures('kds_lab', 'kds_exclusive')
 
 KEY_ATTRS = ['cn', 'msKds-Version', 'msKds-DomainID', 'msKds-UseStartTime', 'msKds-CreateTime',
              'msKds-KDFAlgorithmID', 'msKds-KDFParam', 'msKds-SecretAgreementAlgorithmID',
