@@ -162,10 +162,13 @@ class FaultProxy(object):
     def _handle(self, raw):
         try:
             client = self.server_ctx.wrap_socket(raw, server_side=True)
-            upstream = self.upstream_ctx.wrap_socket(socket.create_connection(self.upstream, timeout=10))
+            upstream = self.upstream_ctx.wrap_socket(socket.create_connection(self.upstream, timeout=30))
         except (OSError, ssl.SSLError):
             raw.close()
             return
+        # From here on both sides block: an idle connection must not end the pump (close() ends them).
+        upstream.settimeout(None)
+        client.settimeout(None)
         self._sockets += [client, upstream]
         lock = threading.Lock()
         threading.Thread(target=self._pump, args=(upstream, client, lock), daemon=True).start()

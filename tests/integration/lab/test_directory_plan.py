@@ -32,7 +32,8 @@ def gmsa(run_module, ou, lab):
     def _run(args, check=False, via=None):
         full = dict(path=ou)
         if via is not None:
-            full.update(domain_server=['127.0.0.1'], domain_port=via.port, domain_ca_cert=via.ca)
+            # through the proxy (one more TLS hop, on a busy 2-core CI machine): a longer receive timeout
+            full.update(domain_server=['127.0.0.1'], domain_port=via.port, domain_ca_cert=via.ca, domain_timeout=60)
         full.update(args)
         return run_module('gmsa', full, check=check)
     return _run
