@@ -218,6 +218,11 @@ def list_changes(attr, current, new, ci=True):
     return ops
 
 
+def uac_enabled(uac, enabled):
+    """userAccountControl with the ACCOUNTDISABLE bit set or cleared, every other bit kept."""
+    return uac & ~UAC_ACCOUNTDISABLE if enabled else uac | UAC_ACCOUNTDISABLE
+
+
 def single_value_change(old, new):
     """Delete-old + add-new (or add / delete alone): a concurrent change makes the request fail, not vanish."""
     if old == new:

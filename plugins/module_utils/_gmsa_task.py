@@ -27,8 +27,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     parse_membership_sd, set_protected, sid_to_str,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, check_dn, dacl_control, first, parent_dn, raw_first,
-    rdn_escape,
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, check_dn, check_range, dacl_control, first, parent_dn,
+    raw_first, rdn_escape,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute, retry_on_conflict
 
@@ -43,9 +43,7 @@ def validate(p):
         g.validate_name(p['name'])
         if p.get('path') is not None:
             check_dn('path', p['path'])
-        if p.get('password_interval_days') is not None and not 1 <= p['password_interval_days'] <= INTERVAL_MAX:
-            raise g.PlanError('password_interval_days: %s is outside 1..%d' % (p['password_interval_days'],
-                                                                               INTERVAL_MAX))
+        check_range('password_interval_days', p.get('password_interval_days'), 1, INTERVAL_MAX)
         principal_names = g.principal_inputs(p) if p['state'] == 'present' else []
         spns = g.spns_to_check(p) if p['state'] == 'present' else []
         for s in spns:

@@ -164,6 +164,24 @@ def match_all(values, entries, what='principal'):
     return resolved, missing
 
 
+def find_one(directory, name, class_filter, what, attributes=()):
+    """Exactly one principal of ``class_filter`` (an LDAP filter such as ``(objectCategory=computer)``) named
+    ``name`` in any form ``classify`` takes, in the connected domain: one search. Returns (principal, its
+    attributes); raises PrincipalError naming the option, the value and what was wrong."""
+    try:
+        kind, value = classify(name)
+        check_domains(directory, [name])
+    except PrincipalError as e:
+        raise PrincipalError('name: %s' % e)
+    entries = directory.search(directory.default_nc, '(&%s%s)' % (class_filter, filter_for(kind, value)),
+                               PRINCIPAL_ATTRIBUTES + list(attributes))
+    found, missing = match_all([name], entries, what=what)
+    if missing:
+        raise PrincipalError('name: no %s %s in the domain' % (what, name))
+    principal = found[name]
+    return principal, [e for e in entries if e['dn'] == principal['dn']][0]['attributes']
+
+
 SID_BATCH = 200
 
 

@@ -15,9 +15,7 @@ try:
     from ldap3.utils.dn import escape_rdn, parse_dn
     from ldap3.core.exceptions import LDAPInvalidDnError
     from ldap3.operation.search import parse_filter
-    HAS_LDAP3 = True
 except ImportError:  # pragma: no cover - the connection layer reports the missing library
-    HAS_LDAP3 = False
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE = 'MODIFY_ADD', 'MODIFY_DELETE', 'MODIFY_REPLACE'
 
 # LDAP result codes the code decides on, by name (RFC 4511 4.1.9; MS-ADTS adds no codes of its own).

@@ -87,7 +87,7 @@ import string
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import UAC_ACCOUNTDISABLE, single_value_change
+from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import UAC_ACCOUNTDISABLE, single_value_change, uac_enabled
 from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_REPLACE, first
 from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute
 
@@ -106,26 +106,15 @@ def random_password():
 def core(module, directory):
     p = module.params
     try:
-        pr.classify(p['name'])
-        pr.check_domains(directory, [p['name']])
-    except pr.PrincipalError as e:
-        raise ModuleFailure('name: %s. Nothing was changed.' % e)
-    entries = directory.search(directory.default_nc, '(&(objectCategory=computer)%s)' % pr.filter_for(
-        *pr.classify(p['name'])), pr.PRINCIPAL_ATTRIBUTES + ['userAccountControl'])
-    try:
-        found, missing = pr.match_all([p['name']], entries, what='computer')
+        computer, attrs = pr.find_one(directory, p['name'], '(objectCategory=computer)', 'computer',
+                                      ['userAccountControl'])
     except pr.PrincipalError as e:
         raise ModuleFailure('%s. Nothing was changed.' % e)
-    if missing:
-        raise ModuleFailure('name: no computer %s in the domain. Nothing was changed.' % p['name'])
-    computer = found[p['name']]
-    entry = [e for e in entries if e['dn'] == computer['dn']][0]
-    uac = int(first(entry['attributes'], 'userAccountControl') or 0)
+    uac = int(first(attrs, 'userAccountControl') or 0)
     enabled = not uac & UAC_ACCOUNTDISABLE
     changes = {}
     if p['enabled'] is not None and p['enabled'] != enabled:
-        new_uac = uac & ~UAC_ACCOUNTDISABLE if p['enabled'] else uac | UAC_ACCOUNTDISABLE
-        changes['userAccountControl'] = single_value_change(uac, new_uac)
+        changes['userAccountControl'] = single_value_change(uac, uac_enabled(uac, p['enabled']))
     writes = []
     if changes:
         verb = 'enable' if p['enabled'] else 'disable'

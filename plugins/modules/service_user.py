@@ -104,23 +104,13 @@ from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, ch
 def attempt(module, directory):
     p = module.params
     try:
-        pr.classify(p['name'])
-        pr.check_domains(directory, [p['name']])
         for lst in ('add', 'set'):
             for s in (p.get('spn') or {}).get(lst) or []:
                 g.validate_spn(s)
+        user, a = pr.find_one(directory, p['name'], '(objectCategory=person)(objectClass=user)', 'user account',
+                              ['userAccountControl', 'servicePrincipalName'])
     except (pr.PrincipalError, g.PlanError) as e:
         raise ModuleFailure('%s. Nothing was changed.' % e)
-    entries = directory.search(directory.default_nc, '(&(objectCategory=person)(objectClass=user)%s)' % pr.filter_for(
-        *pr.classify(p['name'])), pr.PRINCIPAL_ATTRIBUTES + ['userAccountControl', 'servicePrincipalName'])
-    try:
-        found, missing = pr.match_all([p['name']], entries, what='user')
-    except pr.PrincipalError as e:
-        raise ModuleFailure('%s. Nothing was changed.' % e)
-    if missing:
-        raise ModuleFailure('name: no user account %s in the domain. Nothing was changed.' % p['name'])
-    user = found[p['name']]
-    a = [e for e in entries if e['dn'] == user['dn']][0]['attributes']
     spns = list(a.get('servicePrincipalName') or [])
     new_spns = g.apply_list_action(spns, p.get('spn'))
     uac = int(first(a, 'userAccountControl') or 0)
@@ -130,8 +120,7 @@ def attempt(module, directory):
     if ops:
         changes['servicePrincipalName'] = ops
     if p['enabled'] is not None and p['enabled'] != enabled:
-        changes['userAccountControl'] = g.single_value_change(
-            uac, uac & ~g.UAC_ACCOUNTDISABLE if p['enabled'] else uac | g.UAC_ACCOUNTDISABLE)
+        changes['userAccountControl'] = g.single_value_change(uac, g.uac_enabled(uac, p['enabled']))
     writes = []
     if changes:
         writes.append(Write('modify', user['dn'], 'update %s (%s)' % (user['dn'], ', '.join(sorted(changes))),
