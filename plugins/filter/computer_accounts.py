@@ -3,39 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-DOCUMENTATION = r'''
-name: computer_accounts
-short_description: Inventory hosts to the sAMAccountNames of their computer accounts
-version_added: 0.1.0
-author:
-  - gmsa.farm maintainers (@gmsa-farm)
-description:
-  - Maps inventory host names to computer account names (C(WEB01$)) as the farm's host group and gMSAs need
-    them. A host's C(gmsa_farm_computer_name) variable wins; otherwise the first label of its name, upper-cased.
-  - Refuses a name longer than 15 characters, the NetBIOS limit of computer names.
-options:
-  _input:
-    description: Inventory host names.
-    type: list
-    elements: str
-    required: true
-  hostvars:
-    description: C(hostvars), to read each host's C(gmsa_farm_computer_name).
-    type: dict
-'''
-
-EXAMPLES = r'''
-- name: The members' computer accounts
-  ansible.builtin.debug:
-    msg: "{{ groups['farm_members'] | gmsa.farm.computer_accounts(hostvars) }}"
-'''
-
-RETURN = r'''
-_value:
-  description: sAMAccountNames, each ending with C($).
-  type: list
-  elements: str
-'''
+# Documentation: computer_accounts.yml beside this file (and one .yml per other filter here), so that ansible-doc
+# shows each filter's own page.
 
 from ansible.errors import AnsibleFilterError
 

@@ -8,6 +8,7 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
 from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT
 
 # otherWellKnownObjects GUID of the Managed Service Accounts container (MS-ADTS 6.1.1.4)
@@ -17,6 +18,11 @@ FUNCTIONAL_LEVELS = {
     0: '2000', 1: '2003_interim', 2: '2003', 3: '2008', 4: '2008_R2', 5: '2012', 6: '2012_R2', 7: '2016',
     10: '2025',
 }
+
+# LDAP_SERVER_EXTENDED_DN_OID: DN values come as <GUID=..>;<SID=..>;DN (MS-ADTS 3.1.1.3.4.1.5); without a control
+# value the GUID and SID are hexadecimal (measured on Samba 4.22; the same default documented for Windows)
+EXTENDED_DN_OID = '1.2.840.113556.1.4.529'
+FLAG_CR_NTDS_DOMAIN = 2   # crossRef systemFlags: the partition is an AD domain (MS-ADTS 6.1.1.2.1.1.5)
 
 CLASS_GMSA = 'msDS-GroupManagedServiceAccount'
 CLASS_SMSA = 'msDS-ManagedServiceAccount'
@@ -104,3 +110,45 @@ def check_container(directory, path, object_class):
 def well_known_dn(directory, wkguid):
     """A DN that names a well-known container by GUID; the directory resolves it (renamed containers too)."""
     return '<WKGUID=%s,%s>' % (wkguid, directory.default_nc)
+
+
+def parse_extended_dn(value):
+    """``<GUID=..>;<SID=..>;DN`` -> (dn, sid string or None). Accepts the hexadecimal and the string format."""
+    if isinstance(value, bytes):
+        value = value.decode('utf-8')
+    sid = None
+    while value.startswith('<'):
+        part, _sep, value = value.partition('>;')
+        key, _eq, data = part[1:].partition('=')
+        if key.upper() == 'SID' and data:
+            sid = data if data.upper().startswith('S-') else sid_to_str(bytes.fromhex(data))
+    return value, sid
+
+
+def forest_domains(directory):
+    """Every domain of the forest, each dict(dn, sid, dns): the domain crossRef objects of the configuration
+    partition, which every DC holds, with nCName read as an extended DN so the SID comes along - one search, no
+    referral to another domain's DC and no global catalog needed (a base search of another domain's naming
+    context on a child domain's DC only returns a referral)."""
+    base = 'CN=Partitions,%s' % directory.configuration_nc
+    flt = '(&(objectClass=crossRef)(systemFlags:1.2.840.113556.1.4.803:=%d))' % FLAG_CR_NTDS_DOMAIN
+    out = []
+    for e in directory.search(base, flt, ['nCName', 'dnsRoot'], scope='one',
+                              controls=[(EXTENDED_DN_OID, False, None)]):
+        values = e['attributes'].get('nCName') or []
+        if not values:
+            continue
+        dn, sid = parse_extended_dn(values[0] if isinstance(values, list) else values)
+        dns = e['attributes'].get('dnsRoot') or []
+        out.append(dict(dn=dn, sid=sid, dns=dns[0] if isinstance(dns, list) and dns else dns or None))
+    return out
+
+
+def forest_root_sid(directory, domains=None):
+    """The forest root domain's SID (Enterprise/Schema Admins and the KDS key's EA/DA are its groups)."""
+    root = (directory.root_domain_nc or '').lower()
+    for d in domains if domains is not None else forest_domains(directory):
+        if d['dn'].lower() == root and d['sid']:
+            return d['sid']
+    raise DirectoryError('the forest root domain %s has no domain crossRef with a SID in CN=Partitions of %s'
+                         % (directory.root_domain_nc, directory.configuration_nc))

@@ -60,7 +60,7 @@ CTRL_SHOW_DELETED = '1.2.840.113556.1.4.417'
 ROOT_DSE_ATTRIBUTES = [
     'defaultNamingContext', 'configurationNamingContext', 'schemaNamingContext', 'rootDomainNamingContext',
     'dnsHostName', 'serverName', 'ldapServiceName', 'domainFunctionality', 'forestFunctionality',
-    'domainControllerFunctionality', 'supportedControl', 'supportedSASLMechanisms',
+    'domainControllerFunctionality', 'supportedControl', 'supportedSASLMechanisms', 'isGlobalCatalogReady',
 ]
 
 
@@ -137,6 +137,8 @@ class Directory(object):
         self.requests = 0
         self._root_dse = None
         self.bound_as = None
+        self.mode = None
+        self._gc = None
 
     # ------------------------------------------------------------------ connection
     def _validate_params(self):
@@ -266,9 +268,26 @@ class Directory(object):
             except _Unreachable as e:
                 failures.append('%s: %s' % (label, e))
                 continue
-            self.server_name = host
+            self.server_name, self.mode = host, mode
             return self
         raise DirectoryError('Could not reach any domain controller. Tried: %s' % '; '.join(failures))
+
+    def global_catalog(self):
+        """The same DC's global catalog (3269 over LDAPS, 3268 with StartTLS), bound with the same credentials;
+        opened once. It holds every domain's universal groups with their members (MS-ADTS 3.1.1.1.8)."""
+        if self._gc is None:
+            if self.dse_str('isGlobalCatalogReady') != 'TRUE':
+                raise DirectoryError('%s is not a global catalog (isGlobalCatalogReady is not TRUE); give '
+                                     'domain_server a DC that is one' % self.server_name)
+            gc = Directory(self.params)
+            port = 3269 if self.mode == 'ldaps' else 3268
+            try:
+                gc._open(self.server_name, port, 'ldaps' if self.mode == 'ldaps' else 'starttls')
+            except _Unreachable as e:
+                raise DirectoryError('the global catalog %s:%d did not answer: %s' % (self.server_name, port, e))
+            gc.server_name, gc.mode = self.server_name, self.mode
+            self._gc = gc
+        return self._gc
 
     def _open(self, host, port, mode):
         p = self.params
@@ -334,6 +353,9 @@ class Directory(object):
         self.conn = conn
 
     def close(self):
+        if self._gc is not None:
+            self._gc.close()
+            self._gc = None
         if getattr(self, '_krb5_dir', None):
             shutil.rmtree(self._krb5_dir, ignore_errors=True)
             self._krb5_dir = None

@@ -20,7 +20,8 @@ import datetime
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, forest_root_sid
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
 from ansible_collections.gmsa.farm.plugins.module_utils._values import first, raw_first
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd, sid_to_bytes, sid_to_str,
@@ -130,16 +131,28 @@ def privileged_reach(directory, domain_sid, group_dns, root_sid=None):
     return reach
 
 
-def forest_root_sid(directory, domain_sid):
-    """The forest root domain's SID (Enterprise/Schema Admins live there); this domain's when it is the root."""
-    if not domain_sid or directory.root_domain_nc.lower() == directory.default_nc.lower():
-        return domain_sid
-    found = directory.search(directory.root_domain_nc, '(objectClass=*)', ['objectSid'], scope='base')
-    return sid_to_str(raw_first(found[0], 'objectSid')) if found else domain_sid
+def forest_privileged_members(gc, root_sid):
+    """Every object (lower-case DN) that is, directly or nested, in a forest-wide privileged group (Enterprise
+    Admins, Schema Admins, Enterprise Key Admins, Enterprise Read-only DCs) -> those groups' names.
+
+    Asked from a global catalog: these are universal groups of the forest root domain, and a DC of another
+    domain that is not a GC neither holds them nor lists them in memberOf (MS-ADTS 3.1.1.1.8, 3.1.1.4.5.8).
+    One search per group, whatever the number of accounts.
+    """
+    out = {}
+    for rid, name in sorted(PRIVILEGED_ROOT_RIDS.items()):
+        found = gc.search('', '(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes('%s-%d' % (root_sid, rid))),
+                          ['1.1'])
+        if not found:
+            continue
+        for e in gc.search('', '(memberOf:%s:=%s)' % (IN_CHAIN, escape(found[0]['dn'])), ['1.1'], paged=True):
+            out.setdefault(e['dn'].lower(), set()).add(name)
+    return out
 
 
-def build_report(directory, entries, base, now=None):
-    """Search entries of accounts → list of per-account reports (see gmsa_info's RETURN)."""
+def build_report(directory, entries, base, now=None, warnings=None):
+    """Search entries of accounts → list of per-account reports (see gmsa_info's RETURN). ``warnings``: a list
+    that receives what could not be evaluated."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     states = []
     all_sids = []
@@ -156,7 +169,18 @@ def build_report(directory, entries, base, now=None):
     by_sid = pr.principals_by_sid(directory, all_sids)
     account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
     domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
-    root_sid = forest_root_sid(directory, domain_sid)
+    domains = forest_domains(directory)
+    root_sid = forest_root_sid(directory, domains)
+    cross = {}
+    if len(domains) > 1:
+        # forest-wide privileged groups live in the root domain: only a global catalog sees their members
+        try:
+            cross = forest_privileged_members(directory.global_catalog(), root_sid)
+        except DirectoryError as e:
+            if warnings is not None:
+                warnings.append('Membership in Enterprise Admins, Schema Admins, Enterprise Key Admins and '
+                                'Enterprise Read-only DCs was not evaluated (the forest has %d domains and they '
+                                'are universal groups of the root domain): %s' % (len(domains), e))
 
     group_members = {}
     for sid in set(s for st in states for s in st['_allowed']):
@@ -212,7 +236,8 @@ def build_report(directory, entries, base, now=None):
         rid = int(first(a, 'primaryGroupID') or 515)
         if rid in primary:
             mine.append(primary[rid])
-        priv_groups = sorted(set(n for dn in mine for n in reach.get(dn.lower(), ())))
+        priv_groups = sorted(set(n for dn in mine for n in reach.get(dn.lower(), ())) |
+                             cross.get(e['dn'].lower(), set()))
         out.append(dict(
             distinguished_name=e['dn'],
             name=st['name'],

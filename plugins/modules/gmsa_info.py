@@ -181,7 +181,12 @@ accounts:
       type: bool
       returned: always
     privileged_groups:
-      description: Names of the privileged groups it reaches.
+      description:
+        - Names of the privileged groups it reaches, directly or nested, through its groups and its primary group.
+        - In a forest of several domains the forest-wide groups (Enterprise Admins, Schema Admins, Enterprise Key
+          Admins, Enterprise Read-only Domain Controllers) are universal groups of the root domain; they are
+          asked from the connected DC's global catalog (port 3269 over LDAPS, 3268 with StartTLS). When that DC
+          is not a global catalog the module warns that they were not evaluated.
       type: list
       elements: str
       returned: always
@@ -251,7 +256,10 @@ def core(module, directory):
     entries = directory.search(base, rep.account_filter(p.get('name'), p.get('ldap_filter')),
                                g.ACCOUNT_ATTRIBUTES, paged=True)
     entries.sort(key=lambda e: e['dn'].lower())
-    result = dict(changed=False, accounts=rep.build_report(directory, entries, base))
+    warnings = []
+    result = dict(changed=False, accounts=rep.build_report(directory, entries, base, warnings=warnings))
+    for w in warnings:
+        module.warn(w)
     if p['migration_candidates']:
         result['migration_candidates'] = rep.migration_candidates(directory, base)
     return result

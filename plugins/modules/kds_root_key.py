@@ -198,9 +198,9 @@ import uuid
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_root_sid
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
-from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT
 
 
 def read_keys(directory, now):
@@ -219,12 +219,6 @@ def read_config(directory):
             return None
         raise
     return found[0] if found else None
-
-
-def root_domain_sid(directory):
-    """The forest root domain's SID: Enterprise Admins and Domain Admins of the key's descriptor are its groups."""
-    found = directory.search(directory.root_domain_nc, '(objectClass=*)', ['objectSid'], scope='base')
-    return sid_to_str(raw_first(found[0], 'objectSid'))
 
 
 def dc_computer_dn(directory):
@@ -301,7 +295,7 @@ def core(module, directory):
         attrs = kds.new_key_attributes(
             new_id or '00000000-0000-0000-0000-000000000000', now, p['effective_time_hours'],
             None if module.check_mode else dc_computer_dn(directory), config=config,
-            security_descriptor=kds.key_security_descriptor(root_domain_sid(directory)))
+            security_descriptor=kds.key_security_descriptor(forest_root_sid(directory)))
         dn = '%s,%s' % ('CN=%s' % new_id, container) if new_id else None
         chosen = kds.describe_key(dict(dn=dn, attributes=dict((k, v) for k, v in attrs.items()
                                                               if k not in ('msKds-RootKeyData', 'nTSecurityDescriptor'))),

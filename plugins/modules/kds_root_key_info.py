@@ -117,9 +117,9 @@ next_usable_at:
 
 import datetime
 
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_root_sid
 from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
-from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
 from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_control, raw_first
 
 
@@ -134,8 +134,7 @@ def core(module, directory):
         sd = raw_first(e, 'nTSecurityDescriptor')
         if sd:
             if root_sid is None:
-                found = directory.search(directory.root_domain_nc, '(objectClass=*)', ['objectSid'], scope='base')
-                root_sid = sid_to_str(raw_first(found[0], 'objectSid'))
+                root_sid = forest_root_sid(directory)
             report = kds.key_dacl_report(sd, root_sid)
             key.update(dacl_protected=report['dacl_protected'], extra_trustees=report['extra_trustees'],
                        dacl_wider_than_windows=report['wider'])

@@ -42,11 +42,12 @@ class Farm(object):
     def can_retrieve(self, account=None):
         return self.helper(['verify', account or self.account] + self.hosts)
 
-    def run(self, playbook, members, extra=None, expect_ok=True, check=False):
+    def run(self, playbook, members, extra=None, expect_ok=True, check=False, member_vars=None):
         inv = dict(all=dict(hosts=dict(localhost=dict(ansible_connection='local',
                                                       ansible_python_interpreter=sys.executable)),
                             children=dict(farm_members=dict(hosts=dict((h, None) for h in members),
-                                                            vars=dict(gmsa_farm_manage_host=False))),
+                                                            vars=dict(gmsa_farm_manage_host=False,
+                                                                      **(member_vars or {})))),
                             vars=dict(gmsa_farm=self.desc, directory_kds_effective_time_hours=0)))
         path = self.tmp / 'inventory.yml'
         path.write_text(yaml.safe_dump(inv))
@@ -177,8 +178,13 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
     da = 'CN=Domain Admins,CN=Users,%s' % lab['GMSA_LAB_BASE_DN']
     assert admin.modify(da, {'member': [(ldap3.MODIFY_ADD, [dn])]})
     try:
-        out = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'r')))
+        # what the read-only host play sets on a Windows member (unit-tested in test_audit_report.py)
+        cand = dict(host=h1, kind='service', name='sql', account='GMSALAB\\svc_sql')
+        out = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'r')),
+                       member_vars=dict(gmsa_farm_host_candidates=[cand]))
         assert "Privileged: ['%s']" % farm.account in out
+        archived = json.loads((tmp_path / 'r' / 'gmsa-audit.json').read_text())
+        assert archived['host_migration_candidates'] == [cand]
         md = (tmp_path / 'r' / 'gmsa-audit.md').read_text()
         assert '**Attention:** 1 account(s) reach a privileged group' in md
         assert '`%s$`: Administrators, Domain Admins' % farm.account in md or \

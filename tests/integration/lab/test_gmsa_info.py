@@ -173,3 +173,49 @@ def test_stale_orphaned_and_migration_candidates(run_module, admin, ou, lab, com
     assert info['migration_candidates'][0]['spn'] == ['http/%s.x.test' % svc]
     plain = run_module('gmsa_info', dict(path=ou))
     assert 'migration_candidates' not in plain
+
+
+def test_forest_root_sid_comes_from_the_crossref_not_a_referral(lab, run_module):
+    """The forest root's SID is read from the domain crossRef with the extended-DN control (every DC holds the
+    configuration partition); a child domain's DC answers a base search of the root NC only with a referral."""
+    from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, forest_root_sid
+    from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import Directory
+    with Directory(dict(lab['conn'], domain_timeout=30)).connect() as d:
+        domains = forest_domains(d)
+        assert [x['dn'] for x in domains] == [lab['GMSA_LAB_BASE_DN']]
+        assert domains[0]['dns'] == lab['GMSA_LAB_REALM'].lower()
+        sid = forest_root_sid(d, domains)
+    # independent: samba-tool reads Administrator's SID, the domain SID plus RID 500
+    shown = samba_tool(lab, 'user', 'show', 'Administrator', '--attributes=objectSid')
+    assert 'objectSid: %s-500' % sid in shown, shown
+
+
+def test_forest_wide_privileged_groups_asked_from_the_global_catalog(run_module, admin, ou, lab, monkeypatch):
+    """In a forest with more than one domain, Enterprise/Schema Admins are universal groups of the root domain
+    that only a global catalog resolves: gmsa_info asks the GC (here the lab DC's real GC on 3269; the second
+    domain is simulated because the lab forest has one)."""
+    from ansible_collections.gmsa.farm.plugins.module_utils import _report
+    real = _report.forest_domains
+    monkeypatch.setattr(_report, 'forest_domains', lambda d: real(d) + [
+        dict(dn='DC=child,' + lab['GMSA_LAB_BASE_DN'], sid='S-1-5-21-1-2-3', dns='child.' + lab['GMSA_LAB_REALM'])])
+    name = uid('ig')
+    r = run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.x.test' % name))
+    assert not r.failed, r
+    nest_sam, nest = add_group(admin, ou, [r['distinguished_name']])
+    sa = 'CN=Schema Admins,CN=Users,%s' % lab['GMSA_LAB_BASE_DN']
+    assert admin.modify(sa, {'member': [(ldap3.MODIFY_ADD, [nest])]}), admin.result
+    try:
+        [acct] = run_module('gmsa_info', dict(name=[name]))['accounts']
+        assert acct['privileged_groups'] == ['Schema Admins']
+        # a DC that is no global catalog: the report says what it could not evaluate
+        from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import Directory
+        monkeypatch.setattr(Directory, 'dse_str', lambda self, n: 'FALSE' if n == 'isGlobalCatalogReady' else
+                            (self.root_dse.get(n) or [None])[0] if isinstance(self.root_dse.get(n), list)
+                            else self.root_dse.get(n))
+        monkeypatch.setattr(_report, 'privileged_reach', lambda *a, **k: {})
+        info = run_module('gmsa_info', dict(name=[name]))
+        assert info['accounts'][0]['privileged_groups'] == []
+        warned = str(info.get('warnings'))
+        assert 'Schema Admins' in warned and 'is not a global catalog' in warned, info
+    finally:
+        admin.modify(sa, {'member': [(ldap3.MODIFY_DELETE, [nest])]})
