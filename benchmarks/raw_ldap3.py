@@ -1,6 +1,8 @@
 """The floor: a minimal ldap3 script doing the same LDAP operations as one gmsa.farm task, nothing more.
 
 Usage: raw_ldap3.py OP NAME [PRINCIPAL ...]   (OP: create | noop | add | delete | info)
+       raw_ldap3.py estate COUNT PREFIX PRINCIPAL PRINCIPAL   (the list form's work: COUNT accounts, 2 SPNs and
+                                                                2 allowed principals each; creates what is missing)
 Connection from GMSA_DOMAIN_* environment variables (the lab's env file). Prints the number of LDAP requests
 sent after the bind. No validation, no diff, no error messages: that is what the module adds.
 """
@@ -47,6 +49,38 @@ def sids_in_sd(sd):
     return out
 
 
+def estate(conn, base, path, count, prefix, principals):
+    """One search for the principals, one paged search for the accounts, one add per missing account."""
+    requests = 1
+    conn.search(base, '(|%s)' % ''.join('(sAMAccountName=%s)' % p for p in principals), attributes=['objectSid'])
+    sids = [sid_text(e['raw_attributes']['objectSid'][0]) for e in conn.response if e.get('type') == 'searchResEntry']
+    have = set()
+    cookie = None
+    while True:
+        conn.search(path, '(objectClass=msDS-GroupManagedServiceAccount)', attributes=[
+            'sAMAccountName', 'servicePrincipalName', 'msDS-GroupMSAMembership', 'dNSHostName'],
+            paged_size=500, paged_cookie=cookie)
+        requests += 1
+        have.update(e['attributes']['sAMAccountName'].lower() for e in conn.response
+                    if e.get('type') == 'searchResEntry')
+        cookie = conn.result.get('controls', {}).get('1.2.840.113556.1.4.319', {}).get('value', {}).get('cookie')
+        if not cookie:
+            break
+    sd = membership_sd(sids)
+    for i in range(count):
+        name = '%s%05d' % (prefix, i)
+        if name.lower() + '$' in have:
+            continue
+        dns = '%s.bench.test' % name
+        conn.add('CN=%s,%s' % (name, path), ['top', 'msDS-GroupManagedServiceAccount'], {
+            'sAMAccountName': name + '$', 'dNSHostName': dns, 'userAccountControl': 0x1000,
+            'msDS-ManagedPasswordInterval': 30, 'msDS-SupportedEncryptionTypes': 0x18,
+            'servicePrincipalName': ['http/' + dns, 'http/' + name], 'msDS-GroupMSAMembership': sd})
+        requests += 1
+        assert conn.result['result'] == 0, conn.result
+    return requests
+
+
 def main():
     op, name, principals = sys.argv[1], sys.argv[2], sys.argv[3:]
     env = os.environ
@@ -64,6 +98,9 @@ def main():
         for dummy in pages:
             n += 1
         print(n)
+        return
+    if op == 'estate':
+        print(estate(conn, base, path, int(name), principals[0], principals[1:]))
         return
     flt = '(|(sAMAccountName=%s$)%s)' % (name, ''.join('(sAMAccountName=%s)' % p for p in principals))
     conn.search(base, flt, attributes=['objectSid', 'sAMAccountName', 'msDS-GroupMSAMembership'])

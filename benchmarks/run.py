@@ -8,8 +8,10 @@ Measures, several repetitions each (min and median):
      (benchmarks/raw_ldap3.py), and samba-tool service-account for the operations it has;
   2. LDAP requests sent after the bind per task (the module counts them when GMSA_FARM_COUNT_REQUESTS is set);
   3. gmsa_info over 1000 accounts vs a raw ldap3 paged search of the same attributes;
-  4. a 100-account playbook loop: first run and idempotent rerun.
-Writes benchmarks/results/benchmark.md, benchmark.json and benchmark.png. Not a pass/fail test.
+  4. a whole estate (issue 12): 100 accounts (2 SPNs, 2 allowed principals each) as one list task, as a
+     per-account loop, through samba-tool (sampled, extrapolated) and the raw ldap3 floor - first run,
+     idempotent rerun, check mode; 1000 accounts as one list task, with the module's peak RSS.
+Writes benchmarks/results/benchmark.{md,json,png} and estate.{md,json,png}. Not a pass/fail test.
 """
 from __future__ import annotations
 
@@ -169,32 +171,193 @@ class Bench(object):
             self.record('gmsa_info, %d accounts' % count, 'module', dt, r['ldap_requests'])
         del ldap3
 
-    # ------------------------------------------------------------------ case 4
-    def playbook_loop(self, count):
-        pb = os.path.join(self.tmp, 'loop.yml')
+    # ------------------------------------------------------------------ case 4: a whole estate (issue 12)
+    def playbook(self, name, text, extra, check=False):
+        pb = os.path.join(self.tmp, name + '.yml')
         with open(pb, 'w') as f:
-            f.write('''---
-- name: Many gMSAs in one run
-  hosts: localhost
+            f.write(text)
+        env = dict(self.env)
+        env.update(GMSA_DOMAIN_SERVER=self.lab['GMSA_DOMAIN_SERVER'])
+        t0 = time.perf_counter()
+        p = subprocess.run(['ansible-playbook', pb, '-e', '@' + extra] + (['--check'] if check else []),
+                           capture_output=True, text=True, env=env, check=False)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError(p.stdout[-3000:])
+        return dt, p.stdout
+
+    def estate_file(self, count, prefix, sub, groups):
+        path = os.path.join(self.tmp, '%s.json' % prefix)
+        accounts = []
+        for i in range(count):
+            n = '%s%05d' % (prefix, i)
+            dns = '%s.bench.test' % n
+            accounts.append(dict(name=n, path=sub, dns_hostname=dns, spn=dict(set=['http/' + dns, 'http/' + n]),
+                                 allowed_to_retrieve_password=dict(set=list(groups))))
+        with open(path, 'w') as f:
+            json.dump(dict(estate=accounts), f)
+        return path
+
+    LIST_PB = '''- hosts: localhost
   connection: local
   gather_facts: false
   tasks:
-    - name: Accounts
+    - name: The estate, one task
       gmsa.farm.gmsa:
-        name: "pl{{ '%%05d' | format(item) }}"
-        path: "%s"
-        dns_hostname: "pl{{ item }}.bench.test"
-      loop: "{{ range(%d) | list }}"
-''' % (self.ou, count))
-        env = dict(self.env)
-        env.update(GMSA_DOMAIN_SERVER=self.lab['GMSA_DOMAIN_SERVER'])
-        for label in ('first run', 'idempotent rerun'):
+        accounts: "{{ estate }}"
+'''
+    LOOP_PB = '''- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: The estate, one task per account
+      gmsa.farm.gmsa:
+        name: "{{ item.name }}"
+        path: "{{ item.path }}"
+        dns_hostname: "{{ item.dns_hostname }}"
+        spn: "{{ item.spn }}"
+        allowed_to_retrieve_password: "{{ item.allowed_to_retrieve_password }}"
+      loop: "{{ estate }}"
+'''
+
+    def estate(self, admin, count, big, samba_sample):
+        groups = []
+        for g in ('ehosts-a', 'ehosts-b'):
+            admin.add('CN=%s,%s' % (g, self.ou), 'group', {'sAMAccountName': g, 'groupType': -2147483646})
+            groups.append(g)
+        cases = [('list task', 'el', self.LIST_PB), ('per-account loop', 'ep', self.LOOP_PB)]
+        for label, prefix, text in cases:
+            sub = 'OU=%s,%s' % (prefix, self.ou)
+            admin.add(sub, 'organizationalUnit')
+            extra = self.estate_file(count, prefix, sub, groups)
+            for run, check in (('first run', False), ('idempotent rerun', False), ('check-mode drift report', True)):
+                dt, out = self.playbook(prefix, text, extra, check=check)
+                self.record('estate %d: %s' % (count, run), label, dt)
+        # the floor: the same LDAP work in a minimal script
+        sub = 'OU=er,%s' % self.ou
+        admin.add(sub, 'organizationalUnit')
+        env = dict(self.env, BENCH_PATH=sub)
+        for run in ('first run', 'idempotent rerun'):
             t0 = time.perf_counter()
-            p = subprocess.run(['ansible-playbook', pb], capture_output=True, text=True, env=env, check=False)
-            dt = time.perf_counter() - t0
-            if p.returncode != 0:
-                raise RuntimeError(p.stdout[-2000:])
-            self.record('playbook loop, %d accounts: %s' % (count, label), 'module', dt)
+            p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py'), 'estate', str(count), 'er'] +
+                               groups, capture_output=True, text=True, env=env, check=True)
+            self.record('estate %d: %s' % (count, run), 'raw ldap3', time.perf_counter() - t0,
+                        int(p.stdout.strip().splitlines()[-1]))
+        # samba-tool has no list: create + 2 SPNs + 2 principals per account, measured on a sample, extrapolated
+        t = 0.0
+        for i in range(samba_sample):
+            n = 'es%05d' % i
+            t += self.samba('service-account', 'create', '--name=%s' % n, '--dns-host-name=%s.bench.test' % n)
+            for spn in ('http/%s.bench.test' % n, 'http/%s' % n):
+                t += self.samba('spn', 'add', spn, n + '$')
+            for g in groups:
+                t += self.samba('service-account', 'group-msa-membership', 'add', '--name=%s' % n,
+                                '--principal=%s' % g)
+            self.samba('service-account', 'delete', '--name=%s' % n)
+        self.record('estate %d: first run' % count, 'samba-tool (extrapolated)', t / samba_sample * count)
+        # the list task's LDAP requests on a no-op (module process, counted)
+        extra = os.path.join(self.tmp, 'el.json')
+        with open(extra) as f:
+            accounts = json.load(f)['estate']
+        dt, r = self.module('gmsa', dict(accounts=accounts))
+        assert not r['changed']
+        self.requests[('estate %d: idempotent rerun' % count, 'list task')] = r['ldap_requests']
+        if big:
+            sub = 'OU=eb,%s' % self.ou
+            admin.add(sub, 'organizationalUnit')
+            extra = self.estate_file(big, 'eb', sub, groups)
+            for run, check in (('first run', False), ('idempotent rerun', False), ('check-mode drift report', True)):
+                dt, out = self.playbook('eb', self.LIST_PB, extra, check=check)
+                self.record('estate %d: %s' % (big, run), 'list task', dt)
+            with open(extra) as f:
+                accounts = json.load(f)['estate']
+            rss, r = self.module_rss('gmsa', dict(accounts=accounts))
+            assert not r['changed']
+            self.requests[('estate %d: idempotent rerun' % big, 'list task')] = r['ldap_requests']
+            self.rss = rss
+            env = dict(self.env, BENCH_PATH=sub)
+            t0 = time.perf_counter()
+            p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py'), 'estate', str(big), 'eb'] +
+                               groups, capture_output=True, text=True, env=env, check=True)
+            self.record('estate %d: idempotent rerun' % big, 'raw ldap3', time.perf_counter() - t0,
+                        int(p.stdout.strip().splitlines()[-1]))
+
+    def module_rss(self, name, args):
+        """Peak RSS (MiB) of the module process alone: run through a wrapper that reports its child's rusage."""
+        path = os.path.join(self.tmp, 'args.json')
+        full = dict(domain_server=[self.lab['GMSA_DOMAIN_SERVER']], domain_username=self.lab['GMSA_DOMAIN_USERNAME'],
+                    domain_password=self.lab['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=self.lab['GMSA_DOMAIN_CA_CERT'])
+        full.update(args)
+        with open(path, 'w') as f:
+            json.dump(dict(ANSIBLE_MODULE_ARGS=full), f)
+        wrapper = ('import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, '
+                   'text=True); print(json.dumps(dict(rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, '
+                   'out=p.stdout)))')
+        p = subprocess.run([sys.executable, '-c', wrapper, sys.executable,
+                            os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
+                           capture_output=True, text=True, env=self.env, check=True)
+        w = json.loads(p.stdout)
+        return w['rss'] / 1024.0, json.loads(w['out'])
+
+
+def write_estate(b, meta):
+    """The estate table (results/estate.md) and chart (results/estate.png)."""
+    tools = ['list task', 'per-account loop', 'samba-tool (extrapolated)', 'raw ldap3']
+    cases = []
+    for (case, tool) in b.times:
+        if case.startswith('estate') and case not in cases:
+            cases.append(case)
+    if not cases:
+        return
+    lines = ['# Estate benchmark (issue 12)', '',
+             'Each account: 2 SPNs, 2 allowed principals. Wall seconds of `ansible-playbook` (list task, per-account '
+             'loop), of the minimal ldap3 script doing the same LDAP work (the floor), and samba-tool measured on '
+             '%d accounts (create, 2 spn add, 2 group-msa-membership add each) and extrapolated. Lab DC: Samba %s, %s.'
+             % (meta.get('samba_sample', 0), meta['samba'], meta['machine']), '',
+             '| case | %s | list task / raw | LDAP requests list task / raw |' % ' | '.join(tools),
+             '|---|%s---|---|' % ('---|' * len(tools))]
+    rows = []
+    for case in cases:
+        cells, vals = [], {}
+        for t in tools:
+            xs = b.times.get((case, t))
+            if xs:
+                vals[t] = statistics.median(xs)
+                cells.append('%.2f' % vals[t])
+            else:
+                cells.append('—')
+        ratio = '%.1f×' % (vals['list task'] / vals['raw ldap3']) if 'list task' in vals and 'raw ldap3' in vals \
+            else '—'
+        req = '%s / %s' % (b.requests.get((case, 'list task'), '—'), b.requests.get((case, 'raw ldap3'), '—'))
+        lines.append('| %s | %s | %s | %s |' % (case, ' | '.join(cells), ratio, req))
+        rows.append(dict(case=case, seconds=vals))
+    if meta.get('rss_mib'):
+        lines += ['', 'Peak RSS of the module process for the %d-account no-op: %.0f MiB.'
+                  % (meta['big'], meta['rss_mib'])]
+    with open(os.path.join(RESULTS, 'estate.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(RESULTS, 'estate.json'), 'w') as f:
+        json.dump(dict(meta=meta, rows=rows, requests=dict(('%s|%s' % k, v) for k, v in b.requests.items()
+                                                            if k[0].startswith('estate'))), f, indent=1)
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(figsize=(10, 5))
+    width = 0.2
+    for i, t in enumerate(tools):
+        ys = [statistics.median(b.times[(c, t)]) if (c, t) in b.times else 0 for c in cases]
+        ax.bar([x + (i - 1.5) * width for x in range(len(cases))], ys, width, label=t)
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels(cases, rotation=15, ha='right')
+    ax.set_yscale('log')
+    ax.set_ylabel('seconds (log scale)')
+    ax.set_title('A whole estate: one list task vs a per-account loop vs samba-tool vs the raw LDAP floor')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, 'estate.png'), dpi=110)
 
 
 def stats(xs):
@@ -273,7 +436,10 @@ def main():
     ap.add_argument('--reps', type=int, default=5)
     ap.add_argument('--quick', action='store_true', help='smoke: one repetition, no 1000/100-account cases')
     ap.add_argument('--info-accounts', type=int, default=1000)
-    ap.add_argument('--loop-accounts', type=int, default=100)
+    ap.add_argument('--loop-accounts', type=int, default=100, help='accounts of the estate cases')
+    ap.add_argument('--big-accounts', type=int, default=1000, help='accounts of the large estate (list task only)')
+    ap.add_argument('--samba-sample', type=int, default=10, help='accounts samba-tool really creates')
+    ap.add_argument('--estate-only', action='store_true', help='only the estate cases (issue 12)')
     ap.add_argument('--replot', action='store_true', help='rewrite the table and chart from results/benchmark.json')
     a = ap.parse_args()
     if a.replot:
@@ -303,19 +469,21 @@ def main():
             admin.add('CN=%s,%s' % (sam, ou), ['top', 'person', 'organizationalPerson', 'user', 'computer'],
                       {'sAMAccountName': sam + '$', 'userAccountControl': 0x1000})
             hosts.append(sam + '$')
-        b.single_operations(hosts)
         version = subprocess.run(['samba', '--version'], capture_output=True, text=True, check=True).stdout
         meta = dict(samba=version.split()[1],
                     machine='%d cores' % os.cpu_count(), reps=reps, quick=a.quick)
-        if not a.quick:
+        if not a.estate_only:
+            b.single_operations(hosts)
+        if not a.quick and not a.estate_only:
             b.info_1000(admin, a.info_accounts)
-            b.playbook_loop(a.loop_accounts)
-            create = b.times.get(('create', 'samba-tool'))
-            if create:
-                meta.update(samba_per_account=statistics.median(create) * a.loop_accounts,
-                            loop_count=a.loop_accounts)
-        write_results(b, meta)
-        print(open(os.path.join(RESULTS, 'benchmark.md')).read())
+        if not a.quick:
+            b.estate(admin, a.loop_accounts, a.big_accounts, a.samba_sample)
+            meta.update(samba_sample=a.samba_sample, big=a.big_accounts, rss_mib=getattr(b, 'rss', None))
+            write_estate(b, meta)
+            print(open(os.path.join(RESULTS, 'estate.md')).read())
+        if not a.estate_only:
+            write_results(b, meta)
+            print(open(os.path.join(RESULTS, 'benchmark.md')).read())
     finally:
         import ldap3
         admin.search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'], paged_size=1000)

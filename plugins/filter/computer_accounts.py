@@ -36,6 +36,37 @@ def rollover_name(account):
     return name
 
 
+# Farm account keys passed through to gmsa as they are, when given.
+_PASSED = ('path', 'dns_hostname', 'password_interval_days', 'trusted_to_auth_for_delegation')
+
+
+def farm_gmsa_accounts(farm):
+    """A gmsa_farm description -> the entries of gmsa.farm.gmsa's list form (accounts), one per farm account."""
+    if not isinstance(farm, dict) or not isinstance(farm.get('accounts'), list):
+        raise AnsibleFilterError('farm_gmsa_accounts takes a gmsa_farm description with an accounts list')
+    try:
+        group = farm['host_group']['name']
+    except (KeyError, TypeError):
+        raise AnsibleFilterError('gmsa_farm.host_group.name is missing')
+    out = []
+    for i, account in enumerate(farm['accounts']):
+        if not isinstance(account, dict) or not account.get('name'):
+            raise AnsibleFilterError('gmsa_farm.accounts[%d] has no name' % i)
+        e = dict(name=account['name'],
+                 outbound_auth_only=account.get('outbound_auth_only', False),
+                 kerberos_encryption_types=dict(set=account.get('kerberos_encryption_types', ['aes128', 'aes256'])),
+                 spn=dict(set=account.get('spn', [])),
+                 allowed_to_retrieve_password=dict(set=[group] + list(account.get('extra_principals', []))),
+                 enabled=account.get('enabled', True),
+                 description=account.get('description', 'gMSA of the %s farm' % farm.get('name')))
+        e.update((k, account[k]) for k in _PASSED if account.get(k) is not None)
+        if account.get('allowed_to_delegate_to') is not None:
+            e['allowed_to_delegate_to'] = dict(set=account['allowed_to_delegate_to'])
+        out.append(e)
+    return out
+
+
 class FilterModule(object):
     def filters(self):
-        return dict(computer_accounts=computer_accounts, rollover_name=rollover_name)
+        return dict(computer_accounts=computer_accounts, rollover_name=rollover_name,
+                    farm_gmsa_accounts=farm_gmsa_accounts)

@@ -60,21 +60,43 @@ def validate(p):
 
 
 # --------------------------------------------------------------------------- read
-def lookup(directory, params, sam, spns, principal_names):
-    """The one batched search: the account (with its DACL), holders of the SPNs to add, the principals."""
+SEARCH_ATTRIBUTES = sorted(set(g.ACCOUNT_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES) | {'nTSecurityDescriptor'})
+MSA_CLASSES = ''.join('(objectClass=%s)' % c for c in g.CLASS_BY_TYPE.values())
+
+
+def search_parts(params, sam, spns, principal_names):
+    """The filter parts that find an account (by sAMAccountName, or by CN for a rename), the holders of the SPNs
+    it adds and the principals it names: OR-ed into one search (or, for many accounts, a few)."""
+    parts = ['(sAMAccountName=%s)' % escape(sam), '(&(|%s)(cn=%s))' % (MSA_CLASSES, escape(params['name']))]
+    parts.extend('(servicePrincipalName=%s)' % escape(s) for s in spns)
+    parts.extend(pr.filters_for(principal_names))
+    return parts
+
+
+def spn_holders(spns, entries, account):
+    """SPN -> DNs of the other objects that hold it (SPNs are unique in the domain)."""
+    holders = {}
+    want = dict((s.lower(), s) for s in spns)
+    for e in entries:
+        if account is not None and e['dn'] == account['dn']:
+            continue
+        for s in e['attributes'].get('servicePrincipalName') or []:
+            if s.lower() in want:
+                holders.setdefault(want[s.lower()], []).append(e['dn'])
+    return holders
+
+
+def lookup(directory, params, sam, spns, principal_names, pre=None):
+    """The one batched search: the account (with its DACL), holders of the SPNs to add, the principals.
+    ``pre``: a Prefetch that already read them for a whole list of accounts."""
+    if pre is not None:
+        return pre.lookup(directory, params, sam, spns, principal_names)
     try:
         pr.check_domains(directory, principal_names)
     except pr.PrincipalError as e:
         raise ModuleFailure(str(e) + '. Nothing was changed.')
-    parts = ['(sAMAccountName=%s)' % escape(sam),
-             # the same account under another sAMAccountName (a rename), found by its CN
-             '(&(|%s)(cn=%s))' % (''.join('(objectClass=%s)' % c for c in g.CLASS_BY_TYPE.values()),
-                                  escape(params['name']))]
-    parts.extend('(servicePrincipalName=%s)' % escape(s) for s in spns)
-    parts.extend(pr.filters_for(principal_names))
-    attrs = sorted(set(g.ACCOUNT_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES) | {'nTSecurityDescriptor'})
-    entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(parts))), attrs,
-                               controls=dacl_control())
+    entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(
+        search_parts(params, sam, spns, principal_names)))), SEARCH_ATTRIBUTES, controls=dacl_control())
     account = None
     for e in entries:
         if (first(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
@@ -85,15 +107,77 @@ def lookup(directory, params, sam, spns, principal_names):
         resolved, missing = pr.match_all(principal_names, entries)
     except pr.PrincipalError as e:
         raise ModuleFailure(str(e) + '. Nothing was changed.')
-    holders = {}
-    want = dict((s.lower(), s) for s in spns)
-    for e in entries:
-        if account is not None and e['dn'] == account['dn']:
-            continue
-        for s in e['attributes'].get('servicePrincipalName') or []:
-            if s.lower() in want:
-                holders.setdefault(want[s.lower()], []).append(e['dn'])
-    return account, resolved, missing, holders
+    return account, resolved, missing, spn_holders(spns, entries, account)
+
+
+class Prefetch(object):
+    """The read of the list form: every account of the list, every SPN holder and every principal it names, in
+    a few paged searches (parts OR-ed in chunks), then looked up by index per account. Also caches what several
+    accounts share: containers checked for creation, parent DACLs, the KDS check. ``rights_checked``: the bulk
+    driver checked the rights of every planned request at once."""
+    CHUNK = 250     # filter parts per search: keeps each request well below the DCs' 10 MB MaxReceiveBuffer
+
+    def __init__(self, directory, items):
+        """items: (params, sAMAccountName, SPNs to check, principal names) per account."""
+        parts, names = set(), []
+        for params, sam, spns, principal_names in items:
+            parts.update(search_parts(params, sam, spns, principal_names))
+            names.extend(principal_names)
+        names = sorted(set(names))
+        try:
+            pr.check_domains(directory, names)
+        except pr.PrincipalError as e:
+            raise ModuleFailure(str(e) + '. Nothing was changed.')
+        found = {}
+        parts = sorted(parts)
+        for i in range(0, len(parts), self.CHUNK):
+            for e in directory.search(directory.default_nc, '(|%s)' % ''.join(parts[i:i + self.CHUNK]),
+                                      SEARCH_ATTRIBUTES, controls=dacl_control(), paged=True):
+                found[e['dn'].lower()] = e
+        self.entries = list(found.values())
+        self.by_sam, self.by_cn, self.by_spn = {}, {}, {}
+        for e in self.entries:
+            a = e['attributes']
+            self.by_sam[(first(a, 'sAMAccountName') or '').lower()] = e
+            if any(c.lower() in g.TYPE_BY_CLASS for c in a.get('objectClass') or []):
+                self.by_cn.setdefault((first(a, 'cn') or '').lower(), []).append(e)
+            for spn in a.get('servicePrincipalName') or []:
+                self.by_spn.setdefault(spn.lower(), []).append(e)
+        try:
+            self.resolved, missing = pr.match_all(names, self.entries)
+        except pr.PrincipalError as e:
+            raise ModuleFailure(str(e) + '. Nothing was changed.')
+        self.missing = set(missing)
+        self.dacls, self.containers = {}, {}
+        self.kds_checked = False
+        self.rights_checked = False
+        self.plan_only = False
+
+    def lookup(self, directory, params, sam, spns, principal_names):
+        account = self.by_sam.get(sam.lower())
+        if account is None:
+            account = account_by_cn(directory, params, self.by_cn.get(params['name'].lower(), []))
+        resolved = dict((v, self.resolved[v]) for v in principal_names if v in self.resolved)
+        missing = [v for v in principal_names if v in self.missing]
+        holders = spn_holders(spns, [e for s in spns for e in self.by_spn.get(s.lower(), [])], account)
+        return account, resolved, missing, holders
+
+    def dacl(self, directory, dn):
+        if dn.lower() not in self.dacls:
+            self.dacls[dn.lower()] = read_dacl(directory, dn)
+        return self.dacls[dn.lower()]
+
+    def forget(self, dns):
+        """Objects just written: read them again when another account needs them."""
+        for dn in dns:
+            self.dacls.pop(dn.lower(), None)
+
+    def container(self, directory, path, object_class):
+        key = (path.lower() if path else None, object_class)
+        if key not in self.containers:
+            self.containers[key] = check_container(directory, path or well_known_dn(directory, WKGUID_MSA),
+                                                   object_class)
+        return self.containers[key]
 
 
 def account_by_cn(directory, params, entries):
@@ -236,10 +320,13 @@ def _dacl_write(dn, new_sd, what):
 
 
 # --------------------------------------------------------------------------- the task
-def attempt(module, directory):
+def attempt(module, directory, pre=None):
+    """One account: read (or take from ``pre``), plan, check rights, write. With ``pre.plan_only`` it stops
+    after planning and returns the planned writes under ``_writes`` (the list form checks every account's
+    rights at once before any account's first write)."""
     p = module.params
     sam, principal_names, spns = validate(p)
-    account, resolved, missing, holders = lookup(directory, p, sam, spns, principal_names)
+    account, resolved, missing, holders = lookup(directory, p, sam, spns, principal_names, pre)
     warnings = []
     result = dict(changed=False, sam_account_name=sam)
 
@@ -251,7 +338,7 @@ def attempt(module, directory):
                                 % (sam, account['dn'], pr.principal_type(classes)))
 
     if p['state'] == 'absent':
-        return absent(module, directory, p, account, result)
+        return absent(module, directory, p, account, result, pre)
 
     handle_missing(module, p, missing, warnings)
     if holders:
@@ -282,13 +369,18 @@ def attempt(module, directory):
                                 % CLASS_DMSA)
         # One search finds the container (the default one through its well-known GUID), proves it exists and
         # that this account may create the object there.
-        problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_MSA),
-                                        g.CLASS_BY_TYPE[p['account_type']])
+        if pre is not None:
+            problem, path = pre.container(directory, p.get('path'), g.CLASS_BY_TYPE[p['account_type']])
+        else:
+            problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_MSA),
+                                            g.CLASS_BY_TYPE[p['account_type']])
         if problem:
             raise ModuleFailure(problem + ' Nothing was changed.')
         new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), path)
-        if module.check_mode and p['account_type'] in ('group', 'delegated'):
+        if module.check_mode and p['account_type'] in ('group', 'delegated') and not (pre and pre.kds_checked):
             check_kds(directory)    # a real run learns this from the add; check mode must report the same
+            if pre is not None:
+                pre.kds_checked = True
     else:
         new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), p.get('path') or parent_dn(account['dn']))
     plan['after']['distinguished_name'] = new_dn
@@ -305,7 +397,8 @@ def attempt(module, directory):
         plan['after']['protect_from_deletion'] = want_protection
     parent_sd = None
     if want_protection:     # the parent's "delete child" deny is checked on every run that wants protection
-        parent_sd = read_dacl(directory, parent_dn(new_dn))
+        parent = parent_dn(new_dn)
+        parent_sd = pre.dacl(directory, parent) if pre is not None else read_dacl(directory, parent)
     if host is not None:
         linked = account['attributes'].get('msDS-HostServiceAccountBL') or [] if account is not None else []
         if account is not None:
@@ -314,8 +407,13 @@ def attempt(module, directory):
         plan['after']['host'] = host['name']
 
     writes = plan_writes(p, account, plan, new_dn, parent_sd, host)
-    check_rights(directory, writes)
+    if pre is not None and pre.plan_only and writes:
+        return dict(_writes=writes)
+    if not (pre and pre.rights_checked):
+        check_rights(directory, writes)
     written = run_writes(module, directory, writes, sam, p)
+    if pre is not None:
+        pre.forget(w.dn for w in writes)
 
     guid = sid = None
     if account is not None:
@@ -405,7 +503,7 @@ def modify_error(e, dn):
             'does so for msDS-AllowedToActOnBehalfOfOtherIdentity, Windows DCs accept it)' % (attr, dn))
 
 
-def absent(module, directory, p, account, result):
+def absent(module, directory, p, account, result, pre=None):
     if account is None:
         result.update(distinguished_name=None, object_guid=None, sid=None, principals=[], unresolved_sids=[],
                       requests=[], diff=dict(before={}, after={}))
@@ -421,7 +519,10 @@ def absent(module, directory, p, account, result):
         writes.append(_dacl_write(account['dn'], set_protected(sd, False),
                                   'lift the protection from accidental deletion of %s' % account['dn']))
     writes.append(Write('delete', account['dn'], 'delete %s' % account['dn']))
-    check_rights(directory, writes)
+    if pre is not None and pre.plan_only:
+        return dict(_writes=writes)
+    if not (pre and pre.rights_checked):
+        check_rights(directory, writes)
     try:
         execute(directory, writes, module.check_mode)
     except ModuleFailure as e:

@@ -43,8 +43,42 @@ options:
   name:
     description:
       - The account's name (its CN), for example C(ITFarm1).
+      - Required unless O(accounts) is given; the two are mutually exclusive.
     type: str
-    required: true
+  accounts:
+    description:
+      - The list form - many accounts in one task, for an estate kept as data. Each element is a dict of the
+        per-account options of this module (O(name), O(path), O(state), O(account_type), O(spn),
+        O(allowed_to_retrieve_password), ... - every option here except the connection options, O(accounts),
+        O(unlisted) and O(unlisted_path)), validated as if given to a task of its own; per-account options must
+        not be given at the top level then.
+      - Every entry goes through the same validation, planner and writes as the single form. The reads are
+        batched - every account, every principal and every SPN holder the list names in a few paged searches
+        (250 filter terms each) - and the rights of every planned request of every account are checked at once,
+        so a bad entry (named by its index and name), an SPN two entries add, a missing principal or a missing
+        right stops the task before its first write, for every account.
+      - Accounts are then written in list order. If a write still fails, the task stops there; the accounts
+        before it stay written (listed in the message, and RV(changed) is true), the ones after it are not
+        attempted. An account another writer changed since the batched read is read again on its own and
+        retried.
+      - Results per account are in RV(results), in list order; the diff shows each changed account.
+    type: list
+    elements: dict
+  unlisted:
+    description:
+      - With O(accounts), what to do with managed service accounts under O(unlisted_path) that are not in the
+        list (drift from a source of truth).
+      - C(ignore) does nothing; C(report) lists them in RV(unlisted) and warns; C(remove) also deletes them
+        (planned, rights-checked and written like the list's own entries; accounts protected from accidental
+        deletion are left in place with a warning). Check mode deletes nothing and reports what would be.
+    type: str
+    choices: [ignore, report, remove]
+    default: ignore
+  unlisted_path:
+    description:
+      - The container or OU (searched with its subtree) that O(unlisted) looks at. Required when O(unlisted) is
+        not C(ignore).
+    type: str
   sam_account_name:
     description:
       - The account's sAMAccountName (its NetBIOS name). Defaults to O(name). A C($) is appended when missing.
@@ -305,9 +339,40 @@ EXAMPLES = r'''
   gmsa.farm.gmsa:
     name: ITFarm1
     state: absent
+
+- name: A whole estate in one task (the list form), reporting accounts in the OU that are not in the list
+  gmsa.farm.gmsa:
+    accounts: "{{ estate_accounts }}"     # [{name: App001, spn: {set: [...]}, allowed_to_retrieve_password: ...}]
+    unlisted: report
+    unlisted_path: OU=Service Accounts,DC=contoso,DC=com
+  register: estate
+
+- name: What changed, per account
+  ansible.builtin.debug:
+    msg: "{{ estate.results | selectattr('changed') | map(attribute='name') | list }}"
 '''
 
 RETURN = r'''
+results:
+  description:
+    - With O(accounts), one dict per entry in list order - its C(index), C(name), C(changed), and the keys the
+      single form returns (RV(distinguished_name), RV(object_guid), RV(sid), RV(sam_account_name),
+      RV(principals), RV(requests), RV(unresolved_sids), C(diff)).
+    - On a failure after the plan, the entries finished before it.
+  returned: with O(accounts)
+  type: list
+  elements: dict
+unlisted:
+  description: With O(unlisted) C(report) or C(remove), the managed service accounts under O(unlisted_path) that
+    are not in the list, each with C(distinguished_name), C(sam_account_name), C(name), C(protected) and
+    C(removed) (true when this run deleted it, or would in check mode).
+  returned: with O(accounts) and O(unlisted) other than C(ignore)
+  type: list
+  elements: dict
+failed_entry:
+  description: On failure in the list form, the entry that failed (C(accounts[INDEX] (NAME))).
+  returned: failure with O(accounts)
+  type: str
 distinguished_name:
   description: DN of the account (the DN it would have, in check mode, when created).
   returned: success
@@ -374,12 +439,14 @@ unresolved_sids:
   elements: str
 '''
 
-from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import property_options
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import core
+from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_bulk import bulk
+from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import core as single
 
-# The account's identity and state; every other option comes from a row of the property table.
-ARGUMENT_SPEC = dict(
+# One account's identity and state; every other option comes from a row of the property table. The list form
+# validates each entry of ``accounts`` with this same spec.
+ACCOUNT_SPEC = dict(
     name=dict(type='str', required=True),
     path=dict(type='str'),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
@@ -389,10 +456,31 @@ ARGUMENT_SPEC = dict(
     protect_from_deletion=dict(type='bool'),
     **property_options()
 )
+ARGUMENT_SPEC = dict(ACCOUNT_SPEC, name=dict(type='str'), accounts=dict(type='list', elements='dict'),
+                     unlisted=dict(type='str', choices=['ignore', 'report', 'remove'], default='ignore'),
+                     unlisted_path=dict(type='str'))
+
+
+def core(module, directory):
+    p = module.params
+    if p.get('accounts') is None:
+        if p.get('unlisted') != 'ignore' or p.get('unlisted_path'):
+            raise ModuleFailure('unlisted and unlisted_path apply to the list form (accounts) only. Nothing was '
+                                'changed.')
+        return single(module, directory)
+    given = sorted(k for k, spec in ACCOUNT_SPEC.items() if p.get(k) != spec.get('default'))
+    if given:
+        raise ModuleFailure('with accounts, give per-account options inside each entry, not at the top level: %s. '
+                            'Nothing was changed.' % ', '.join(given))
+    if p['unlisted'] != 'ignore' and not p.get('unlisted_path'):
+        raise ModuleFailure('unlisted=%s needs unlisted_path (the container or OU to compare with the list). '
+                            'Nothing was changed.' % p['unlisted'])
+    return bulk(module, directory, ACCOUNT_SPEC)
 
 
 def main():
-    run_directory_module(ARGUMENT_SPEC, core)
+    run_directory_module(ARGUMENT_SPEC, core, mutually_exclusive=[('name', 'accounts')],
+                         required_one_of=[('name', 'accounts')])
 
 
 if __name__ == '__main__':

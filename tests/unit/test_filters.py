@@ -1,0 +1,27 @@
+"""The farm description to the gmsa list form (the directory role's one task for all accounts)."""
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gmsa.farm.plugins.filter.computer_accounts import farm_gmsa_accounts
+
+
+def test_farm_accounts_become_list_entries_with_the_role_defaults():
+    farm = dict(name='IT', host_group=dict(name='ITHosts'), accounts=[
+        dict(name='ITFarm1', spn=['http/a'], extra_principals=['Ops'], path='OU=x,DC=c', allowed_to_delegate_to=['cifs/f']),
+        dict(name='ITFarm2', enabled=False, kerberos_encryption_types=['aes256'], password_interval_days=75)])
+    first, second = farm_gmsa_accounts(farm)
+    assert first == dict(name='ITFarm1', outbound_auth_only=False, kerberos_encryption_types=dict(set=['aes128', 'aes256']),
+                         spn=dict(set=['http/a']), allowed_to_retrieve_password=dict(set=['ITHosts', 'Ops']),
+                         enabled=True, description='gMSA of the IT farm', path='OU=x,DC=c',
+                         allowed_to_delegate_to=dict(set=['cifs/f']))
+    assert second['enabled'] is False and second['password_interval_days'] == 75 and 'path' not in second
+    assert second['kerberos_encryption_types'] == dict(set=['aes256'])
+
+
+def test_farm_without_host_group_or_names_is_refused():
+    with pytest.raises(AnsibleFilterError, match='host_group.name'):
+        farm_gmsa_accounts(dict(name='x', accounts=[]))
+    with pytest.raises(AnsibleFilterError, match=r'accounts\[0\] has no name'):
+        farm_gmsa_accounts(dict(name='x', host_group=dict(name='g'), accounts=[{}]))
