@@ -61,7 +61,7 @@ def estate(conn, base, path, count, prefix, principals):
             'sAMAccountName', 'servicePrincipalName', 'msDS-GroupMSAMembership', 'dNSHostName'],
             paged_size=500, paged_cookie=cookie)
         requests += 1
-        have.update(e['attributes']['sAMAccountName'].lower() for e in conn.response
+        have.update(e['raw_attributes']['sAMAccountName'][0].decode().lower() for e in conn.response
                     if e.get('type') == 'searchResEntry')
         cookie = conn.result.get('controls', {}).get('1.2.840.113556.1.4.319', {}).get('value', {}).get('cookie')
         if not cookie:

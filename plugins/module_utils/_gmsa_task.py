@@ -112,37 +112,52 @@ def lookup(directory, params, sam, spns, principal_names, pre=None):
 
 class Prefetch(object):
     """The read of the list form: every account of the list, every SPN holder and every principal it names, in
-    a few paged searches (parts OR-ed in chunks), then looked up by index per account. Also caches what several
+    a few paged searches, then looked up by index per account. Also caches what several
     accounts share: containers checked for creation, parent DACLs, the KDS check. ``rights_checked``: the bulk
     driver checked the rights of every planned request at once."""
     CHUNK = 250     # filter parts per search: keeps each request well below the DCs' 10 MB MaxReceiveBuffer
 
     def __init__(self, directory, items):
-        """items: (params, sAMAccountName, SPNs to check, principal names) per account."""
-        parts, names = set(), []
-        for params, sam, spns, principal_names in items:
-            parts.update(search_parts(params, sam, spns, principal_names))
-            names.extend(principal_names)
-        names = sorted(set(names))
+        """items: (params, sAMAccountName, SPNs to check, principal names) per account.
+
+        Reads in the order that keeps a no-op rerun independent of the list's length apart from paging: the
+        principals (distinct names), then the accounts - by name for a short list, or one paged search of every
+        managed service account of the domain for a long one - then, only for accounts not found, their names
+        again among all objects (a name taken by a user or computer) and their CN (a rename), and only the SPNs
+        the accounts do not hold yet (holders elsewhere)."""
+        names = sorted(set(n for _p, _s, _spns, pn in items for n in pn))
         try:
             pr.check_domains(directory, names)
         except pr.PrincipalError as e:
             raise ModuleFailure(str(e) + '. Nothing was changed.')
         found = {}
-        parts = sorted(parts)
-        for i in range(0, len(parts), self.CHUNK):
-            for e in directory.search(directory.default_nc, '(|%s)' % ''.join(parts[i:i + self.CHUNK]),
-                                      SEARCH_ATTRIBUTES, controls=dacl_control(), paged=True):
-                found[e['dn'].lower()] = e
-        self.entries = list(found.values())
-        self.by_sam, self.by_cn, self.by_spn = {}, {}, {}
-        for e in self.entries:
-            a = e['attributes']
-            self.by_sam[(first(a, 'sAMAccountName') or '').lower()] = e
-            if any(c.lower() in g.TYPE_BY_CLASS for c in a.get('objectClass') or []):
-                self.by_cn.setdefault((first(a, 'cn') or '').lower(), []).append(e)
-            for spn in a.get('servicePrincipalName') or []:
-                self.by_spn.setdefault(spn.lower(), []).append(e)
+
+        def read(parts, flt=None):
+            parts = sorted(set(parts))
+            for i in range(0, len(parts), self.CHUNK):
+                for e in directory.search(directory.default_nc, '(|%s)' % ''.join(parts[i:i + self.CHUNK]),
+                                          SEARCH_ATTRIBUTES, controls=dacl_control(), paged=True):
+                    found[e['dn'].lower()] = e
+            if flt:
+                for e in directory.search(directory.default_nc, flt, SEARCH_ATTRIBUTES, controls=dacl_control(),
+                                          paged=True):
+                    found[e['dn'].lower()] = e
+
+        if len(items) * 2 > self.CHUNK:
+            read(pr.filters_for(names), '(|%s)' % MSA_CLASSES)
+        else:
+            read(pr.filters_for(names) + ['(sAMAccountName=%s)' % escape(sam) for _p, sam, _s, _n in items])
+        self._index(found)
+        absent = [(p, sam) for p, sam, _s, _n in items if sam.lower() not in self.by_sam]
+        spns = [s for _p, sam, spn_list, _n in items for s in spn_list
+                if s.lower() not in set(x.lower() for x in (self.by_sam.get(sam.lower()) or {}).get(
+                    'attributes', {}).get('servicePrincipalName') or [])]
+        more = ['(sAMAccountName=%s)' % escape(sam) for _p, sam in absent]
+        more += ['(&(|%s)(cn=%s))' % (MSA_CLASSES, escape(p['name'])) for p, _sam in absent]
+        more += ['(servicePrincipalName=%s)' % escape(s) for s in spns]
+        if more:
+            read(more)
+            self._index(found)
         try:
             self.resolved, missing = pr.match_all(names, self.entries)
         except pr.PrincipalError as e:
@@ -152,6 +167,17 @@ class Prefetch(object):
         self.kds_checked = False
         self.rights_checked = False
         self.plan_only = False
+
+    def _index(self, found):
+        self.entries = list(found.values())
+        self.by_sam, self.by_cn, self.by_spn = {}, {}, {}
+        for e in self.entries:
+            a = e['attributes']
+            self.by_sam[(first(a, 'sAMAccountName') or '').lower()] = e
+            if any(c.lower() in g.TYPE_BY_CLASS for c in a.get('objectClass') or []):
+                self.by_cn.setdefault((first(a, 'cn') or '').lower(), []).append(e)
+            for spn in a.get('servicePrincipalName') or []:
+                self.by_spn.setdefault(spn.lower(), []).append(e)
 
     def lookup(self, directory, params, sam, spns, principal_names):
         account = self.by_sam.get(sam.lower())

@@ -53,8 +53,10 @@ options:
         O(unlisted) and O(unlisted_path)), validated as if given to a task of its own; per-account options must
         not be given at the top level then.
       - Every entry goes through the same validation, planner and writes as the single form. The reads are
-        batched - every account, every principal and every SPN holder the list names in a few paged searches
-        (250 filter terms each) - and the rights of every planned request of every account are checked at once,
+        batched - the principals the list names; the accounts by name, or past 125 accounts one paged search of
+        every managed service account of the domain (a no-op rerun costs the same few requests whatever the
+        list's length); then only the names not found and the SPNs not yet held - and the rights of every
+        planned request of every account are checked at once,
         so a bad entry (named by its index and name), an SPN two entries add, a missing principal or a missing
         right stops the task before its first write, for every account.
       - Accounts are then written in list order. If a write still fails, the task stops there; the accounts
