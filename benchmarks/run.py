@@ -339,8 +339,8 @@ def write_estate(b, meta):
     with open(os.path.join(RESULTS, 'estate.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(os.path.join(RESULTS, 'estate.json'), 'w') as f:
-        json.dump(dict(meta=meta, rows=rows, requests=dict(('%s|%s' % k, v) for k, v in b.requests.items()
-                                                            if k[0].startswith('estate'))), f, indent=1)
+        counted = dict(('%s|%s' % k, v) for k, v in b.requests.items() if k[0].startswith('estate'))
+        json.dump(dict(meta=meta, rows=rows, requests=counted), f, indent=1)
     try:
         import matplotlib
         matplotlib.use('Agg')

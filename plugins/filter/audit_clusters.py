@@ -43,6 +43,10 @@ def audit_clusters(accounts):
     return out
 
 
+# Scheduled-task logon types that keep the account's password (the others run without one)
+STORED_PASSWORD_LOGONS = ('TASK_LOGON_PASSWORD', 'TASK_LOGON_S4U', 'TASK_LOGON_INTERACTIVE_TOKEN_OR_PASSWORD')
+
+
 def _task_name(item):
     """A loop result's item over subelements(folder results, 'folder_task_names'): folder path + task name."""
     if isinstance(item, (list, tuple)) and len(item) == 2:
@@ -82,8 +86,7 @@ def host_migration_candidates(host_facts, host, computer_name=None):
             consider('iis_app_pool', p.get('name'), pm.get('userName'))
     for t in (host_facts or {}).get('tasks') or []:
         principal = t.get('principal') or {}
-        if principal.get('logon_type') in ('TASK_LOGON_PASSWORD', 'TASK_LOGON_S4U',
-                                               'TASK_LOGON_INTERACTIVE_TOKEN_OR_PASSWORD'):
+        if principal.get('logon_type') in STORED_PASSWORD_LOGONS:
             consider('scheduled_task', t.get('name') or _task_name(t.get('item')), principal.get('user_id'))
     return found
 

@@ -60,7 +60,7 @@ options:
         so a bad entry (named by its index and name), an SPN two entries add, a missing principal or a missing
         right stops the task before its first write, for every account.
       - Accounts are then written in list order. If a write still fails, the task stops there; the accounts
-        before it stay written (listed in the message, and RV(changed) is true), the ones after it are not
+        before it stay written (listed in the message, and C(changed) is true), the ones after it are not
         attempted. An account another writer changed since the batched read is read again on its own and
         retried.
       - Results per account are in RV(results), in list order; the diff shows each changed account.

@@ -32,6 +32,14 @@ def test_clusters_group_accounts_by_retriever_set_riskiest_first():
     assert out[2]['retrievers'] == ['W1$', 'W2$'] and out[2]['allowed'] == ['Hosts']
 
 
+SHOP_POOL = dict(identityType='SpecificUser', userName='CONTOSO\\svc_pool')
+
+
+def task(folder, name, logon_type, user):
+    """A win_scheduled_task_stat loop result over (folder result, task name)."""
+    return dict(item=[dict(item=folder), name], principal=dict(logon_type=logon_type, user_id=user))
+
+
 def test_host_candidates_are_domain_user_accounts_only():
     facts = dict(
         services=[dict(name='a', username='LocalSystem'), dict(name='b', username='NT AUTHORITY\\LocalService'),
@@ -40,14 +48,10 @@ def test_host_candidates_are_domain_user_accounts_only():
                   dict(name='loc2', username='WEB01\\local'), dict(name='upn', username='svc_web@contoso.com'),
                   dict(name='none', username=None)],
         app_pools=[dict(name='Default', attributes=dict(processModel=dict(identityType='ApplicationPoolIdentity'))),
-                   dict(name='Shop', attributes=dict(processModel=dict(identityType='SpecificUser',
-                                                                       userName='CONTOSO\\svc_pool')))],
-        tasks=[dict(item=[dict(item='\\'), 'Nightly'], principal=dict(logon_type='TASK_LOGON_PASSWORD',
-                                                                     user_id='CONTOSO\\svc_batch')),
-               dict(item=[dict(item='\\Contoso\\'), 'Sys'], principal=dict(logon_type='TASK_LOGON_SERVICE_ACCOUNT',
-                                                                          user_id='SYSTEM')),
-               dict(item=[dict(item='\\'), 'Me'], principal=dict(logon_type='TASK_LOGON_INTERACTIVE_TOKEN',
-                                                                user_id='CONTOSO\\admin'))])
+                   dict(name='Shop', attributes=dict(processModel=SHOP_POOL))],
+        tasks=[task('\\', 'Nightly', 'TASK_LOGON_PASSWORD', 'CONTOSO\\svc_batch'),
+               task('\\Contoso\\', 'Sys', 'TASK_LOGON_SERVICE_ACCOUNT', 'SYSTEM'),
+               task('\\', 'Me', 'TASK_LOGON_INTERACTIVE_TOKEN', 'CONTOSO\\admin')])
     out = host_migration_candidates(facts, 'web01.contoso.com', 'WEB01$')
     assert [(c['kind'], c['name'], c['account']) for c in out] == [
         ('service', 'sql', 'CONTOSO\\svc_sql'), ('service', 'upn', 'svc_web@contoso.com'),

@@ -62,8 +62,8 @@ def test_mixed_list_check_diff_write_and_idempotent(run_module, lab, admin, ou, 
     # check mode: what a real run would do, per account, with a diff for each changed one; nothing written
     chk = run_module('gmsa', dict(accounts=accounts), check=True)
     assert not chk.failed, chk
-    assert [(r['index'], r['name'], r['changed']) for r in chk['results']] == [(0, new, True), (1, upd, True),
-                                                                                 (2, same, False)]
+    expected = [(0, new, True), (1, upd, True), (2, same, False)]
+    assert [(r['index'], r['name'], r['changed']) for r in chk['results']] == expected
     assert [d['after_header'] for d in chk['diff']] == ['accounts[0] (%s)' % new, 'accounts[1] (%s)' % upd]
     assert chk['diff'][1]['before']['description'] != 'updated' and chk['diff'][1]['after']['description'] == 'updated'
     assert dump_tree(admin, ou) == before and not exists(lab, new)
