@@ -23,7 +23,6 @@ from ansible_collections.gmsa.farm.plugins.module_utils._writes import Conflict,
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa_task as task
 
 NOTHING = 'Nothing was changed.'
-RIGHTS_CHUNK = 200      # DNs per effective-rights search
 
 
 class EntryModule(object):
@@ -92,16 +91,6 @@ def unlisted_accounts(directory, path, listed_sams):
     return sorted(out, key=lambda x: x['distinguished_name'].lower())
 
 
-def check_rights_many(directory, writes):
-    """The rights of every planned request of every account, a few searches for the whole list."""
-    by_dn = {}
-    for w in writes:
-        by_dn.setdefault(w.dn.lower(), []).append(w)
-    dns = sorted(by_dn)
-    for i in range(0, len(dns), RIGHTS_CHUNK):
-        check_rights(directory, [w for dn in dns[i:i + RIGHTS_CHUNK] for w in by_dn[dn]])
-
-
 def entry_result(index, params, r):
     out = dict(index=index, name=params['name'])
     out.update((k, v) for k, v in r.items() if not k.startswith('_'))
@@ -142,7 +131,7 @@ def bulk(module, directory, spec):
             writes.extend(r['_writes'])
         else:
             results[i] = r
-    check_rights_many(directory, writes)
+    check_rights(directory, writes)     # every account's requests at once, before any account's first write
     pre.plan_only, pre.rights_checked = False, True
 
     for i in planned:

@@ -86,35 +86,66 @@ def spn_holders(spns, entries, account):
     return holders
 
 
-def lookup(directory, params, sam, spns, principal_names, pre=None):
-    """The one batched search: the account (with its DACL), holders of the SPNs to add, the principals.
-    ``pre``: a Prefetch that already read them for a whole list of accounts."""
-    if pre is not None:
-        return pre.lookup(directory, params, sam, spns, principal_names)
+def _check_domains(directory, names):
     try:
-        pr.check_domains(directory, principal_names)
+        pr.check_domains(directory, names)
     except pr.PrincipalError as e:
         raise ModuleFailure(str(e) + '. Nothing was changed.')
-    entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(
-        search_parts(params, sam, spns, principal_names)))), SEARCH_ATTRIBUTES, controls=dacl_control())
-    account = None
-    for e in entries:
-        if (first(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
-            account = e
-    if account is None:
-        account = account_by_cn(directory, params, entries)
+
+
+def _match_all(names, entries):
     try:
-        resolved, missing = pr.match_all(principal_names, entries)
+        return pr.match_all(names, entries)
     except pr.PrincipalError as e:
         raise ModuleFailure(str(e) + '. Nothing was changed.')
-    return account, resolved, missing, spn_holders(spns, entries, account)
 
 
-class Prefetch(object):
+class Reads(object):
+    """How one account's task reads the directory - straight, for the single form. ``Prefetch`` (the list form)
+    answers the same questions from its batched read and shares what several accounts need."""
+    plan_only = False   # stop after planning and return the writes (the list form plans every account first)
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def lookup(self, params, sam, spns, principal_names):
+        """The one batched search: the account (with its DACL), holders of the SPNs to add, the principals."""
+        d = self.directory
+        _check_domains(d, principal_names)
+        entries = d.search(d.default_nc, '(|%s)' % ''.join(sorted(set(
+            search_parts(params, sam, spns, principal_names)))), SEARCH_ATTRIBUTES, controls=dacl_control())
+        account = None
+        for e in entries:
+            if (first(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
+                account = e
+        if account is None:
+            account = account_by_cn(d, params, entries)
+        resolved, missing = _match_all(principal_names, entries)
+        return account, resolved, missing, spn_holders(spns, entries, account)
+
+    def container(self, path, object_class):
+        """One search finds the container (the default one through its well-known GUID), proves it exists and
+        that this account may create the object there."""
+        return check_container(self.directory, path or well_known_dn(self.directory, WKGUID_MSA), object_class)
+
+    def dacl(self, dn):
+        return read_dacl(self.directory, dn)
+
+    def forget(self, dns):
+        """Objects just written (nothing is kept here)."""
+
+    def check_kds(self):
+        check_kds(self.directory)
+
+    def check_rights(self, writes):
+        check_rights(self.directory, writes)
+
+
+class Prefetch(Reads):
     """The read of the list form: every account of the list, every SPN holder and every principal it names, in
-    a few paged searches, then looked up by index per account. Also caches what several
-    accounts share: containers checked for creation, parent DACLs, the KDS check. ``rights_checked``: the bulk
-    driver checked the rights of every planned request at once."""
+    a few paged searches, then looked up by index per account. Also caches what several accounts share:
+    containers checked for creation, parent DACLs, the KDS check. ``rights_checked``: the list form checked the
+    rights of every planned request at once."""
     CHUNK = 250     # filter parts per search: keeps each request well below the DCs' 10 MB MaxReceiveBuffer
 
     def __init__(self, directory, items):
@@ -125,48 +156,43 @@ class Prefetch(object):
         managed service account of the domain for a long one - then, only for accounts not found, their names
         again among all objects (a name taken by a user or computer) and their CN (a rename), and only the SPNs
         the accounts do not hold yet (holders elsewhere)."""
+        super(Prefetch, self).__init__(directory)
         names = sorted(set(n for _p, _s, _spns, pn in items for n in pn))
-        try:
-            pr.check_domains(directory, names)
-        except pr.PrincipalError as e:
-            raise ModuleFailure(str(e) + '. Nothing was changed.')
+        _check_domains(directory, names)
         found = {}
-
-        def read(parts, flt=None):
-            parts = sorted(set(parts))
-            for i in range(0, len(parts), self.CHUNK):
-                for e in directory.search(directory.default_nc, '(|%s)' % ''.join(parts[i:i + self.CHUNK]),
-                                          SEARCH_ATTRIBUTES, controls=dacl_control(), paged=True):
-                    found[e['dn'].lower()] = e
-            if flt:
-                for e in directory.search(directory.default_nc, flt, SEARCH_ATTRIBUTES, controls=dacl_control(),
-                                          paged=True):
-                    found[e['dn'].lower()] = e
-
+        first_parts = pr.filters_for(names)
         if len(items) * 2 > self.CHUNK:
-            read(pr.filters_for(names), '(|%s)' % MSA_CLASSES)
+            self._read(found, '(|%s)' % MSA_CLASSES)
         else:
-            read(pr.filters_for(names) + ['(sAMAccountName=%s)' % escape(sam) for _p, sam, _s, _n in items])
+            first_parts += ['(sAMAccountName=%s)' % escape(sam) for _p, sam, _s, _n in items]
+        self._read_parts(found, first_parts)
         self._index(found)
-        absent = [(p, sam) for p, sam, _s, _n in items if sam.lower() not in self.by_sam]
-        spns = [s for _p, sam, spn_list, _n in items for s in spn_list
-                if s.lower() not in set(x.lower() for x in (self.by_sam.get(sam.lower()) or {}).get(
-                    'attributes', {}).get('servicePrincipalName') or [])]
-        more = ['(sAMAccountName=%s)' % escape(sam) for _p, sam in absent]
-        more += ['(&(|%s)(cn=%s))' % (MSA_CLASSES, escape(p['name'])) for p, _sam in absent]
-        more += ['(servicePrincipalName=%s)' % escape(s) for s in spns]
+        more = []
+        for params, sam, spns, _n in items:
+            account = self.by_sam.get(sam.lower())
+            if account is None:
+                more += ['(sAMAccountName=%s)' % escape(sam),
+                         '(&(|%s)(cn=%s))' % (MSA_CLASSES, escape(params['name']))]
+            held = set(x.lower() for x in (account or {}).get('attributes', {}).get('servicePrincipalName') or [])
+            more += ['(servicePrincipalName=%s)' % escape(s) for s in spns if s.lower() not in held]
         if more:
-            read(more)
+            self._read_parts(found, more)
             self._index(found)
-        try:
-            self.resolved, missing = pr.match_all(names, self.entries)
-        except pr.PrincipalError as e:
-            raise ModuleFailure(str(e) + '. Nothing was changed.')
+        self.resolved, missing = _match_all(names, self.entries)
         self.missing = set(missing)
         self.dacls, self.containers = {}, {}
         self.kds_checked = False
         self.rights_checked = False
-        self.plan_only = False
+
+    def _read(self, found, flt):
+        for e in self.directory.search(self.directory.default_nc, flt, SEARCH_ATTRIBUTES, controls=dacl_control(),
+                                       paged=True):
+            found[e['dn'].lower()] = e
+
+    def _read_parts(self, found, parts):
+        parts = sorted(set(parts))
+        for i in range(0, len(parts), self.CHUNK):
+            self._read(found, '(|%s)' % ''.join(parts[i:i + self.CHUNK]))
 
     def _index(self, found):
         self.entries = list(found.values())
@@ -179,18 +205,18 @@ class Prefetch(object):
             for spn in a.get('servicePrincipalName') or []:
                 self.by_spn.setdefault(spn.lower(), []).append(e)
 
-    def lookup(self, directory, params, sam, spns, principal_names):
+    def lookup(self, params, sam, spns, principal_names):
         account = self.by_sam.get(sam.lower())
         if account is None:
-            account = account_by_cn(directory, params, self.by_cn.get(params['name'].lower(), []))
+            account = account_by_cn(self.directory, params, self.by_cn.get(params['name'].lower(), []))
         resolved = dict((v, self.resolved[v]) for v in principal_names if v in self.resolved)
         missing = [v for v in principal_names if v in self.missing]
         holders = spn_holders(spns, [e for s in spns for e in self.by_spn.get(s.lower(), [])], account)
         return account, resolved, missing, holders
 
-    def dacl(self, directory, dn):
+    def dacl(self, dn):
         if dn.lower() not in self.dacls:
-            self.dacls[dn.lower()] = read_dacl(directory, dn)
+            self.dacls[dn.lower()] = read_dacl(self.directory, dn)
         return self.dacls[dn.lower()]
 
     def forget(self, dns):
@@ -198,12 +224,20 @@ class Prefetch(object):
         for dn in dns:
             self.dacls.pop(dn.lower(), None)
 
-    def container(self, directory, path, object_class):
+    def container(self, path, object_class):
         key = (path.lower() if path else None, object_class)
         if key not in self.containers:
-            self.containers[key] = check_container(directory, path or well_known_dn(directory, WKGUID_MSA),
-                                                   object_class)
+            self.containers[key] = super(Prefetch, self).container(path, object_class)
         return self.containers[key]
+
+    def check_kds(self):
+        if not self.kds_checked:
+            check_kds(self.directory)
+            self.kds_checked = True
+
+    def check_rights(self, writes):
+        if not self.rights_checked:
+            check_rights(self.directory, writes)
 
 
 def account_by_cn(directory, params, entries):
@@ -346,13 +380,14 @@ def _dacl_write(dn, new_sd, what):
 
 
 # --------------------------------------------------------------------------- the task
-def attempt(module, directory, pre=None):
-    """One account: read (or take from ``pre``), plan, check rights, write. With ``pre.plan_only`` it stops
-    after planning and returns the planned writes under ``_writes`` (the list form checks every account's
-    rights at once before any account's first write)."""
+def attempt(module, directory, reads=None):
+    """One account: read (through ``reads``: a Prefetch in the list form), plan, check rights, write. With
+    ``reads.plan_only`` it stops after planning and returns the planned writes under ``_writes`` (the list form
+    checks every account's rights at once before any account's first write)."""
+    reads = reads or Reads(directory)
     p = module.params
     sam, principal_names, spns = validate(p)
-    account, resolved, missing, holders = lookup(directory, p, sam, spns, principal_names, pre)
+    account, resolved, missing, holders = reads.lookup(p, sam, spns, principal_names)
     warnings = []
     result = dict(changed=False, sam_account_name=sam)
 
@@ -364,7 +399,7 @@ def attempt(module, directory, pre=None):
                                 % (sam, account['dn'], pr.principal_type(classes)))
 
     if p['state'] == 'absent':
-        return absent(module, directory, p, account, result, pre)
+        return absent(module, directory, p, account, result, reads)
 
     handle_missing(module, p, missing, warnings)
     if holders:
@@ -393,20 +428,12 @@ def attempt(module, directory, pre=None):
             raise ModuleFailure('account_type=delegated needs the %s class, which this forest\'s schema does not '
                                 'have (it comes with the Windows Server 2025 schema). Nothing was changed.'
                                 % CLASS_DMSA)
-        # One search finds the container (the default one through its well-known GUID), proves it exists and
-        # that this account may create the object there.
-        if pre is not None:
-            problem, path = pre.container(directory, p.get('path'), g.CLASS_BY_TYPE[p['account_type']])
-        else:
-            problem, path = check_container(directory, p.get('path') or well_known_dn(directory, WKGUID_MSA),
-                                            g.CLASS_BY_TYPE[p['account_type']])
+        problem, path = reads.container(p.get('path'), g.CLASS_BY_TYPE[p['account_type']])
         if problem:
             raise ModuleFailure(problem + ' Nothing was changed.')
         new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), path)
-        if module.check_mode and p['account_type'] in ('group', 'delegated') and not (pre and pre.kds_checked):
-            check_kds(directory)    # a real run learns this from the add; check mode must report the same
-            if pre is not None:
-                pre.kds_checked = True
+        if module.check_mode and p['account_type'] in ('group', 'delegated'):
+            reads.check_kds()    # a real run learns this from the add; check mode must report the same
     else:
         new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), p.get('path') or parent_dn(account['dn']))
     plan['after']['distinguished_name'] = new_dn
@@ -423,8 +450,7 @@ def attempt(module, directory, pre=None):
         plan['after']['protect_from_deletion'] = want_protection
     parent_sd = None
     if want_protection:     # the parent's "delete child" deny is checked on every run that wants protection
-        parent = parent_dn(new_dn)
-        parent_sd = pre.dacl(directory, parent) if pre is not None else read_dacl(directory, parent)
+        parent_sd = reads.dacl(parent_dn(new_dn))
     if host is not None:
         linked = account['attributes'].get('msDS-HostServiceAccountBL') or [] if account is not None else []
         if account is not None:
@@ -433,13 +459,11 @@ def attempt(module, directory, pre=None):
         plan['after']['host'] = host['name']
 
     writes = plan_writes(p, account, plan, new_dn, parent_sd, host)
-    if pre is not None and pre.plan_only and writes:
+    if reads.plan_only and writes:
         return dict(_writes=writes)
-    if not (pre and pre.rights_checked):
-        check_rights(directory, writes)
+    reads.check_rights(writes)
     written = run_writes(module, directory, writes, sam, p)
-    if pre is not None:
-        pre.forget(w.dn for w in writes)
+    reads.forget(w.dn for w in writes)
 
     guid = sid = None
     if account is not None:
@@ -529,7 +553,7 @@ def modify_error(e, dn):
             'does so for msDS-AllowedToActOnBehalfOfOtherIdentity, Windows DCs accept it)' % (attr, dn))
 
 
-def absent(module, directory, p, account, result, pre=None):
+def absent(module, directory, p, account, result, reads):
     if account is None:
         result.update(distinguished_name=None, object_guid=None, sid=None, principals=[], unresolved_sids=[],
                       requests=[], diff=dict(before={}, after={}))
@@ -545,10 +569,9 @@ def absent(module, directory, p, account, result, pre=None):
         writes.append(_dacl_write(account['dn'], set_protected(sd, False),
                                   'lift the protection from accidental deletion of %s' % account['dn']))
     writes.append(Write('delete', account['dn'], 'delete %s' % account['dn']))
-    if pre is not None and pre.plan_only:
+    if reads.plan_only:
         return dict(_writes=writes)
-    if not (pre and pre.rights_checked):
-        check_rights(directory, writes)
+    reads.check_rights(writes)
     try:
         execute(directory, writes, module.check_mode)
     except ModuleFailure as e:

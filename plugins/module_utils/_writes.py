@@ -165,13 +165,18 @@ def missing_rights(need, entries):
     return problems
 
 
+RIGHTS_CHUNK = 200      # objects per effective-rights search (a list of many accounts plans many objects)
+
+
 def check_rights(directory, writes):
-    """One search for the effective rights on every object the plan modifies; fails before the first write."""
+    """One search (one per 200 objects) for the effective rights on every object the plan modifies; fails before
+    the first write, naming every missing right."""
     need = rights_needed([w for w in writes if w.op in ('modify',)])
-    if not need:
-        return
-    flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in sorted(need))
-    entries = directory.search(directory.default_nc, flt, ['allowedAttributesEffective', 'sDRightsEffective'])
+    dns = sorted(need)
+    entries = []
+    for i in range(0, len(dns), RIGHTS_CHUNK):
+        flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in dns[i:i + RIGHTS_CHUNK])
+        entries += directory.search(directory.default_nc, flt, ['allowedAttributesEffective', 'sDRightsEffective'])
     problems = missing_rights(need, entries)
     if problems:
         raise ModuleFailure('%s %s. Grant it those rights, or run as an account that has them. Nothing was '
