@@ -5,7 +5,9 @@
 * ``admin``: a raw ldap3 connection bound as the lab administrator, independent of the collection's code;
 * ``ou``: a fresh OU per test, deleted with everything in it afterwards;
 * ``computers``: makes computer accounts with known passwords (stand-ins for member hosts) and binds as them;
-* ``run_module``: runs a module in-process exactly as Ansible would hand it its arguments.
+* ``run_module``: runs a module in-process exactly as Ansible would hand it its arguments;
+* ``proxy``: a fault-injecting LDAPS proxy in front of the lab DC (tests/lab/ldap_fault_proxy.py), for the
+  refusals only a Windows DC gives.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(REPO, '.collections')
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
+LAB_HELPERS = os.path.join(REPO, 'tests', 'lab')     # ldap_fault_proxy, lab_hosts
+if LAB_HELPERS not in sys.path:
+    sys.path.insert(0, LAB_HELPERS)
 
 
 def _read_env(path):
@@ -249,3 +254,11 @@ def samba_tool(lab, *args):
     if p.returncode != 0:
         raise AssertionError('%s failed: %s' % (' '.join(args), p.stderr[-2000:]))
     return p.stdout
+
+
+@pytest.fixture
+def proxy(lab, tmp_path):
+    from ldap_fault_proxy import FaultProxy
+    px = FaultProxy(lab['GMSA_DOMAIN_SERVER'], 636, lab['GMSA_DOMAIN_CA_CERT'], str(tmp_path))
+    yield px
+    px.close()

@@ -3,28 +3,17 @@ DC gives - injected by a fault proxy in front of the lab DC (tests/lab/ldap_faul
 gives them."""
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 
 import ldap3
 import pytest
 
-from conftest import REPO, dump_tree, samba_tool
-
-sys.path.insert(0, os.path.join(REPO, 'tests', 'lab'))
-from ldap_fault_proxy import FaultProxy, Rule  # noqa: E402  (a test helper beside the lab scripts)
+from conftest import dump_tree, samba_tool
+from ldap_fault_proxy import Rule   # tests/lab, on the path through conftest
 
 
 def uid(prefix='p'):
     return '%s%s' % (prefix, uuid.uuid4().hex[:8])
-
-
-@pytest.fixture
-def proxy(lab, tmp_path):
-    px = FaultProxy(lab['GMSA_DOMAIN_SERVER'], 636, lab['GMSA_DOMAIN_CA_CERT'], str(tmp_path))
-    yield px
-    px.close()
 
 
 @pytest.fixture
