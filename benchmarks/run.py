@@ -69,13 +69,18 @@ class Bench(object):
         if requests is not None:
             self.requests[(case, tool)] = requests
 
-    def module(self, name, args):
+    def args_file(self, args):
+        """The module's arguments with the lab connection, as Ansible hands them to a module process."""
         path = os.path.join(self.tmp, 'args.json')
         full = dict(domain_server=[self.lab['GMSA_DOMAIN_SERVER']], domain_username=self.lab['GMSA_DOMAIN_USERNAME'],
                     domain_password=self.lab['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=self.lab['GMSA_DOMAIN_CA_CERT'])
         full.update(args)
         with open(path, 'w') as f:
             json.dump(dict(ANSIBLE_MODULE_ARGS=full), f)
+        return path
+
+    def module(self, name, args):
+        path = self.args_file(args)
         t0 = time.perf_counter()
         p = subprocess.run([sys.executable, os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
                            capture_output=True, text=True, env=self.env, check=False)
@@ -246,16 +251,21 @@ class Bench(object):
             self.record('estate %d: %s' % (count, run), 'raw ldap3', time.perf_counter() - t0,
                         int(p.stdout.strip().splitlines()[-1]))
         # samba-tool has no list: create + 2 SPNs + 2 principals per account, measured on a sample, extrapolated
+        # (samba-tool creates in the Managed Service Accounts container, outside the bench OU: unique names, and
+        # each deleted even when a step fails)
         t = 0.0
+        run = uuid.uuid4().hex[:6]
         for i in range(samba_sample):
-            n = 'es%05d' % i
+            n = 'es%s%03d' % (run, i)
             t += self.samba('service-account', 'create', '--name=%s' % n, '--dns-host-name=%s.bench.test' % n)
-            for spn in ('http/%s.bench.test' % n, 'http/%s' % n):
-                t += self.samba('spn', 'add', spn, n + '$')
-            for g in groups:    # samba-tool finds a group principal by its DN
-                t += self.samba('service-account', 'group-msa-membership', 'add', '--name=%s' % n,
-                                '--principal=CN=%s,%s' % (g, self.ou))
-            self.samba('service-account', 'delete', '--name=%s' % n)
+            try:
+                for spn in ('http/%s.bench.test' % n, 'http/%s' % n):
+                    t += self.samba('spn', 'add', spn, n + '$')
+                for g in groups:    # samba-tool finds a group principal by its DN
+                    t += self.samba('service-account', 'group-msa-membership', 'add', '--name=%s' % n,
+                                    '--principal=CN=%s,%s' % (g, self.ou))
+            finally:
+                self.samba('service-account', 'delete', '--name=%s' % n)
         self.record('estate %d: first run' % count, 'samba-tool (extrapolated)', t / samba_sample * count)
         # the list task's LDAP requests on a no-op (module process, counted)
         extra = os.path.join(self.tmp, 'el.json')
@@ -286,12 +296,7 @@ class Bench(object):
 
     def module_rss(self, name, args):
         """Peak RSS (MiB) of the module process alone: run through a wrapper that reports its child's rusage."""
-        path = os.path.join(self.tmp, 'args.json')
-        full = dict(domain_server=[self.lab['GMSA_DOMAIN_SERVER']], domain_username=self.lab['GMSA_DOMAIN_USERNAME'],
-                    domain_password=self.lab['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=self.lab['GMSA_DOMAIN_CA_CERT'])
-        full.update(args)
-        with open(path, 'w') as f:
-            json.dump(dict(ANSIBLE_MODULE_ARGS=full), f)
+        path = self.args_file(args)
         wrapper = ('import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, '
                    'text=True); print(json.dumps(dict(rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, '
                    'out=p.stdout)))')
@@ -304,6 +309,7 @@ class Bench(object):
 
 def write_estate(b, meta):
     """The estate table (results/estate.md) and chart (results/estate.png)."""
+    os.makedirs(RESULTS, exist_ok=True)
     tools = ['list task', 'per-account loop', 'samba-tool (extrapolated)', 'raw ldap3']
     cases = []
     for (case, tool) in b.times:
@@ -341,25 +347,32 @@ def write_estate(b, meta):
     with open(os.path.join(RESULTS, 'estate.json'), 'w') as f:
         counted = dict(('%s|%s' % k, v) for k, v in b.requests.items() if k[0].startswith('estate'))
         json.dump(dict(meta=meta, rows=rows, requests=counted), f, indent=1)
+    bar_chart(b, cases, tools, 'seconds (log scale)',
+              'A whole estate: one list task vs a per-account loop vs samba-tool vs the raw LDAP floor', 'estate.png')
+
+
+def bar_chart(b, cases, tools, ylabel, title, filename):
+    """Median seconds per case, one bar per tool, log scale; nothing without matplotlib."""
     try:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
+        print('matplotlib not installed: no chart')
         return
     fig, ax = plt.subplots(figsize=(10, 5))
-    width = 0.2
+    width = 0.8 / len(tools)
     for i, t in enumerate(tools):
         ys = [statistics.median(b.times[(c, t)]) if (c, t) in b.times else 0 for c in cases]
-        ax.bar([x + (i - 1.5) * width for x in range(len(cases))], ys, width, label=t)
+        ax.bar([x + (i - (len(tools) - 1) / 2.0) * width for x in range(len(cases))], ys, width, label=t)
     ax.set_xticks(range(len(cases)))
-    ax.set_xticklabels(cases, rotation=15, ha='right')
+    ax.set_xticklabels(cases, rotation=20, ha='right')
     ax.set_yscale('log')
-    ax.set_ylabel('seconds (log scale)')
-    ax.set_title('A whole estate: one list task vs a per-account loop vs samba-tool vs the raw LDAP floor')
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, 'estate.png'), dpi=110)
+    fig.savefig(os.path.join(RESULTS, filename), dpi=110)
 
 
 def stats(xs):
@@ -410,27 +423,9 @@ def write_results(b, meta):
     with open(os.path.join(RESULTS, 'benchmark.json'), 'w') as f:
         json.dump(dict(meta=meta, rows=rows, raw=dict(('%s|%s' % k, v) for k, v in b.times.items()),
                        requests=dict(('%s|%s' % k, v) for k, v in b.requests.items())), f, indent=1)
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print('matplotlib not installed: no chart')
-        return
-    single = [c for c in cases if not c.startswith(('gmsa_info', 'playbook'))]
-    fig, ax = plt.subplots(figsize=(10, 5))
-    width = 0.27
-    for i, t in enumerate(tools):
-        ys = [statistics.median(b.times[(c, t)]) if (c, t) in b.times else 0 for c in single]
-        ax.bar([x + (i - 1) * width for x in range(len(single))], ys, width, label=t)
-    ax.set_xticks(range(len(single)))
-    ax.set_xticklabels(single, rotation=20, ha='right')
-    ax.set_yscale('log')
-    ax.set_ylabel('seconds per operation (median, log scale)')
-    ax.set_title('gmsa.farm module process vs raw ldap3 vs samba-tool (lab DC)')
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, 'benchmark.png'), dpi=110)
+    single = [c for c in cases if not c.startswith(('gmsa_info', 'playbook', 'estate'))]
+    bar_chart(b, single, tools, 'seconds per operation (median, log scale)',
+              'gmsa.farm module process vs raw ldap3 vs samba-tool (lab DC)', 'benchmark.png')
 
 
 def main():
