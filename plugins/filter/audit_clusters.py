@@ -43,8 +43,10 @@ def audit_clusters(accounts):
     return out
 
 
-# Scheduled-task logon types that keep the account's password (the others run without one)
-STORED_PASSWORD_LOGONS = ('TASK_LOGON_PASSWORD', 'TASK_LOGON_S4U', 'TASK_LOGON_INTERACTIVE_TOKEN_OR_PASSWORD')
+# Scheduled-task logon types that run without the user logged on, the way a service does (W22): with a stored
+# password, or by S4U (no password stored). Interactive-token tasks run in a person's session; service-account
+# ones as SYSTEM / LOCAL SERVICE / NETWORK SERVICE.
+UNATTENDED_LOGONS = ('TASK_LOGON_PASSWORD', 'TASK_LOGON_S4U', 'TASK_LOGON_INTERACTIVE_TOKEN_OR_PASSWORD')
 
 
 def _task_name(item):
@@ -57,7 +59,8 @@ def _task_name(item):
 
 def host_migration_candidates(host_facts, host, computer_name=None):
     """Services, IIS application pools and scheduled tasks of one Windows host that run as domain user accounts
-    (accounts with a password someone keeps): what seed 002's "Move to a gMSA" replaces.
+    (accounts with a password someone keeps): what seed 002's "Move to a gMSA" replaces. What the read-only
+    modules return is W21.
 
     host_facts: dict(services=<win_service_info.services>, app_pools=<web_app_pool_info.app_pools>,
     tasks=[win_scheduled_task_stat results, each with a name or a loop item (folder result, task name)]).
@@ -86,7 +89,7 @@ def host_migration_candidates(host_facts, host, computer_name=None):
             consider('iis_app_pool', p.get('name'), pm.get('userName'))
     for t in (host_facts or {}).get('tasks') or []:
         principal = t.get('principal') or {}
-        if principal.get('logon_type') in STORED_PASSWORD_LOGONS:
+        if principal.get('logon_type') in UNATTENDED_LOGONS:
             consider('scheduled_task', t.get('name') or _task_name(t.get('item')), principal.get('user_id'))
     return found
 

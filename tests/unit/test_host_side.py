@@ -54,8 +54,8 @@ def test_every_fact_the_simulator_and_code_use_is_documented_and_every_fact_is_u
     table = open(os.path.join(REPO, 'docs', 'windows-facts.md')).read()
     documented = set(re.findall(r'^\| (W\d+) \|', table, re.M))
     sim_src = open(os.path.join(REPO, 'tests', 'unit', 'windows_sim.py')).read()
-    code = ''.join(open(os.path.join(REPO, 'plugins', 'plugin_utils', f)).read()
-                   for f in os.listdir(os.path.join(REPO, 'plugins', 'plugin_utils')) if f.endswith('.py'))
+    code = ''.join(open(os.path.join(REPO, 'plugins', d, f)).read() for d in ('plugin_utils', 'filter')
+                   for f in os.listdir(os.path.join(REPO, 'plugins', d)) if f.endswith('.py'))
     used_sim = set(re.findall(r'\bW\d+\b', sim_src))
     used_code = set(re.findall(r'\bW\d+\b', code))
     assert used_sim <= documented and used_code <= documented, (used_sim | used_code) - documented
