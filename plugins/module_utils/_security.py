@@ -15,6 +15,7 @@ with one ACCESS_ALLOWED ACE per principal, mask 0x000F01FF, no inheritance flags
 """
 from __future__ import annotations
 
+import functools
 import uuid
 
 # winacl is imported on first use (require_winacl): a task that touches no descriptor does not pay for it.
@@ -249,7 +250,14 @@ def is_protected(dacl_sd):
     require_winacl()
     if not dacl_sd:
         return False
-    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
+    return _protected(bytes(dacl_sd))
+
+
+@functools.lru_cache(maxsize=64)
+def _protected(dacl_sd):
+    """Parsing a DACL is most of a no-op task's CPU (an account's has about 90 entries on Samba); a task asks
+    about the same descriptor when it plans and when it reports, so the answer is kept per descriptor value."""
+    sd = SECURITY_DESCRIPTOR.from_bytes(dacl_sd)
     return any(_is_protect_ace(a) for a in (sd.Dacl.aces if sd.Dacl else []))
 
 
