@@ -93,6 +93,9 @@ def test_unlisted_report_and_remove(run_module, lab, admin, ou):
     assert 'not in the list' in str(rep.get('warnings'))
     chk = run_module('gmsa', dict(accounts=listed, unlisted='remove', unlisted_path=ou), check=True)
     assert chk['changed'] is True and chk['unlisted'][0]['removed'] is True and exists(lab, extra)
+    [removal] = chk['diff']
+    assert removal['after_header'] == 'unlisted CN=%s,%s' % (extra, ou) and removal['after'] == {}
+    assert removal['before']['sam_account_name'] == extra + '$' and chk['results'][0]['changed'] is False
     real = run_module('gmsa', dict(accounts=listed, unlisted='remove', unlisted_path=ou))
     assert real['changed'] is True and not exists(lab, extra) and exists(lab, keep)
     again = run_module('gmsa', dict(accounts=listed, unlisted='remove', unlisted_path=ou))
@@ -118,3 +121,6 @@ def test_top_level_account_options_are_refused_with_the_list(run_module, lab, ou
     assert r.failed and 'not at the top level: path' in r['msg']
     r = run_module('gmsa', dict(name=uid(), unlisted='report'))
     assert r.failed and 'list form' in r['msg']
+    r = run_module('gmsa', dict(accounts=[dict(name=uid())], unlisted='remove'))
+    assert r.failed and r['msg'] == ('unlisted=remove needs unlisted_path (the container or OU to compare with the '
+                                     'list). Nothing was changed.')
