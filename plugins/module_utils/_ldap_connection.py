@@ -36,8 +36,6 @@ except ImportError as e:  # pragma: no cover - exercised by the sanity import te
     HAS_LDAP3 = False
     LDAP3_IMPORT_ERROR = e
 
-from ansible.module_utils.basic import env_fallback
-
 
 ENV_PREFIX = 'GMSA_DOMAIN_'
 
@@ -65,7 +63,10 @@ ROOT_DSE_ATTRIBUTES = [
 
 
 def connection_argument_spec():
-    """The ``domain_*`` options, with environment-variable fallbacks for AWX/AAP credentials."""
+    """The ``domain_*`` options, with environment-variable fallbacks for AWX/AAP credentials. (Ansible is imported
+    here, not at the top: the member's keytab refresh command imports this file without Ansible installed.)"""
+    from ansible.module_utils.basic import env_fallback
+
     def env(name):
         return (env_fallback, [ENV_PREFIX + name])
 
