@@ -25,8 +25,10 @@ _gmsa_apt() {
 }
 
 command -v dpkg-query >/dev/null || { echo "bootstrap: not a Debian-like system (no dpkg); install bindep.txt's packages yourself" >&2; exit 1; }
-# Build deps of gssapi (no Linux wheels), Kerberos client tools, the C# compiler for the Windows util check.
-_gmsa_apt python3-venv python3-dev libkrb5-dev krb5-user gcc mono-mcs iproute2 git rsync shellcheck
+# Build deps of gssapi and krb5 (no Linux wheels), Kerberos client tools, the C# compiler for the Windows util check,
+# Apache with mod_auth_gssapi (the Linux member lab test serves a gMSA SPN with it).
+_gmsa_apt python3-venv python3-dev libkrb5-dev krb5-user gcc mono-mcs iproute2 git rsync shellcheck \
+  apache2 libapache2-mod-auth-gssapi
 
 PY=${GMSA_PYTHON:-python3}
 VENV="$GMSA_REPO/.venv"

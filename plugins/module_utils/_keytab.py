@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import json
 import os
+import socket
 import struct
 import sys
 import tempfile
@@ -55,6 +56,24 @@ BLOB_HEADER = struct.Struct('<HHIHHHH')
 REFRESH_DELAY = 60
 ATTRIBUTES = ['sAMAccountName', 'objectClass', 'servicePrincipalName', 'msDS-SupportedEncryptionTypes',
               'msDS-ManagedPassword']
+
+
+MACHINE_KEYTAB = '/etc/krb5.keytab'
+# The option defaults that the refresh command fills in when its configuration leaves them out (the module's
+# argument spec has the same ones).
+DEFAULTS = dict(state='present', encryption_types=['aes256', 'aes128'], domain_tls='ldaps', domain_auth='kerberos',
+                domain_validate_certs=True, domain_timeout=10)
+
+
+def member_params(params):
+    """Defaults, then the machine's own identity: its keytab (/etc/krb5.keytab) and its account (HOST$)."""
+    p = dict(DEFAULTS)
+    p.update((k, v) for k, v in params.items() if v is not None)
+    if p['domain_auth'] == 'kerberos' and not (p.get('domain_password') or p.get('domain_ccache')):
+        p['domain_keytab'] = p.get('domain_keytab') or MACHINE_KEYTAB
+    if not p.get('domain_username') and (p['domain_auth'] == 'simple' or p.get('domain_keytab')):
+        p['domain_username'] = socket.gethostname().split('.')[0].upper() + '$'
+    return p
 
 
 class KeytabError(Exception):
@@ -415,7 +434,7 @@ def refresh_command(argv=None):
     parser.add_argument('--force', action='store_true', help='refresh now, whatever the schedule says')
     args = parser.parse_args(argv)
     with open(args.config) as f:
-        params = json.load(f)
+        params = member_params(json.load(f))
     state_path = params.get('state_file') or params['path'] + '.refresh.json'
     state = {}
     if os.path.exists(state_path):

@@ -24,6 +24,7 @@ import shutil
 import socket
 import ssl
 import tempfile
+import uuid
 import warnings
 
 try:
@@ -209,8 +210,9 @@ class Directory(object):
             store = {}
             if p.get('domain_keytab'):
                 store['client_keytab'] = p['domain_keytab']
-                # Keep the ticket obtained from the keytab in this process only.
-                store['ccache'] = 'MEMORY:gmsa-farm-%d' % os.getpid()
+                # Keep the ticket obtained from the keytab in this process only, in a cache of its own (a cache
+                # holding another principal's ticket would make the acquisition fail).
+                store['ccache'] = 'MEMORY:gmsa-farm-%s' % uuid.uuid4().hex
             elif p.get('domain_ccache'):
                 store['ccache'] = p['domain_ccache']
             name = gssapi.Name(user, gssapi.NameType.kerberos_principal) if user else None

@@ -248,19 +248,15 @@ next_refresh:
 '''
 
 import os  # noqa: E402
-import socket  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 from ansible_collections.gmsa.farm.plugins.module_utils._keytab import (  # noqa: E402
-    HAS_KRB5, KRB5_IMPORT_ERROR, ENCTYPES, KeytabError, run,
+    HAS_KRB5, KRB5_IMPORT_ERROR, ENCTYPES, KeytabError, member_params, run,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import (  # noqa: E402
     HAS_LDAP3, LDAP3_IMPORT_ERROR, Directory, DirectoryError, connection_argument_spec,
 )
-
-MACHINE_KEYTAB = '/etc/krb5.keytab'
-
 
 def argument_spec():
     """The directory modules' connection options without their environment fallbacks (a member host must never
@@ -280,22 +276,12 @@ def argument_spec():
     return spec
 
 
-def connection_params(params):
-    """Fill in the machine's own identity: its keytab and its account name."""
-    p = dict(params)
-    if p['domain_auth'] == 'kerberos' and not (p.get('domain_password') or p.get('domain_ccache')):
-        p['domain_keytab'] = p.get('domain_keytab') or MACHINE_KEYTAB
-    if not p.get('domain_username') and (p['domain_auth'] == 'simple' or p.get('domain_keytab')):
-        p['domain_username'] = socket.gethostname().split('.')[0].upper() + '$'
-    return p
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True)
     for lib, ok, err in (('ldap3', HAS_LDAP3, LDAP3_IMPORT_ERROR), ('krb5', HAS_KRB5, KRB5_IMPORT_ERROR)):
         if not ok:
             module.fail_json(msg=missing_required_lib(lib), exception=str(err))
-    params = connection_params(module.params)
+    params = member_params(module.params)
     if not params['encryption_types']:
         module.fail_json(msg='encryption_types is empty: name at least one of %s' % ', '.join(sorted(ENCTYPES)))
     try:
