@@ -1,0 +1,228 @@
+"""The keytab logic of gmsa_keytab without a DC: blob parsing, rotation window, salt, keys, atomic files, and the
+whole run against a stand-in directory (what a DC answers is built here from MS-ADTS 2.2.19's layout)."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import pytest
+
+from ansible_collections.gmsa.farm.plugins.module_utils import _keytab as K
+
+krb5 = pytest.importorskip('krb5')
+
+DAY = 86400
+
+
+def blob(current, previous=None, query=30 * DAY, unchanged=30 * DAY - 300, pad=1):
+    """An MSDS-MANAGEDPASSWORD_BLOB; ``pad`` bytes between parts make the offsets unaligned, as the spec allows."""
+    parts = bytearray(16)
+    cur = len(parts)
+    parts += current + b'\x00\x00' + b'\xee' * pad
+    prev = 0
+    if previous is not None:
+        prev = len(parts)
+        parts += previous + b'\x00\x00' + b'\xee' * pad
+    q = len(parts)
+    parts += struct.pack('<q', int(query * 1e7))
+    u = len(parts)
+    parts += struct.pack('<q', int(unchanged * 1e7))
+    struct.pack_into('<HHIHHHH', parts, 0, 1, 0, len(parts), cur, prev, q, u)
+    return bytes(parts)
+
+
+# 128 UTF-16 units with an unpaired high surrogate (0xD800) and an unpaired low one (0xDC00), as random AD
+# passwords have; no unit is 0.
+PW1 = b''.join(struct.pack('<H', v) for v in [0xD800, 0x0041] + [0x1000 + i for i in range(125)] + [0xDC00])
+PW2 = b''.join(struct.pack('<H', 0x2000 + i) for i in range(128))
+
+
+def test_parse_blob_current_previous_and_intervals():
+    mp = K.parse_blob(blob(PW1, PW2, query=10 * DAY, unchanged=10 * DAY - 300))
+    assert mp.current == PW1 and mp.previous == PW2
+    assert mp.query_seconds == 10 * DAY and mp.unchanged_seconds == 10 * DAY - 300
+    assert not mp.next_is_current
+    assert 'previous=True' in repr(mp) and PW1.hex() not in repr(mp)
+    assert K.parse_blob(blob(PW1)).previous is None
+
+
+@pytest.mark.parametrize('data,message', [
+    (b'\x01\x00', 'shorter than its header'),
+    (b'\x02' + blob(PW1)[1:], 'version 2'),
+    (blob(PW1)[:-4], 'it says'),
+    (blob(PW1)[:8] + struct.pack('<H', 9999) + blob(PW1)[10:], 'current password offset 9999 is outside it'),
+])
+def test_parse_blob_refuses_malformed(data, message):
+    with pytest.raises(K.KeytabError, match=message):
+        K.parse_blob(data)
+
+
+def test_parse_blob_refuses_password_without_nul():
+    b = bytearray(blob(PW1, pad=0))
+    b[16 + len(PW1):16 + len(PW1) + 2] = b'\x41\x00'     # the NUL overwritten: runs into the intervals
+    b[-16:] = b'\x01' * 16
+    with pytest.raises(K.KeytabError, match='no terminating NUL'):
+        K.parse_blob(bytes(b))
+
+
+def test_salt_is_the_computer_salt_of_ms_kile():
+    assert K.salt('WebFarm$', 'Example.COM') == 'EXAMPLE.COMhostwebfarm.example.com'
+    assert K.salt('webfarm', 'example.com') == 'EXAMPLE.COMhostwebfarm.example.com'
+
+
+def test_aes_keys_use_utf8_with_replacement_characters_and_rc4_the_raw_bytes():
+    ctx = krb5.init_context()
+    keys = K.derive_keys(ctx, PW1, 'EXAMPLE.COMhostweb.example.com', ['aes256', 'aes128', 'rc4'])
+    text = '\ufffdA' + ''.join(chr(0x1000 + i) for i in range(125)) + '\ufffd'
+    for name, number in (('aes256', 18), ('aes128', 17)):
+        expected = krb5.c_string_to_key(ctx, number, text.encode('utf-8'), b'EXAMPLE.COMhostweb.example.com').data
+        assert keys[name] == expected and len(expected) == (32 if name == 'aes256' else 16)
+    from Crypto.Hash import MD4  # an independent MD4
+    assert keys['rc4'] == MD4.new(PW1).digest()
+
+
+def test_usable_enctypes():
+    assert K.usable_enctypes(['aes256', 'aes128'], None) == ['aes256', 'aes128']
+    assert K.usable_enctypes(['aes256', 'aes128', 'rc4'], 0x18) == ['aes256', 'aes128']
+    assert K.usable_enctypes(['aes256'], 0x4) == []
+    assert K.usable_enctypes(['aes256', 'aes128'], 0x3) == []      # DES only
+
+
+def test_versions_outside_and_inside_the_rotation_window():
+    normal = K.parse_blob(blob(PW1, PW2))
+    assert K.plan_versions(normal, 5, 'A$@R', True) == [('A$@R', 5, 'current'), ('A$@R', 4, 'previous')]
+    assert K.plan_versions(normal, 5, 'HTTP/a@R', False) == [('HTTP/a@R', 5, 'current'), ('HTTP/a@R', 4, 'previous')]
+    first = K.parse_blob(blob(PW1))
+    assert K.plan_versions(first, 1, 'A$@R', True) == [('A$@R', 1, 'current')]
+    # The last minutes before the rotation: current is the next password, previous is the one in use.
+    window = K.parse_blob(blob(PW1, PW2, query=200, unchanged=0))
+    assert window.next_is_current
+    assert K.plan_versions(window, 5, 'HTTP/a@R', False) == [('HTTP/a@R', 6, 'current'), ('HTTP/a@R', 5, 'previous')]
+    assert K.plan_versions(window, 5, 'A$@R', True) == [('A$@R', 5, 'previous')]
+
+
+def test_next_refresh_follows_the_blob():
+    assert K.next_refresh(K.parse_blob(blob(PW1, query=30 * DAY, unchanged=30 * DAY - 300)), 1000) == \
+        1000 + 30 * DAY - 300 + K.REFRESH_DELAY
+    assert K.next_refresh(K.parse_blob(blob(PW1, PW2, query=200, unchanged=0)), 1000) == 1000 + 200 + K.REFRESH_DELAY
+
+
+class FakeDirectory(object):
+    """Answers like a DC: the account search (with or without the password blob), then the kvno."""
+
+    def __init__(self, blob_value, kvno=3, enctypes='24', spns=('HTTP/web.example.com',), found=True):
+        self.blob, self.kvno, self.enctypes, self.spns, self.found = blob_value, kvno, enctypes, spns, found
+        self.default_nc, self.dns_domain, self.bound_as = 'DC=example,DC=com', 'example.com', 'WEB1$'
+        self.searches = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def search(self, base, ldap_filter, attributes, scope='subtree'):
+        self.searches.append((base, ldap_filter, tuple(attributes), scope))
+        if 'msDS-KeyVersionNumber' in attributes:
+            return [dict(dn=base, attributes={'msDS-KeyVersionNumber': str(self.kvno)}, raw={})]
+        if not self.found:
+            return []
+        attrs = {'sAMAccountName': 'WebFarm$', 'servicePrincipalName': list(self.spns)}
+        if self.enctypes is not None:
+            attrs['msDS-SupportedEncryptionTypes'] = self.enctypes
+        raw = {'msDS-ManagedPassword': [self.blob]} if self.blob else {}
+        return [dict(dn='CN=WebFarm,CN=Managed Service Accounts,DC=example,DC=com', attributes=attrs, raw=raw)]
+
+
+def run(tmp_path, directory, check=False, **params):
+    p = dict(name='WebFarm', path=str(tmp_path / 'web.keytab'), state='present', encryption_types=['aes256', 'aes128'])
+    p.update(params)
+    return K.run(p, check, lambda _p: directory)
+
+
+def test_run_check_write_rerun_and_no_secret_in_the_result(tmp_path):
+    d = FakeDirectory(blob(PW1, PW2))
+    checked = run(tmp_path, d, check=True)
+    assert checked['changed'] is True and not (tmp_path / 'web.keytab').exists()
+    written = run(tmp_path, d)
+    assert written['changed'] is True and written['kvno'] == 3 and written['previous_password'] is True
+    assert written['diff'] == checked['diff']
+    assert written['diff']['after'].splitlines() == sorted(
+        'kvno %d %s %s' % (v, e, p) for p in ('WebFarm$@EXAMPLE.COM', 'HTTP/web.example.com@EXAMPLE.COM')
+        for v in (3, 2) for e in ('aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96'))
+    assert oct(os.stat(tmp_path / 'web.keytab').st_mode & 0o777) == '0o600'
+    entries = K.read_keytab(krb5.init_context(), str(tmp_path / 'web.keytab'))
+    assert len(entries) == 8
+    text = json.dumps([checked, written])
+    for _p, _v, _e, key in entries:
+        assert key.hex() not in text
+    assert PW1.hex() not in text and PW1.decode('utf-16-le', 'replace') not in text
+    again = run(tmp_path, d)
+    assert again['changed'] is False and 'diff' not in again
+    # Reads: the account with its password, then its kvno - nothing else.
+    assert [s[3] for s in d.searches] == ['subtree', 'base'] * 3
+
+
+def test_rotation_rewrites_with_new_kvno_and_marks_keys_that_changed(tmp_path):
+    run(tmp_path, FakeDirectory(blob(PW2)))
+    os.chmod(tmp_path / 'web.keytab', 0o640)
+    r = run(tmp_path, FakeDirectory(blob(PW1, PW2), kvno=4))
+    assert r['changed'] is True
+    after = r['diff']['after']
+    assert 'kvno 4 aes256-cts-hmac-sha1-96 WebFarm$@EXAMPLE.COM\n' in after
+    assert 'kvno 3 aes256-cts-hmac-sha1-96 WebFarm$@EXAMPLE.COM\n' in after     # the old password, same key
+    r = run(tmp_path, FakeDirectory(blob(PW2, PW1), kvno=4))      # same kvno, other keys (e.g. a re-created account)
+    assert 'kvno 4 aes256-cts-hmac-sha1-96 WebFarm$@EXAMPLE.COM  (new key)\n' in r['diff']['after']
+    # A replaced keytab keeps its mode (a service reading it keeps access).
+    assert oct(os.stat(tmp_path / 'web.keytab').st_mode & 0o777) == '0o640'
+    assert [f for f in os.listdir(tmp_path) if f.startswith('.gmsa-keytab-')] == []
+
+
+def test_refusals_change_nothing(tmp_path):
+    with pytest.raises(K.KeytabError, match='WEB1\\$ is not allowed to retrieve the managed password of WebFarm\\$'):
+        run(tmp_path, FakeDirectory(None))
+    with pytest.raises(K.KeytabError, match='no usable encryption type.*aes256, aes128.*\\(4\\)'):
+        run(tmp_path, FakeDirectory(blob(PW1), enctypes='4'))
+    with pytest.raises(K.KeytabError, match='there is no gMSA named WebFarm\\$'):
+        run(tmp_path, FakeDirectory(blob(PW1), found=False))
+    assert os.listdir(tmp_path) == []
+    # A keytab of other principals (the machine keytab) is never touched, present or absent.
+    ctx = krb5.init_context()
+    machine = str(tmp_path / 'krb5.keytab')
+    K.write_keytab_atomic(ctx, machine, [('WEB1$@EXAMPLE.COM', 2, 18, b'k' * 32)])
+    before = open(machine, 'rb').read()
+    with pytest.raises(K.KeytabError, match='holds keys of other principals \\(WEB1\\$@EXAMPLE.COM\\)'):
+        run(tmp_path, FakeDirectory(blob(PW1)), path=machine)
+    with pytest.raises(K.KeytabError, match='holds keys of other principals'):
+        run(tmp_path, FakeDirectory(blob(PW1)), path=machine, state='absent')
+    assert open(machine, 'rb').read() == before
+
+
+def test_absent_removes_only_its_own_keytab(tmp_path):
+    run(tmp_path, FakeDirectory(blob(PW1)))
+    checked = run(tmp_path, None, check=True, state='absent')
+    assert checked['changed'] is True and (tmp_path / 'web.keytab').exists()
+    assert 'WebFarm$@EXAMPLE.COM' in checked['diff']['before'] and checked['diff']['after'] == ''
+    assert run(tmp_path, None, state='absent')['changed'] is True and not (tmp_path / 'web.keytab').exists()
+    assert run(tmp_path, None, state='absent')['changed'] is False
+
+
+def test_a_failed_write_leaves_the_old_keytab(tmp_path):
+    ctx = krb5.init_context()
+    path = str(tmp_path / 'web.keytab')
+    K.write_keytab_atomic(ctx, path, [('WebFarm$@EXAMPLE.COM', 1, 18, b'a' * 32)])
+    before = open(path, 'rb').read()
+    with pytest.raises(Exception):
+        K.write_keytab_atomic(ctx, path, [('WebFarm$@EXAMPLE.COM', 2, 18, b'b' * 32), ('bad@@', 2, 18, b'c' * 32)])
+    assert open(path, 'rb').read() == before
+    assert os.listdir(tmp_path) == ['web.keytab']
+
+
+def test_member_params_fill_the_machine_identity(monkeypatch):
+    monkeypatch.setattr(K.socket, 'gethostname', lambda: 'web05.example.com')
+    p = K.member_params(dict(name='x', path='/k', domain_server=['dc1']))
+    assert p['domain_auth'] == 'kerberos' and p['domain_keytab'] == '/etc/krb5.keytab'
+    assert p['domain_username'] == 'WEB05$' and p['domain_timeout'] == 10 and p['state'] == 'present'
+    p = K.member_params(dict(name='x', path='/k', domain_server=['dc1'], domain_ccache='FILE:/tmp/cc'))
+    assert 'domain_keytab' not in p and 'domain_username' not in p
