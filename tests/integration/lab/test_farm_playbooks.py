@@ -42,10 +42,10 @@ class Farm(object):
     def can_retrieve(self, account=None):
         return self.helper(['verify', account or self.account] + self.hosts)
 
-    def run(self, playbook, members, extra=None, expect_ok=True, check=False, member_vars=None):
+    def run(self, playbook, members, extra=None, expect_ok=True, check=False, member_vars=None, host_vars=None):
         inv = dict(all=dict(hosts=dict(localhost=dict(ansible_connection='local',
                                                       ansible_python_interpreter=sys.executable)),
-                            children=dict(farm_members=dict(hosts=dict((h, None) for h in members),
+                            children=dict(farm_members=dict(hosts=dict((h, (host_vars or {}).get(h)) for h in members),
                                                             vars=dict(gmsa_farm_manage_host=False,
                                                                       **(member_vars or {})))),
                             vars=dict(gmsa_farm=self.desc, directory_kds_effective_time_hours=0)))
@@ -110,7 +110,7 @@ def test_farm_lifecycle(farm):
     h1, h2, h3 = farm.hosts
     # deploy with two members
     out = farm.run('deploy_farm', [h1, h2])
-    assert 'No Windows member hosts to configure' in out
+    assert 'No member hosts to configure' in out
     assert farm.group_members() == [h1, h2]
     assert farm.account_state(farm.account) == dict(enabled=True, spn=['http/%s.gmsalab.test' % farm.account],
                                                     has_membership=True)

@@ -1,0 +1,111 @@
+"""Linux farm members through the farm playbooks against the lab DC: deploy_farm gives each Linux member a keytab
+of the farm's gMSA (bound as itself with its machine keytab) and the refresh timer's files; the keytab gets a TGT
+(MIT kinit); remove_member takes the keytab and the refresh settings away and the host can no longer refresh;
+compromised_host gives the remaining Linux member the new generation's keytab."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from test_farm_playbooks import Farm
+
+
+class LinuxFarm(Farm):
+    """Two Linux members (local connection, everything under a temporary folder) and one directory-only host."""
+
+    def __init__(self, lab, admin, tmp_path):
+        super(LinuxFarm, self).__init__(lab, admin, tmp_path)
+        self.host_vars = {}
+        for h in self.hosts[:2]:
+            root = tmp_path / h
+            root.mkdir()
+            machine = str(root / 'krb5.keytab')
+            subprocess.run(['samba-tool', 'domain', 'exportkeytab', machine, '--principal=%s$' % h.upper(),
+                            '-s', lab['GMSA_LAB_SMB_CONF']], capture_output=True, check=True)
+            self.host_vars[h] = dict(
+                gmsa_farm_manage_host=True, gmsa_farm_member_os='linux', ansible_connection='local',
+                ansible_python_interpreter=self.python,
+                member_linux_install_packages=False, member_linux_python=self.python,
+                member_keytab_dir=str(root / 'etc'), member_systemd_dir=str(root / 'systemd'),
+                member_linux_lib_dir=str(root / 'lib'), member_replication_timeout=0,
+                member_linux_connection=dict(domain_server=[lab['GMSA_DOMAIN_SERVER']],
+                                             domain_ca_cert=lab['GMSA_DOMAIN_CA_CERT'],
+                                             domain_username='%s$@%s' % (h.upper(), lab['GMSA_LAB_REALM']),
+                                             domain_keytab=machine))
+            (root / 'systemd').mkdir()
+
+    python = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))), '.venv', 'bin', 'python')
+
+    def keytab(self, host, account=None):
+        return os.path.join(self.host_vars[host]['member_keytab_dir'], '%s.keytab' % (account or self.account))
+
+    def kinit(self, host, account=None):
+        account = account or self.account
+        return subprocess.run(['kinit', '-k', '-t', self.keytab(host, account), '-c', 'MEMORY:t',
+                               '%s$@%s' % (account, self.lab['GMSA_LAB_REALM'])], capture_output=True, text=True,
+                              check=False)
+
+    def play(self, playbook, members, extra=None, **kw):
+        return self.run(playbook, members, extra, host_vars=self.host_vars, **kw)
+
+
+@pytest.fixture
+def linux_farm(lab, admin, tmp_path):
+    f = LinuxFarm(lab, admin, tmp_path)
+    yield f
+    f.cleanup()
+
+
+def test_linux_members_deploy_remove_and_rollover(linux_farm, lab):
+    farm = linux_farm
+    h1, h2, h3 = farm.hosts
+    out = farm.play('deploy_farm', [h1, h2, h3])
+    assert farm.group_members() == [h1, h2, h3]
+    for h in (h1, h2):
+        assert farm.kinit(h).returncode == 0, farm.kinit(h).stderr
+        assert oct(os.stat(farm.keytab(h)).st_mode & 0o777) == '0o600'
+        config = json.load(open(os.path.join(farm.host_vars[h]['member_keytab_dir'], farm.account + '.json')))
+        assert config['path'] == farm.keytab(h) and 'domain_password' not in config
+    assert 'systemd is not running on' in out     # this lab has no systemd: units written, no timer started
+    assert lab['GMSA_DOMAIN_PASSWORD'] not in out
+    # The unit files are valid systemd units (systemd's own checker) and run the installed refresh command.
+    units = farm.host_vars[h1]['member_systemd_dir']
+    service = open(os.path.join(units, 'gmsa-farm-keytab@.service')).read()
+    verify = subprocess.run(['systemd-analyze', 'verify', '--man=no', os.path.join(units, 'gmsa-farm-keytab@.timer'),
+                             os.path.join(units, 'gmsa-farm-keytab@.service')], capture_output=True, text=True,
+                            check=False)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
+    command = re.search(r'^ExecStart=(.*)$', service, re.M).group(1).replace('%i', farm.account)
+    refresh = subprocess.run(shlex.split(command) + ['--force'], capture_output=True, text=True, check=False)
+    assert refresh.returncode == 0 and ' unchanged (kvno 1' in refresh.stdout, refresh.stdout + refresh.stderr
+
+    # Idempotent, including the Linux members.
+    recap = farm.play('deploy_farm', [h1, h2, h3]).split('PLAY RECAP')[-1]
+    assert all(' changed=0 ' in line for line in recap.strip().splitlines() if 'ok=' in line), recap
+
+    # h2 leaves: its keytab and refresh settings go, and it can no longer get the password.
+    farm.play('remove_member', [h1, h2, h3], dict(gmsa_farm_leaving_members=[h2]))
+    assert not os.path.exists(farm.keytab(h2))
+    assert not os.path.exists(os.path.join(farm.host_vars[h2]['member_keytab_dir'], farm.account + '.json'))
+    assert farm.can_retrieve() == {h1: True, h2: False, h3: True}
+    # Its refresh, as the timer would run it with its machine keytab, is refused by the DC.
+    config = farm.tmp / 'h2-refresh.json'
+    config.write_text(json.dumps(dict(farm.host_vars[h2]['member_linux_connection'], name=farm.account,
+                                      path=farm.keytab(h2))))
+    leftover = subprocess.run(shlex.split(command.split(' --config ')[0]) + ['--config', str(config), '--force'],
+                              capture_output=True, text=True, check=False)
+    assert leftover.returncode == 1 and 'is not allowed to retrieve the managed password' in leftover.stdout, \
+        leftover.stdout + leftover.stderr
+    assert not os.path.exists(farm.keytab(h2))
+    assert farm.kinit(h1).returncode == 0
+
+    # h3 is compromised and the gMSA rolls over: the remaining Linux member gets the new generation's keytab.
+    farm.play('compromised_host', [h1, h3], dict(gmsa_farm_compromised_host=h3, gmsa_farm_rollover=True))
+    new = farm.account[:13] + '-2'
+    assert farm.kinit(h1, new).returncode == 0, farm.kinit(h1, new).stderr
