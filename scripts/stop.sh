@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Stops everything the project started: both lab DCs (the main lab and the KDS tests' lab), and removes the
+# Stops everything the project started: the lab Linux member's Apache, both lab DCs (the main lab and the KDS
+# tests' lab), and removes the
 # loopback addresses and /etc/hosts lines they added. The lab directories stay, so the next start reuses them;
 # 'bash tests/lab/dc.sh destroy' (and GMSA_LAB_DIR=.lab-kds ...) removes them too.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here" || exit 1
 rc=0
+# The lab's Linux member web endpoint (Apache started by scripts/lab.sh) and its loopback address.
+for d in "$here"/.lab-linux/*/apache; do
+  [ -f "$d/httpd.pid" ] && { python3 tests/lab/apache_gssapi.py stop "$d" || rc=1; }
+done
+ip addr del 127.0.0.21/32 dev lo 2>/dev/null || true
 bash tests/lab/dc.sh down || rc=1
 GMSA_LAB_DIR="$here/.lab-kds" GMSA_LAB_IP=127.0.0.11 GMSA_LAB_REALM=KDSLAB.TEST GMSA_LAB_DOMAIN=KDSLAB \
   bash tests/lab/dc.sh down || rc=1

@@ -7,6 +7,10 @@ msDS-ManagedPassword, and this prints only whether a password came back, never t
     lab_hosts.py kinit HOST CCACHE         a Kerberos TGT for the host's computer account, in CCACHE (MIT kinit)
     lab_hosts.py verify-ccache GMSA CCACHE JSON {"retrieves": true|false}: binding with the tickets of CCACHE
     lab_hosts.py delete HOST...            delete the computer accounts
+    lab_hosts.py keytab HOST PATH          the host's machine keytab (samba-tool exportkeytab from the DC's database,
+                                           what joining the domain leaves in /etc/krb5.keytab)
+    lab_hosts.py web-check NAME IP PORT    JSON {"status", "remote_user"}: a lab domain user (created once) gets
+                                           http://NAME:PORT/index.cgi from IP with curl --negotiate (MIT kinit)
 Connection from the GMSA_DOMAIN_* / GMSA_LAB_* environment (the lab's env file).
 """
 from __future__ import annotations
@@ -76,6 +80,51 @@ def verify_ccache(gmsa, ccache):
     dn = gmsa_dn(gmsa)
     ok = conn.bind()
     print(json.dumps({'bound': bool(ok), 'retrieves': bool(ok) and retrieves(conn, dn)}))
+
+
+def keytab(host, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if os.path.exists(path):
+        os.unlink(path)
+    p = subprocess.run(['samba-tool', 'domain', 'exportkeytab', path, '--principal=%s$' % computer_name(host),
+                        '-s', ENV['GMSA_LAB_SMB_CONF']], capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise SystemExit('exportkeytab for %s failed: %s' % (host, p.stderr))
+    print(json.dumps(dict(changed=True, keytab=path)))
+
+
+def web_check(name, ip, port):
+    """A domain user's Kerberos request to a member's web endpoint, with independent clients (kinit, curl)."""
+    import tempfile
+    data = load()
+    user = data.get('_web_user')
+    admin = connect(ENV['GMSA_DOMAIN_USERNAME'], ENV['GMSA_DOMAIN_PASSWORD'])
+    dn = 'CN=labwebuser,%s' % OU
+    admin.search(dn, '(objectClass=user)', search_scope=ldap3.BASE, attributes=['1.1'])
+    exists = bool([e for e in admin.response if e.get('type') == 'searchResEntry'])
+    if not user or not exists:
+        user = dict(name='labwebuser', password='Lab-%s-9a!' % secrets.token_hex(16))
+        pw = ('"%s"' % user['password']).encode('utf-16-le')
+        if exists:
+            admin.modify(dn, {'unicodePwd': [(ldap3.MODIFY_REPLACE, [pw])]})
+        elif not admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+                'sAMAccountName': 'labwebuser', 'userAccountControl': 0x200, 'unicodePwd': pw}):
+            raise SystemExit('could not create %s: %s' % (dn, admin.result.get('message')))
+        data['_web_user'] = user
+        save(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        ccache = os.path.join(tmp, 'ccache')
+        principal = '%s@%s' % (user['name'], ENV['GMSA_LAB_REALM'])
+        k = subprocess.run(['kinit', '-c', ccache, principal], input=user['password'] + '\n', text=True,
+                           capture_output=True, check=False)
+        if k.returncode != 0:
+            raise SystemExit('kinit %s failed: %s' % (principal, k.stderr))
+        c = subprocess.run(['curl', '-s', '--negotiate', '-u', ':', '--resolve', '%s:%s:%s' % (name, port, ip),
+                            '-w', '\n%{http_code}', 'http://%s:%s/index.cgi' % (name, port)], capture_output=True,
+                           text=True, env=dict(os.environ, KRB5CCNAME=ccache), check=False)
+    body, _, code = c.stdout.rpartition('\n')
+    remote = body.strip().split('=', 1)[1] if body.strip().startswith('REMOTE_USER=') else None
+    print(json.dumps(dict(status=int(code or 0), remote_user=remote, user=principal)))
 
 
 def load():
@@ -157,6 +206,10 @@ if __name__ == '__main__':
         delete(sys.argv[2:])
     elif cmd == 'kinit':
         kinit(sys.argv[2], sys.argv[3])
+    elif cmd == 'keytab':
+        keytab(sys.argv[2], sys.argv[3])
+    elif cmd == 'web-check':
+        web_check(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == 'verify-ccache':
         verify_ccache(sys.argv[2], sys.argv[3])
     else:

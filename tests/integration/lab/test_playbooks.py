@@ -45,22 +45,27 @@ def test_readme_main_command(lab, tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode == 0, out[-3000:]
     # one screen: what was proven, where the report is, the recap (the playbook's output is in the log)
-    assert 'lab: Proven: labweb01, labweb02, labweb03 each retrieved the password of LabFarm1' in out
+    assert 'lab: Proven: labweb01, labweb02, labweb03, lablnx01 each retrieved the password of LabFarm1' in out
+    # the Linux member's web endpoint (Apache + mod_auth_gssapi with the gMSA's keytab) answered a Kerberos request
+    assert re.search(r'lab: Proven: lablnx01 serves http://labfarm1.gmsalab.test:8081/ with LabFarm1\'s keytab; a '
+                     r'Kerberos request from labwebuser@GMSALAB.TEST got 200 as REMOTE_USER labwebuser@GMSALAB.TEST',
+                     out), out
     assert 'lab: Reports: %s/gmsa-audit.md, .html and .json' % tmp_path in out
     import json
     archived = json.loads((tmp_path / 'gmsa-audit.json').read_text())
     assert [a['name'] for a in archived['accounts']] == ['LabFarm1'] and archived['scope'] == 'farm'
     assert len(out.splitlines()) <= 24, out
     log = open(os.path.join(REPO, '.lab', 'lab-run.log')).read()
-    assert 'No member hosts to configure' in log and 'Could not match supplied host pattern' not in log
+    assert 'Could not match supplied host pattern' not in log and '[WARNING]: Using a template' not in log
     for text in (out, log):
         assert lab['GMSA_DOMAIN_PASSWORD'] not in text
     report = (tmp_path / 'gmsa-audit.md').read_text()
-    # no lab member logs on as the gMSA (they are computer accounts only): the audit says so
-    assert '| `LabFarm1$` | LabFarmHosts | LABWEB01$, LABWEB02$, LABWEB03$ | stale: never logged on |' in report
+    # no lab member logs on as the gMSA (they bind as themselves; Apache only accepts tickets): the audit says so
+    assert ('| `LabFarm1$` | LabFarmHosts | LABLNX01$, LABWEB01$, LABWEB02$, LABWEB03$ | stale: never logged on |'
+            in report)
     html = (tmp_path / 'gmsa-audit.html').read_text()
-    assert '<svg' in html and html.count('<line ') == 1   # one row for the farm's three hosts
-    assert 'LABWEB01$, LABWEB02$, LABWEB03$' in html
+    assert '<svg' in html and html.count('<line ') == 1   # one row for the farm's four hosts
+    assert 'LABLNX01$, LABWEB01$, LABWEB02$, LABWEB03$' in html
 
 
 HOST_SIDE = {'gmsa_host', 'windows_service_identity', 'host_native'}
