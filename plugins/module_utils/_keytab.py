@@ -466,4 +466,4 @@ def refresh_command(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(refresh_command())
+    raise SystemExit(refresh_command())

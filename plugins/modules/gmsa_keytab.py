@@ -258,6 +258,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import 
     HAS_LDAP3, LDAP3_IMPORT_ERROR, Directory, DirectoryError, connection_argument_spec,
 )
 
+
 def argument_spec():
     """The directory modules' connection options without their environment fallbacks (a member host must never
     pick up the controller's GMSA_DOMAIN_* credentials), Kerberos by default, plus this module's own."""

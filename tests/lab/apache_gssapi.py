@@ -71,7 +71,7 @@ def start(directory, ip, port, keytab):
                                 APACHE_LOG_DIR=directory, KRB5_CONFIG=krb5_conf))
     if p.returncode != 0:
         raise SystemExit('apache2 did not start: %s%s' % (p.stdout, p.stderr))
-    for _ in range(100):
+    for _attempt in range(100):
         try:
             socket.create_connection((ip, int(port)), timeout=0.2).close()
             return
@@ -90,7 +90,7 @@ def stop(directory):
         os.kill(pid, 15)
     except OSError:
         pass
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             os.kill(pid, 0)
         except OSError:

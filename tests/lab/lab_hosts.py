@@ -122,7 +122,7 @@ def web_check(name, ip, port):
         c = subprocess.run(['curl', '-s', '--negotiate', '-u', ':', '--resolve', '%s:%s:%s' % (name, port, ip),
                             '-w', '\n%{http_code}', 'http://%s:%s/index.cgi' % (name, port)], capture_output=True,
                            text=True, env=dict(os.environ, KRB5CCNAME=ccache), check=False)
-    body, _, code = c.stdout.rpartition('\n')
+    body, _sep, code = c.stdout.rpartition('\n')
     remote = body.strip().split('=', 1)[1] if body.strip().startswith('REMOTE_USER=') else None
     print(json.dumps(dict(status=int(code or 0), remote_user=remote, user=principal)))
 

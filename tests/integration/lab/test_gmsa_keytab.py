@@ -91,7 +91,7 @@ def curl(url_host, ip, port, ccache=None):
         args[1:1] = ['--negotiate', '-u', ':']
     p = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, KRB5CCNAME=ccache or 'MEMORY:x'),
                        check=False)
-    body, _, code = p.stdout.rpartition('\n')
+    body, _sep, code = p.stdout.rpartition('\n')
     return int(code or 0), body.strip()
 
 
@@ -186,8 +186,7 @@ def test_member_keytab_kinit_samba_tool_and_apache(lab, linux_farm, run_module, 
                       conn=False)['changed'] is False
 
 
-def test_refuses_foreign_keytab_unusable_enctype_and_unreachable_dc(lab, linux_farm, run_module, member_dir,
-                                                                  computers, ou):
+def test_refuses_foreign_keytab_unusable_enctype_and_unreachable_dc(lab, linux_farm, run_module, member_dir, ou):
     h1 = linux_farm['hosts'][0]
     machine = machine_keytab(lab, h1, member_dir)
     before = open(machine, 'rb').read()
@@ -251,4 +250,3 @@ def test_refresh_command_runs_without_ansible(lab, linux_farm, member_dir):
                        encryption_types=['aes256']), f)
     bad = refresh('--force')
     assert bad.returncode == 1 and bad.stdout.startswith('nosuch: refresh FAILED: there is no gMSA named nosuch$')
-
