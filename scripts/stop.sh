@@ -7,11 +7,12 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here" || exit 1
 rc=0
-# The lab's Linux member web endpoint (Apache started by scripts/lab.sh) and its loopback address.
+# The lab Linux member web endpoint (Apache started by scripts/lab.sh) and the loopback addresses it and the
+# Linux member tests use.
 for d in "$here"/.lab-linux/*/apache; do
   [ -f "$d/httpd.pid" ] && { python3 tests/lab/apache_gssapi.py stop "$d" || rc=1; }
 done
-ip addr del 127.0.0.21/32 dev lo 2>/dev/null || true
+for ip in 127.0.0.21 127.0.0.23 127.0.0.24; do ip addr del "$ip/32" dev lo 2>/dev/null || true; done
 bash tests/lab/dc.sh down || rc=1
 GMSA_LAB_DIR="$here/.lab-kds" GMSA_LAB_IP=127.0.0.11 GMSA_LAB_REALM=KDSLAB.TEST GMSA_LAB_DOMAIN=KDSLAB \
   bash tests/lab/dc.sh down || rc=1

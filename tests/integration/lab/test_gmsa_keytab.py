@@ -150,14 +150,14 @@ def test_member_keytab_kinit_samba_tool_and_apache(lab, linux_farm, run_module, 
     # A real Kerberos service on each member serves the gMSA's SPN: a domain user gets 200 and is REMOTE_USER.
     user, user_cc = kinit_user(lab, member_dir)
     web = '%s.gmsalab.test' % name
-    servers = [(os.path.join(member_dir, 'apache1'), '127.0.0.21', kt1), (os.path.join(member_dir, 'apache2'),
-                                                                          '127.0.0.22', kt2)]
+    servers = [(os.path.join(member_dir, 'apache1'), '127.0.0.23', kt1), (os.path.join(member_dir, 'apache2'),
+                                                                          '127.0.0.24', kt2)]
     try:
         for directory, ip, keytab in servers:
-            apache_gssapi.start(directory, ip, 8081, keytab)
+            apache_gssapi.start(directory, ip, 8082, keytab)
         for _directory, ip, _keytab in servers:
-            assert curl(web, ip, 8081, user_cc) == (200, 'REMOTE_USER=%s@%s' % (user, realm))
-            assert curl(web, ip, 8081)[0] == 401
+            assert curl(web, ip, 8082, user_cc) == (200, 'REMOTE_USER=%s@%s' % (user, realm))
+            assert curl(web, ip, 8082)[0] == 401
     finally:
         for directory, _ip, _keytab in servers:
             apache_gssapi.stop(directory)
