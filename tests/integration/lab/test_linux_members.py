@@ -65,6 +65,10 @@ def linux_farm(lab, admin, tmp_path):
 def test_linux_members_deploy_remove_and_rollover(linux_farm, lab):
     farm = linux_farm
     h1, h2, h3 = farm.hosts
+    # Check mode of the whole new farm: passes, says why no keytab could be planned, writes nothing.
+    out = farm.play('deploy_farm', [h1, h2, h3], check=True)
+    assert 'Check mode: %s: there is no gMSA named %s$' % (farm.account, farm.account) in out
+    assert farm.account_state(farm.account) is None and not os.path.exists(farm.keytab(h1))
     out = farm.play('deploy_farm', [h1, h2, h3])
     assert farm.group_members() == [h1, h2, h3]
     for h in (h1, h2):
