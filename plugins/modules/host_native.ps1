@@ -12,7 +12,7 @@
 
 $spec = @{
     options = @{
-        operation = @{ type = 'str'; required = $true; choices = 'probe', 'add', 'remove', 'purge_tickets', 'kdssvc_add_network_trigger', 'facts', 'iis_worker_probe', 'biztalk_read', 'biztalk_install', 'biztalk_start', 'biztalk_stop' }
+        operation = @{ type = 'str'; required = $true; choices = 'probe', 'add', 'remove', 'purge_tickets', 'kdssvc_add_network_trigger', 'facts', 'iis_worker_probe', 'iis_set_pool_user', 'biztalk_read', 'biztalk_install', 'biztalk_start', 'biztalk_stop', 'sql_set_service_account' }
         name = @{ type = 'str' }
         remove_flags = @{ type = 'int'; default = 1 }
         account = @{ type = 'str' }
@@ -26,6 +26,8 @@ $spec = @{
         , @('operation', 'add', @('name'))
         , @('operation', 'remove', @('name'))
         , @('operation', 'iis_worker_probe', @('name'))
+        , @('operation', 'iis_set_pool_user', @('name', 'account', 'password'))
+        , @('operation', 'sql_set_service_account', @('name', 'account'))
         , @('operation', 'biztalk_read', @('name'))
         , @('operation', 'biztalk_install', @('name', 'account'))
         , @('operation', 'biztalk_start', @('name'))
@@ -55,6 +57,7 @@ switch ($op) {
         $module.Result.query_state = $p.QueryState
         $module.Result.is_service_account_status = $p.IsServiceStatus
         $module.Result.is_service_account = $p.IsService
+        $module.Result.os_version = [Environment]::OSVersion.Version.ToString()
     }
     'add' {
         $module.Result.status = if ($module.CheckMode) { 0 } else { $Native::Add($name) }
@@ -154,6 +157,39 @@ switch ($op) {
         }
         $module.Result.pool_state = [string](Get-WebAppPoolState -Name $name).Value
     }
+    'iis_set_pool_user' {
+        # A pool back under a user account with its password: web_app_pool would log the password with its
+        # attributes, this option is no_log.
+        Import-Module -Name WebAdministration
+        $path = "IIS:\AppPools\$name"
+        if (-not (Test-Path -LiteralPath $path)) { $module.FailJson("application pool '$name' does not exist") }
+        if (-not $module.CheckMode) {
+            Set-ItemProperty -LiteralPath $path -Name processModel -Value @{
+                identityType = 'SpecificUser'; userName = $module.Params.account; password = $module.Params.password }
+        }
+        $module.Result.changed = $true
+    }
+    'sql_set_service_account' {
+        # SQL Server's WMI provider (SqlService in root\Microsoft\SqlServer\ComputerManagement<n>, the newest
+        # installed): SetServiceAccount also gives the account the permissions the service needs.
+        $ns = @(Get-CimInstance -Namespace root\Microsoft\SqlServer -ClassName __NAMESPACE -ErrorAction Stop |
+                Where-Object { $_.Name -match '^ComputerManagement\d+$' } |
+                Sort-Object -Property { [int]($_.Name -replace '\D', '') } -Descending | Select-Object -First 1)
+        if (-not $ns) { $module.FailJson('SQL Server WMI provider not found (no root\Microsoft\SqlServer\ComputerManagement<n> namespace)') }
+        $namespace = "root\Microsoft\SqlServer\$($ns[0].Name)"
+        $module.Result.namespace = $namespace
+        $svc = Get-CimInstance -Namespace $namespace -ClassName SqlService -Filter "ServiceName='$($name -replace "'", "''")'" -ErrorAction Stop
+        if (-not $svc) { $module.FailJson("SQL Server service '$name' is not known to $namespace") }
+        if ($module.CheckMode) { $module.Result.return_value = 0 }
+        else {
+            try {
+                $module.Result.return_value = [int](Invoke-CimMethod -InputObject $svc -MethodName SetServiceAccount -ErrorAction Stop -Arguments @{
+                        ServiceStartName = $module.Params.account; ServiceStartPassword = [string]$module.Params.password }).ReturnValue
+            }
+            catch { $module.Result.return_value = -1; $module.Result.error = $_.Exception.Message }
+        }
+        $module.Result.changed = $module.Result.return_value -eq 0
+    }
     { $_ -like 'biztalk_*' } {
         # The host instance of BizTalk host $name on this server (WMI MSBTS_HostInstance). CIM errors are made
         # terminating and every method's ReturnValue is reported.
@@ -162,6 +198,9 @@ switch ($op) {
         if ($op -eq 'biztalk_read') {
             $module.Result.exists = [bool]$hi
             if ($hi) { $module.Result.logon = $hi.Logon; $module.Result.service_state = [int]$hi.ServiceState }
+            # IsGmsaAccount exists on gMSA-capable BizTalk Server versions only
+            $install = (Get-CimClass -Namespace root\MicrosoftBizTalkServer -ClassName MSBTS_HostInstance).CimClassMethods['Install']
+            $module.Result.supports_gmsa = [bool]($install -and ($install.Parameters.Name -contains 'IsGmsaAccount'))
         }
         elseif (-not $hi) { $module.FailJson("BizTalk host '$name' has no host instance on $env:COMPUTERNAME") }
         elseif ($module.CheckMode) { $module.Result.changed = $true }
@@ -172,10 +211,10 @@ switch ($op) {
             catch { $module.Result.uninstall_return = -1; $module.Result.error = $_.Exception.Message }
             if ($module.Result.uninstall_return -eq 0) {
                 $password = if ($null -ne $module.Params.password) { $module.Params.password } else { '' }
+                $arguments = @{ Logon = $module.Params.account; Password = $password; GrantLogOnAsService = $true }
+                if ($module.Params.is_gmsa) { $arguments.IsGmsaAccount = $true }
                 try {
-                    $module.Result.install_return = [int](Invoke-CimMethod -InputObject $hi -MethodName Install -ErrorAction Stop -Arguments @{
-                            Logon = $module.Params.account; Password = $password; GrantLogOnAsService = $true
-                            IsGmsaAccount = $module.Params.is_gmsa }).ReturnValue
+                    $module.Result.install_return = [int](Invoke-CimMethod -InputObject $hi -MethodName Install -ErrorAction Stop -Arguments $arguments).ReturnValue
                 }
                 catch { $module.Result.install_return = -1; $module.Result.error = $_.Exception.Message }
                 $module.Result.changed = $true

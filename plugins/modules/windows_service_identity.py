@@ -7,12 +7,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: windows_service_identity
-short_description: Run a Windows service, IIS application pool or scheduled task as a gMSA, validated, with rollback
+short_description: Run a Windows service, SQL Server service, IIS pool, task or BizTalk host instance as a gMSA
 version_added: 0.1.0
 description:
-  - Moves a service, an IIS application pool or a scheduled task to a gMSA (or back to a built-in or virtual
-    account), grants the logon right it needs, restarts it, checks that the new identity really logged on, and
-    puts the previous identity and run state back when it did not.
+  - Moves a service, a SQL Server Database Engine or Agent service, an IIS application pool, a scheduled task or a
+    BizTalk host instance to a gMSA (or back to a built-in or virtual account), grants the logon right it needs,
+    restarts it, checks that the new identity really logged on, and puts the previous identity and run state
+    back when it did not.
   - It is an action plugin that drives well-kept modules on the host - M(ansible.windows.win_service),
     M(ansible.windows.win_service_info), M(ansible.windows.win_user_right), M(microsoft.iis.web_app_pool),
     M(microsoft.iis.web_app_pool_info), M(community.windows.win_scheduled_task),
@@ -20,16 +21,33 @@ description:
   - "Checked before the first write: the account resolves on the host (its domain is the computer's domain, not
     the connecting user's); the target exists; a service in a shared process (C(win32_share_process)) is
     refused, since one process runs under one account; SQL Server Database Engine and Agent services are
-    refused, since Microsoft supports their account change only through SQL Server Configuration Manager; a
-    logon right that domain Group Policy defines (and would reset at the next refresh) fails the task, or warns
-    with O(logon_right_gpo=warn)."
+    refused as O(type=service), since Microsoft supports their account change only through SQL Server
+    Configuration Manager or its WMI provider (O(type=sql_server_service) uses that provider); a logon right that
+    domain Group Policy defines (and would reset at the next refresh) fails the task, or warns with
+    O(logon_right_gpo=warn), for every type (an application pool's identity logs on as a batch job through
+    C(IIS_IUSRS)); a BizTalk Server without gMSA support is refused."
+  - "Accounts are compared by SID: C(name$@corp.contoso.com), C(CORP.CONTOSO.COM\\name$) and C(CONTOSO\\name$)
+    are one account when the computer's domain has those names, also where the NetBIOS name is not the first DNS
+    label; otherwise their SIDs are compared."
+  - "O(type=sql_server_service) - the account of C(MSSQLSERVER), C(MSSQL$<instance>), C(SQLSERVERAGENT) or
+    C(SQLAgent$<instance>) is changed with SQL Server's WMI provider (C(SqlService.SetServiceAccount), the
+    provider SQL Server Configuration Manager uses, which also gives the account the permissions and rights the
+    service needs); the service is then restarted with its dependent services (the Agent depends on the Database
+    Engine) and must reach Running."
+  - "Check mode of a new farm: a gMSA that does not resolve yet (the directory side only planned it) gives a
+    warning and the plan a real run would carry out, instead of failing."
   - "Validation: a service must reach Running (its Windows error, for example 1069, is reported otherwise); an
     application pool must start a worker process under the new identity (a pool reports Started before any
     worker logs on, so the probe makes one start); a scheduled task must read back with the gMSA and the
     C(password) logon type (the logon itself happens when the task runs, which this module does not trigger)."
-  - "Rollback: when validation fails, the previous identity is put back (when it needs no password), the logon
-    right granted by the task is removed again, and the previous run state is restored; the message says which
-    of these steps succeeded."
+  - "Rollback: when validation fails, the previous identity is put back (when it needs no password, or with
+    O(rollback_password)), the logon right granted by the task is removed again, and the previous run state is
+    restored; the message says which of these steps succeeded. A scheduled task keeps the logon type it had
+    (S4U, interactive token, password). The rollback password never goes through a module argument that is not
+    no_log (an application pool's user password is set with gmsa.farm.host_native, not web_app_pool's attributes)."
+  - "A BizTalk host instance is managed through the BizTalk WMI provider, which reads the BizTalk management
+    database: over WinRM that is a second hop, so connect with CredSSP or Kerberos delegation, or use
+    become, or the provider's calls fail with access denied."
   - The facts about Windows this relies on, with their sources, are in the collection's C(docs/windows-facts.md).
 author:
   - gmsa.farm maintainers (@gmsa-farm)
@@ -55,8 +73,9 @@ options:
       - What to rebind. C(biztalk_host_instance) is the host instance of the BizTalk host O(name) on this server,
         reinstalled under the gMSA through WMI (C(MSBTS_HostInstance) Uninstall, then Install with
         C(IsGmsaAccount)); a failed install puts the previous logon back (see O(rollback_password)).
+      - C(sql_server_service) is a SQL Server Database Engine or Agent service (see the description).
     type: str
-    choices: [service, iis_app_pool, scheduled_task, biztalk_host_instance]
+    choices: [service, iis_app_pool, scheduled_task, biztalk_host_instance, sql_server_service]
     default: service
   name:
     description:
@@ -66,7 +85,8 @@ options:
     required: true
   path:
     description:
-      - The folder of a scheduled task, such as C(\) or C(\Microsoft\Contoso\).
+      - The folder of a scheduled task, such as C(\) or C(\Microsoft\Contoso) (the Task Scheduler's form, with
+        no backslash after the last folder name; a trailing one is accepted and dropped).
     type: str
     default: \
   account:
@@ -143,7 +163,7 @@ EXAMPLES = r'''
 - name: Nightly job in a task folder, under the gMSA (gets SeBatchLogonRight; its run level is kept)
   gmsa.farm.windows_service_identity:
     type: scheduled_task
-    path: \Contoso\
+    path: \Contoso
     name: Nightly export
     account: CONTOSO\ITFarm1$
 
@@ -154,6 +174,13 @@ EXAMPLES = r'''
     account: CONTOSO\BizTalkSvc$
     rollback_password: "{{ vault_biztalk_old_password }}"
 
+- name: SQL Server Database Engine and Agent of instance PROD, through SQL Server's WMI provider
+  gmsa.farm.windows_service_identity:
+    type: sql_server_service
+    name: "{{ item }}"
+    account: CONTOSO\SqlProd$
+  loop: [MSSQL$PROD, SQLAgent$PROD]
+
 - name: Leave the farm - a least-privilege identity for the service
   gmsa.farm.windows_service_identity:
     name: MyService
@@ -162,7 +189,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 account:
-  description: The identity set, as the target stores it.
+  description: The identity set, as the target reads it back after the change (a SID translation such as
+    C(NT AUTHORITY\LOCAL SERVICE) or C(CONTOSO\ITFarm1$)); in check mode and when nothing changed, as it is
+    given to the target.
   returned: always
   type: str
   sample: CONTOSO\ITFarm1$

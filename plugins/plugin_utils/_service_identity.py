@@ -6,21 +6,22 @@ It orchestrates well-kept modules: ansible.windows.win_service / win_service_inf
 ansible.windows.win_user_right (logon rights), microsoft.iis.web_app_pool / web_app_pool_info (application
 pools), community.windows.win_scheduled_task / win_scheduled_task_stat (tasks), plus two reads and one probe of
 gmsa.farm.host_native that none of them offers (the computer's domain and the account's SID; logon rights that
-domain Group Policy defines; an IIS worker-process start under the new identity). It adds what none of them has:
+domain Group Policy defines; an IIS worker-process start under the new identity; a pool's user password, which
+web_app_pool would not hide; SQL Server's WMI provider for the Database Engine and Agent). It adds what none of them has:
 checks before the first write, validation that the identity really logged on, and rollback to the previous
 identity and run state. Rules follow docs/windows-facts.md (W<n>); tests run this against a simulated host.
 """
 from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.plugin_utils._windows_names import (
-    BATCH_LOGON_RIGHT, SERVICE_LOGON_RIGHT, HostTaskError, classify_identity, sql_server_service,
-    win32_error_text)
+    BATCH_LOGON_RIGHT, IIS_IUSRS_SID, SERVICE_LOGON_RIGHT, HostTaskError, classify_identity, policy_lists,
+    same_identity, sql_server_service, task_folder, win32_error_text)
 
 NATIVE = 'gmsa.farm.host_native'
 
 ARGUMENT_SPEC = dict(
-    type=dict(type='str', choices=['service', 'iis_app_pool', 'scheduled_task', 'biztalk_host_instance'],
-              default='service'),
+    type=dict(type='str', choices=['service', 'iis_app_pool', 'scheduled_task', 'biztalk_host_instance',
+                                   'sql_server_service'], default='service'),
     name=dict(type='str', required=True),
     path=dict(type='str', default='\\'),
     account=dict(type='str', required=True),
@@ -35,7 +36,17 @@ ARGUMENT_SPEC = dict(
 # The logon right each target needs its identity to hold (W8, W13); IIS grants app pool identities the batch
 # right through IIS_IUSRS at worker start (W12).
 LOGON_RIGHT = {'service': SERVICE_LOGON_RIGHT, 'scheduled_task': BATCH_LOGON_RIGHT, 'iis_app_pool': None,
-               'biztalk_host_instance': None}   # BizTalk's Install grants it (GrantLogOnAsService, W18)
+               'biztalk_host_instance': None,   # BizTalk's Install grants it (GrantLogOnAsService, W18)
+               'sql_server_service': None}      # SQL Server's WMI provider grants what the service needs (W15)
+# The right the identity must keep holding, which a GPO that defines it would take away (W11): an IIS pool's
+# identity logs on as a batch job through IIS_IUSRS (W12), the others as services.
+POLICY_RIGHT = {'service': SERVICE_LOGON_RIGHT, 'scheduled_task': BATCH_LOGON_RIGHT, 'iis_app_pool': BATCH_LOGON_RIGHT,
+                'biztalk_host_instance': SERVICE_LOGON_RIGHT, 'sql_server_service': SERVICE_LOGON_RIGHT}
+# Task logon types as win_scheduled_task_stat reads them and as win_scheduled_task takes them (W22).
+TASK_LOGON_OPTION = {'TASK_LOGON_PASSWORD': 'password', 'TASK_LOGON_S4U': 's4u',
+                     'TASK_LOGON_INTERACTIVE_TOKEN': 'interactive_token',
+                     'TASK_LOGON_INTERACTIVE_TOKEN_OR_PASSWORD': 'interactive_token_or_password',
+                     'TASK_LOGON_SERVICE_ACCOUNT': 'service_account'}
 POLL_SECONDS = 1
 
 
@@ -60,13 +71,20 @@ class _Service:
         s = svcs[0]
         return dict(account=s.get('username'), running=s.get('state') == 'started', raw=s)
 
+    def exit_code(self):
+        """The Win32 code of the last start (win_service_info's win32_exit_code, W8), 0 when unknown."""
+        try:
+            return int(self.read()['raw'].get('win32_exit_code') or 0)
+        except (HostTaskError, TypeError, ValueError):
+            return 0
+
     def refuse(self, current, wanted):
         """What the SCM would refuse, known before the first write (W9, W15)."""
         if sql_server_service(self.name):
             return ("service '%s' is a SQL Server Database Engine or Agent service: Microsoft supports changing its "
-                    'account only through SQL Server Configuration Manager (or its WMI/SMO provider, e.g. dbatools '
-                    'Update-DbaServiceAccount), which also grants the permissions the service needs; the plain '
-                    'service API does not (W15). Nothing was changed.' % self.name)
+                    'account only through SQL Server Configuration Manager or its WMI provider, which also grants the '
+                    'permissions the service needs; the plain service API does not (W15). Use type: '
+                    'sql_server_service, which changes it through that provider. Nothing was changed.' % self.name)
         if current['raw'].get('service_type') == 'win32_share_process' and wanted.kind != 'builtin':
             return ("service '%s' runs in a shared process (win32_share_process): every service of one process runs "
                     'under one account, so it would fail to start under %s (Windows error 1079, W9). Give it its own '
@@ -74,9 +92,9 @@ class _Service:
                         self.name, wanted.spelled_for('service'), self.name))
         return None
 
-    def set(self, identity, password=None):
-        # No password for managed, virtual and built-in accounts: win_service then passes a NULL one (W16). A
-        # password is given only to put a previous user account back (rollback_password).
+    def set(self, identity, password=None, previous=None):
+        # No password for managed, virtual and built-in accounts: SCManager itself passes an empty one for them
+        # (W16). A password is given only to put a previous user account back (rollback_password).
         args = dict(name=self.name, username=identity.spelled_for('service'))
         if password is not None:
             args['password'] = password
@@ -85,8 +103,14 @@ class _Service:
 
     def start(self, restart):
         state = 'restarted' if restart else 'started'
-        return _ok(self.call('ansible.windows.win_service', dict(name=self.name, state=state)),
-                   "starting service '%s'" % self.name)
+        res = self.call('ansible.windows.win_service', dict(name=self.name, state=state))
+        if res.get('failed'):
+            # The module wrapper reports Start-Service's exception; the Win32 code is not in its text, only in
+            # the service's status (W8), so it is read back for the message.
+            code = self.exit_code()
+            raise HostTaskError("starting service '%s': %s%s" % (self.name, res.get('msg') or 'failed',
+                                                                  ' (%s)' % win32_error_text(code) if code else ''))
+        return res
 
     def stop(self):
         return _ok(self.call('ansible.windows.win_service', dict(name=self.name, state='stopped')),
@@ -100,7 +124,7 @@ class _Service:
             if s.get('state') == 'started':
                 return None
             if s.get('state') == 'stopped' or clock() >= deadline:
-                code = s.get('win32_exitcode') or 0
+                code = s.get('win32_exit_code') or 0
                 return 'the service is %s%s' % (
                     s.get('state'), (' (%s)' % win32_error_text(code)) if code else
                     (' after %d s' % timeout if s.get('state') != 'stopped' else ''))
@@ -129,10 +153,16 @@ class _AppPool:
             return 'NT SERVICE accounts are for services, not application pools (W19). Nothing was changed.'
         return None
 
-    def set(self, identity, password=None):
-        if identity.kind in ('gmsa', 'user'):
+    def set(self, identity, password=None, previous=None):
+        if identity.kind == 'user':
+            # web_app_pool does not mark its attributes no_log: a password given there would reach the host's
+            # event log and its failure messages. host_native takes it as a no_log option.
+            return _ok(self.call(NATIVE, dict(operation='iis_set_pool_user', name=self.name,
+                                              account=identity.spelled_for('service'), password=password or '')),
+                       "setting the identity of application pool '%s'" % self.name)
+        if identity.kind == 'gmsa':
             attrs = {'processModel.identityType': 'SpecificUser',
-                     'processModel.userName': identity.spelled_for('service'), 'processModel.password': password or ''}
+                     'processModel.userName': identity.spelled_for('service'), 'processModel.password': ''}
         else:
             attrs = {'processModel.identityType': identity.spelled_for('iis_app_pool')}
         return _ok(self.call('microsoft.iis.web_app_pool', dict(name=self.name, attributes=attrs)),
@@ -166,7 +196,7 @@ class _Task:
     kind = 'scheduled_task'
 
     def __init__(self, call, params):
-        self.call, self.name, self.path = call, params['name'], params['path']
+        self.call, self.name, self.path = call, params['name'], task_folder(params['path'])
 
     def where(self):
         return "scheduled task '%s' in folder '%s'" % (self.name, self.path)
@@ -185,12 +215,16 @@ class _Task:
             return 'scheduled tasks run as a gMSA or as SYSTEM, LOCAL SERVICE or NETWORK SERVICE (W13). Nothing was changed.'
         return None
 
-    def set(self, identity, password=None):
+    def set(self, identity, password=None, previous=None):
         # Only the user and logon type are given, so the module keeps the task's run level, actions and
         # triggers (W14); a gMSA logs on as "password" with no password, built-ins as "service_account" (W13).
+        # A user put back keeps the logon type it had (S4U, interactive: W22).
+        logon = 'service_account' if identity.kind == 'builtin' else 'password'
+        if identity.kind == 'user' and previous is not None:
+            logon = TASK_LOGON_OPTION.get(previous.get('logon_type'), 'password')
         args = dict(name=self.name, path=self.path, username=identity.spelled_for('scheduled_task'),
-                    logon_type='service_account' if identity.kind == 'builtin' else 'password')
-        if password is not None:
+                    logon_type=logon)
+        if password is not None and logon != 'interactive_token':
             args['password'] = password
         return _ok(self.call('community.windows.win_scheduled_task', args), 'setting the principal of %s' % self.where())
 
@@ -204,9 +238,7 @@ class _Task:
         """Read back: the principal and logon type the Task Scheduler stored (W13). The logon itself happens only
         when the task runs, which this module does not trigger (it would run the task's actions)."""
         p = self.read()['raw']
-        user = (p.get('user_id') or '').lower().split('\\')[-1]
-        want = identity.spelled_for('scheduled_task').lower().split('\\')[-1]
-        if user != want:
+        if not same_identity(identity, classify_identity(p.get('user_id'), None, wanted=False), self.facts):
             return 'the task reads back as %s' % p.get('user_id')
         if identity.kind == 'gmsa' and p.get('logon_type') not in ('TASK_LOGON_PASSWORD', 'password'):
             return 'the task reads back with logon type %s, not password' % p.get('logon_type')
@@ -234,9 +266,16 @@ class _HostInstance:
     def refuse(self, current, wanted):
         if wanted.kind != 'gmsa':
             return 'BizTalk host instances run under domain accounts; give the gMSA. Nothing was changed.'
+        if not current['raw'].get('supports_gmsa'):
+            return ('this BizTalk Server has no IsGmsaAccount parameter on MSBTS_HostInstance.Install, so it cannot run '
+                    'a host instance under a gMSA (W18): that needs a gMSA-capable BizTalk Server version. Nothing was '
+                    'changed.')
         return None
 
-    def set(self, identity, password=None):
+    def set(self, identity, password=None, previous=None):
+        # A running host instance is stopped before Uninstall (W18); start() brings it back afterwards.
+        if self.read()['running']:
+            self.stop()
         res = self.native('biztalk_install', account=identity.spelled_for('service'), is_gmsa=identity.kind == 'gmsa',
                           password=password)
         if res.get('uninstall_return') not in (0, None):
@@ -261,8 +300,48 @@ class _HostInstance:
         return None if state == 4 else 'the host instance is not running (ServiceState %s)' % state
 
 
+class _SqlService(_Service):
+    """A SQL Server Database Engine or Agent service. Its account is changed through SQL Server's WMI provider
+    (SqlService.SetServiceAccount), which also gives the new account the permissions the service needs (W15);
+    host_native makes that one call. Reading, starting and validating are those of a service."""
+    kind = 'sql_server_service'
+
+    def refuse(self, current, wanted):
+        if not sql_server_service(self.name):
+            return ("service '%s' is not a SQL Server Database Engine or Agent service (MSSQLSERVER, MSSQL$<instance>, "
+                    "SQLSERVERAGENT, SQLAgent$<instance>); use type service. Nothing was changed." % self.name)
+        if wanted.kind not in ('gmsa', 'virtual', 'builtin'):
+            return 'SQL Server services run under a gMSA, a virtual or a built-in account (W15). Nothing was changed.'
+        return None
+
+    def set(self, identity, password=None, previous=None):
+        # An empty password for accounts without one, as SetServiceAccount documents (W15).
+        res = _ok(self.call(NATIVE, dict(operation='sql_set_service_account', name=self.name,
+                                         account=identity.spelled_for('service'),
+                                         password=password if password is not None else '')),
+                  "SqlService.SetServiceAccount of '%s'" % self.name)
+        if res.get('return_value') != 0:
+            raise HostTaskError("SqlService.SetServiceAccount of '%s' under %s returned %s%s; the account was left as it "
+                                'was' % (self.name, identity.spelled_for('service'), res.get('return_value'),
+                                         ' (%s)' % res['error'] if res.get('error') else ''))
+        return res
+
+    def start(self, restart):
+        # The Database Engine has dependants (the Agent): they are stopped with it and started again (W15).
+        state = 'restarted' if restart else 'started'
+        args = dict(name=self.name, state=state)
+        if restart:
+            args['force_dependent_services'] = True
+        res = self.call('ansible.windows.win_service', args)
+        if res.get('failed'):
+            code = self.exit_code()
+            raise HostTaskError("starting service '%s': %s%s" % (self.name, res.get('msg') or 'failed',
+                                                                  ' (%s)' % win32_error_text(code) if code else ''))
+        return res
+
+
 TARGETS = {'service': _Service, 'iis_app_pool': _AppPool, 'scheduled_task': _Task,
-           'biztalk_host_instance': _HostInstance}
+           'biztalk_host_instance': _HostInstance, 'sql_server_service': _SqlService}
 
 
 # ------------------------------------------------------------------------------------------ decisions
@@ -272,29 +351,27 @@ def validate_params(params):
     if not 1 <= params['validate_timeout'] <= 3600:
         raise HostTaskError('validate_timeout: %r is outside 1..3600 seconds' % params['validate_timeout'])
     path = params['path']
-    if params['type'] == 'scheduled_task' and not (path.startswith('\\') and path.endswith('\\')):
-        raise HostTaskError("path: %r is not a task folder path; write it as '\\' or '\\Folder\\Sub\\'" % path)
+    if params['type'] == 'scheduled_task' and (not path or '\\\\' in path or any(c in path for c in '/:*?"<>|')):
+        raise HostTaskError("path: %r is not a task folder path; write it as '\\' or '\\Folder\\Sub'" % path)
     try:
         classify_identity(params['account'], computer_domain='X', wanted=True)
     except ValueError as e:
         raise HostTaskError('account: %s' % e) from None
 
 
-def policy_conflict(facts, right, identity):
+def policy_conflict(facts, names, right, identity, also=()):
     """A logon right that domain Group Policy defines replaces the local assignment at the next policy refresh
-    (W11). Returns the GPO's name when the account is not listed in it, else None."""
+    (W11). Returns the GPO's name when neither the account (by SID or any spelling of its name) nor one of
+    ``also`` (SIDs of groups that count, such as IIS_IUSRS for a pool) is listed in it, else None."""
     defined = (facts.get('policy_rights') or {}).get(right)
     if not defined:
         return None
-    names = {str(a).lower() for a in defined.get('accounts') or []}
-    mine = {str(facts.get('account_sid') or '').lower(), identity.spelled_for('service').lower(),
-            identity.name.lower() + '$' if identity.name else ''}
-    if names & mine:
+    if policy_lists(defined.get('accounts') or [], identity, names, also):
         return None
     return defined.get('gpo') or 'a domain Group Policy object'
 
 
-def plan(params, facts, current, wanted, target):
+def plan(params, facts, names, current, wanted):
     """The ordered steps of the task, from what the host reported. Pure."""
     previous = classify_identity(current['account'], facts.get('domain_netbios'), wanted=False)
     steps = []
@@ -302,7 +379,7 @@ def plan(params, facts, current, wanted, target):
     if params['grant_logon_right'] and right and wanted.kind == 'gmsa' and \
             right not in (facts.get('account_rights') or []):
         steps.append('grant_logon_right')
-    identity_changed = not wanted.same_as(previous)
+    identity_changed = not same_identity(wanted, previous, names)
     if identity_changed:
         steps.append('set_identity')
     restart = params['restart'] == 'always' or (params['restart'] == 'changed' and identity_changed and current['running'])
@@ -321,32 +398,52 @@ def run(params, call, check_mode=False, sleep=None, clock=None):
     if typ == 'service' and sql_server_service(params['name']):
         raise HostTaskError(_Service(call, params).refuse({'raw': {}}, None))
     target = TARGETS[typ](call, params)
-    right = LOGON_RIGHT[typ]
+    right, policy_right = LOGON_RIGHT[typ], POLICY_RIGHT[typ]
     facts = _ok(call(NATIVE, dict(operation='facts', account=params['account'],
-                                  rights=[right] if right else [])), 'reading the host')
+                                  rights=sorted({r for r in (right, policy_right) if r}))), 'reading the host')
+    # What comparing accounts needs: the computer's domain names and the SIDs (W6)
+    names = dict(domain_netbios=facts.get('domain_netbios'), domain_dns=facts.get('domain_dns'),
+                 account_sid=facts.get('account_sid'))
+    target.facts = names
     try:
         wanted = classify_identity(params['account'], facts.get('domain_netbios'), wanted=True)
     except ValueError as e:
         raise HostTaskError('account: %s' % e) from None
-    if wanted.kind == 'gmsa' and not facts.get('account_sid'):
+    if wanted.domain and facts.get('domain_netbios') and wanted.domain.lower() == str(facts.get('domain_dns') or '').lower():
+        wanted.domain = facts['domain_netbios']          # the SCM and LSA read it back as NETBIOS\name$ (W6, W21)
+    warnings = []
+    unresolved = wanted.kind == 'gmsa' and not facts.get('account_sid')
+    if unresolved and not check_mode:
         raise HostTaskError("account: '%s' does not resolve on this host (%s). Create it with gmsa.farm.gmsa and "
                             'install it with gmsa.farm.gmsa_host first. Nothing was changed.' % (
                                 wanted.spelled_for('service'), facts.get('account_error') or 'unknown account'))
+    if unresolved:
+        # A check run of a new farm: the directory role has only planned the gMSA, so it cannot resolve yet.
+        warnings.append("Check mode: '%s' does not resolve on this host yet (%s); a real run needs it created "
+                        '(gmsa.farm.gmsa) and installed (gmsa.farm.gmsa_host) first, as the farm roles do before '
+                        'this task. Predicting the rebind a real run makes.' % (
+                            wanted.spelled_for('service'), facts.get('account_error') or 'unknown account'))
     current = target.read()
     refusal = target.refuse(current, wanted)
     if refusal:
         raise HostTaskError('%s: %s' % (typ, refusal))
-    previous, steps = plan(params, facts, current, wanted, target)
-    warnings = []
-    if right and wanted.kind == 'gmsa':
-        gpo = policy_conflict(facts, right, wanted)
+    previous = classify_identity(current['account'], facts.get('domain_netbios'), wanted=False)
+    if same_identity(wanted, previous, names) is None and not unresolved:
+        # One name in two domain spellings: only the SIDs can tell (W6).
+        other = _ok(call(NATIVE, dict(operation='facts', account=current['account'], rights=[])), 'reading the host')
+        names['previous_sid'] = other.get('account_sid')
+    previous, steps = plan(params, facts, names, current, wanted)
+    if policy_right and wanted.kind == 'gmsa' and not unresolved:
+        gpo = policy_conflict(facts, names, policy_right, wanted,
+                              also=[IIS_IUSRS_SID] if typ == 'iis_app_pool' else [])
         if gpo:
             msg = ('%s is defined by Group Policy (%s) on this host: a locally granted right is replaced at the next '
-                   'policy refresh, and the %s would then fail to log on (W11). Add %s, or a group it is in, to that '
-                   "policy's %s list; if it already gets the right through a group, set logon_right_gpo: warn." % (
-                       right, gpo, typ.replace('_', ' '), wanted.spelled_for('service'), right))
+                   'policy refresh, and the %s would then fail to log on (W11). Add %s, or a group it is in%s, to '
+                   "that policy's %s list; if it already gets the right through a group, set logon_right_gpo: warn." % (
+                       policy_right, gpo, typ.replace('_', ' '), wanted.spelled_for('service'),
+                       ' (IIS_IUSRS for an application pool, W12)' if typ == 'iis_app_pool' else '', policy_right))
             if params['logon_right_gpo'] == 'fail':
-                raise HostTaskError(msg + ' Nothing was changed.')
+                raise HostTaskError(msg + ' Nothing was changed.', warnings=warnings)
             warnings.append(msg)
     if typ == 'service' and current['raw'].get('required_privileges') and 'set_identity' in steps:
         warnings.append("service '%s' requires the privileges %s; the service fails to start unless %s holds them "
@@ -367,6 +464,10 @@ def run(params, call, check_mode=False, sleep=None, clock=None):
     if check_mode:
         return result
     _execute(params, call, target, facts, wanted, previous, current, steps, result, sleep, clock)
+    if 'set_identity' in steps and result.get('stored_account'):
+        result['account'] = result.pop('stored_account')    # as the target stores it (W21)
+        result['diff']['after']['account'] = result['account']
+    result.pop('stored_account', None)
     return result
 
 
@@ -375,8 +476,8 @@ def _execute(params, call, target, facts, wanted, previous, current, steps, resu
     account = result['account']
 
     def fail(msg):
-        raise HostTaskError(msg, changed=bool(done), **{k: v for k, v in result.items()
-                                                        if k not in ('changed', 'diff', 'warnings')})
+        # The warnings go with the failure: one of them may explain it (a GPO-defined right, W11).
+        raise HostTaskError(msg, changed=bool(done), **{k: v for k, v in result.items() if k not in ('changed', 'diff')})
 
     try:
         if 'grant_logon_right' in steps:
@@ -403,7 +504,8 @@ def _execute(params, call, target, facts, wanted, previous, current, steps, resu
             _rollback_and_fail(params, call, target, previous, current, result, done, problem, fail)
         result['validated'] = True
     try:
-        result['running'] = target.read()['running']
+        after = target.read()
+        result['running'], result['stored_account'] = after['running'], after['account']
     except HostTaskError:
         result['running'] = None
 
@@ -417,7 +519,7 @@ def _rollback_and_fail(params, call, target, previous, current, result, done, pr
              'automatically. Done before the failure: %s.' % (what, current['account'], '; '.join(done)))
     notes = []
     try:
-        target.set(previous, password if previous.needs_password else None)
+        target.set(previous, password if previous.needs_password else None, previous=current['raw'])
         notes.append("the previous identity '%s' was put back" % current['account'])
         result['rolled_back'] = True
     except HostTaskError as e:

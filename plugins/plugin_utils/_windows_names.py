@@ -49,6 +49,7 @@ WIN32_ERRORS = {
 
 SERVICE_LOGON_RIGHT = 'SeServiceLogonRight'
 BATCH_LOGON_RIGHT = 'SeBatchLogonRight'
+IIS_IUSRS_SID = 'S-1-5-32-568'        # BUILTIN\IIS_IUSRS: IIS adds a pool's identity to it at worker start (W12)
 
 # sAMAccountName characters Windows refuses, and the 15-character limit of the host tooling (W1, facts §3).
 _BAD_CHARS = re.compile(r'["/\\\[\]:;|=,+*?<>@\s]')
@@ -151,23 +152,70 @@ class Identity:
             return 'ApplicationPoolIdentity'
         return '%s\\%s' % ((self.domain or '.').upper(), self.name + ('$' if self.kind == 'gmsa' else ''))
 
-    def same_as(self, other):
-        if other is None or self.kind != other.kind:
-            return False
-        if self.kind in ('builtin', 'virtual', 'app_pool_identity'):
-            return self.key.lower() == other.key.lower()
-        return self.name.lower() == other.name.lower() and _same_domain(self.domain, other.domain)
+    def same_as(self, other, facts=None):
+        return bool(same_identity(self, other, facts or {}))
 
     def __repr__(self):
         return 'Identity(%s, %s)' % (self.kind, self.spelled_for('service') if self.kind != 'user' or self.domain
                                      else self.name)
 
 
-def _same_domain(a, b):
-    """NetBIOS and DNS spellings of one domain compare equal on their first label (an unknown domain matches)."""
-    if not a or not b:
+def _domain_key(domain, facts):
+    """A domain spelling as the computer's domain ('') when it is its NetBIOS or DNS name, else as written. The
+    NetBIOS name need not be the first DNS label (CONTOSO / corp.contoso.com, W6)."""
+    if not domain:
+        return ''
+    low = domain.lower()
+    mine = {str(facts.get(k) or '').lower() for k in ('domain_netbios', 'domain_dns')} - {''}
+    return '' if low in mine or low == '.' else low
+
+
+def same_identity(a, b, facts):
+    """Whether two identities are one account: True, False, or None when only their SIDs can tell (same name in
+    two domain spellings that the computer's own domain names do not explain). ``facts`` gives the computer's
+    domain names, the wanted account's SID (account_sid) and, once read, the previous one's (previous_sid)."""
+    if a is None or b is None or a.kind != b.kind and not {a.kind, b.kind} <= {'gmsa', 'user'}:
+        return False
+    if a.kind in ('builtin', 'virtual', 'app_pool_identity'):
+        return a.key.lower() == b.key.lower()
+    if a.kind != b.kind or a.name.lower() != b.name.lower():
+        return False
+    if _domain_key(a.domain, facts) == _domain_key(b.domain, facts):
         return True
-    return a.lower().split('.')[0] == b.lower().split('.')[0]
+    if facts.get('account_sid') and facts.get('previous_sid'):
+        return facts['account_sid'].upper() == facts['previous_sid'].upper()
+    return None
+
+
+def policy_lists(accounts, identity, facts, also=()):
+    """Whether a Group Policy right's account list (RSoP AccountList: names or '*S-1-...' SIDs, W11) holds the
+    identity, by SID or by any spelling of its name, or one of the SIDs in ``also``."""
+    sids = {str(facts.get('account_sid') or '').upper()} | {s.upper() for s in also}
+    sids.discard('')
+    for entry in accounts:
+        text = str(entry).strip()
+        if text.startswith('*'):
+            text = text[1:]
+        if text.upper().startswith('S-1-'):
+            if text.upper() in sids:
+                return True
+            continue
+        try:
+            other = classify_identity(text, facts.get('domain_netbios'), wanted=False)
+        except ValueError:
+            continue
+        if other is not None and other.kind == identity.kind and same_identity(identity, other, facts):
+            return True
+    return False
+
+
+def task_folder(path):
+    """A task folder as the Task Scheduler API names it: a leading '\\' and no '\\' after the last folder name
+    (win_scheduled_task strips one itself, W14); the root is '\\'."""
+    p = (path or '\\').strip()
+    if not p.startswith('\\'):
+        p = '\\' + p
+    return p.rstrip('\\') or '\\'
 
 
 def classify_identity(text, computer_domain=None, wanted=True):

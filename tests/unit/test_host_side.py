@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.gmsa.farm.plugins.plugin_utils import _gmsa_host, _service_identity
 from ansible_collections.gmsa.farm.plugins.plugin_utils._windows_names import HostTaskError, classify_identity
 
-from windows_sim import SimHost
+from windows_sim import WRAPPER, SimHost
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -239,7 +239,7 @@ def test_required_privileges_warn_and_a_failed_start_rolls_back_with_the_windows
     with pytest.raises(HostTaskError) as e:
         run_ident(farm, name='TimeLike', account='ITFarm1$')
     assert '1314' in e.value.msg and 'put back' in e.value.msg and e.value.changed
-    assert farm.services['timelike']['username'] == 'NT AUTHORITY\\LocalService'
+    assert farm.services['timelike']['username'] == 'NT AUTHORITY\\LOCAL SERVICE'      # as SCManager sets it (W21)
     assert farm.services['timelike']['state'] == 'started'
 
 
@@ -258,7 +258,7 @@ def test_logon_failure_rolls_back_and_reports_1069(farm):
     msg = e.value.msg
     assert '1069' in msg and "previous identity 'NT AUTHORITY\\LocalService' was put back" in msg
     assert 'started again' in msg and e.value.changed and e.value.result['rolled_back']
-    assert farm.services['gmsatestsvc']['username'] == 'NT AUTHORITY\\LocalService'
+    assert farm.services['gmsatestsvc']['username'] == 'NT AUTHORITY\\LOCAL SERVICE'
 
 
 def test_rollback_reports_a_restored_identity_even_when_the_restart_after_it_fails(farm):
@@ -266,8 +266,9 @@ def test_rollback_reports_a_restored_identity_even_when_the_restart_after_it_fai
     'was not put back'."""
     def fail_restart_after_rollback(module, args, _orig=farm.call):
         if module == 'ansible.windows.win_service' and args.get('state') == 'restarted' and \
-                farm.services['gmsatestsvc']['username'] == 'NT AUTHORITY\\LocalService':
-            return dict(failed=True, msg='the service did not respond')
+                farm.services['gmsatestsvc']['username'] == 'NT AUTHORITY\\LOCAL SERVICE':
+            return dict(failed=True, msg=WRAPPER + "Service 'GmsaTestSvc (GmsaTestSvc)' cannot be started due to the "
+                                                   "following error: Cannot start service GmsaTestSvc on computer '.'.")
         return _orig(module, args)
     with pytest.raises(HostTaskError) as e:
         _service_identity.run(ident_params(name='GmsaTestSvc', account='ITFarm1$', grant_logon_right=False),
@@ -277,6 +278,7 @@ def test_rollback_reports_a_restored_identity_even_when_the_restart_after_it_fai
 
 
 def test_a_previous_user_account_is_put_back_only_with_its_password(farm):
+    farm.add_user('svc_legacy')
     farm.add_service('Legacy', username='CONTOSO\\svc_legacy')
     with pytest.raises(HostTaskError, match='rollback_password'):
         run_ident(farm, name='Legacy', account='ITFarm1$', grant_logon_right=False)
@@ -297,14 +299,17 @@ def test_a_stopped_service_is_left_stopped_unless_restart_always(farm):
 
 
 def test_a_failed_first_write_says_nothing_was_changed(farm):
-    farm.fail_next[('ansible.windows.win_user_right', 'add')] = 'access denied'
+    farm.fail_next[('ansible.windows.win_user_right', 'add')] = (
+        'Failed to add account CONTOSO\\ITFarm1$ to right SeServiceLogonRight: Access is denied')
     with pytest.raises(HostTaskError) as e:
         run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
     assert 'Nothing was changed' in e.value.msg and not e.value.changed
 
 
 def test_a_failed_second_write_says_what_was_done(farm):
-    farm.fail_next[('ansible.windows.win_service', None)] = 'access denied'
+    farm.fail_next[('ansible.windows.win_service', None)] = WRAPPER + (
+        'Exception setting "Account": "Failed to change service config (Access is denied, Win32ErrorCode 5 - '
+        '0x00000005)"')
     with pytest.raises(HostTaskError) as e:
         run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
     assert 'Already done: granted SeServiceLogonRight' in e.value.msg and e.value.changed
@@ -367,17 +372,25 @@ def test_app_pool_is_validated_by_a_worker_process_not_by_started(farm):
 
 # ----------------------------------------------------------------------------------------------- tasks
 def test_task_in_a_folder_keeps_its_run_level_and_uses_lsa_spellings(farm):
-    """Defect 6: -TaskPath, the whole principal replaced, LocalSystem not translatable by LSA."""
-    farm.add_task('Nightly export', path='\\Contoso\\', run_level='highest')
-    with pytest.raises(HostTaskError, match='no such folder'):
+    """Defect 6: -TaskPath, the whole principal replaced, LocalSystem not translatable by LSA. The folder is given
+    as the Task Scheduler names it (no backslash after the last folder name) or with one."""
+    farm.add_task('Nightly export', path='\\Contoso', run_level='TASK_RUNLEVEL_HIGHEST')
+    with pytest.raises(HostTaskError, match="in folder '\\\\' does not exist"):
         run_ident(farm, type='scheduled_task', name='Nightly export', account='ITFarm1$')
+    with pytest.raises(HostTaskError, match='no such folder'):
+        run_ident(farm, type='scheduled_task', path='\\Fabrikam', name='Nightly export', account='ITFarm1$')
+    farm.calls.clear()
     res = run_ident(farm, type='scheduled_task', path='\\Contoso\\', name='Nightly export', account='ITFarm1$')
     assert res['plan'] == ['grant_logon_right', 'set_identity', 'validate'] and res['validated']
-    assert res['logon_right'] == 'SeBatchLogonRight'
-    task = farm.tasks[('\\contoso\\', 'nightly export')]
-    assert task['run_level'] == 'highest' and task['logon_type'] == 'TASK_LOGON_PASSWORD'
-    back = run_ident(farm, type='scheduled_task', path='\\Contoso\\', name='Nightly export', account='LocalSystem')
-    assert back['account'] == 'SYSTEM' and task['user_id'] == 'SYSTEM' and task['run_level'] == 'highest'
+    assert res['logon_right'] == 'SeBatchLogonRight' and res['account'] == 'CONTOSO\\ITFarm1$'
+    assert {a['path'] for m, a in farm.calls if m.startswith('community.windows.')} == {'\\Contoso'}
+    task = farm.tasks[('\\contoso', 'nightly export')]
+    assert task['run_level'] == 'TASK_RUNLEVEL_HIGHEST' and task['logon_type'] == 'TASK_LOGON_PASSWORD'
+    back = run_ident(farm, type='scheduled_task', path='\\Contoso', name='Nightly export', account='LocalSystem')
+    assert task['user_id'] == 'SYSTEM' and task['run_level'] == 'TASK_RUNLEVEL_HIGHEST'
+    assert back['account'] == 'NT AUTHORITY\\SYSTEM'          # read back through a SID translation (W21)
+    again = run_ident(farm, type='scheduled_task', path='\\Contoso', name='Nightly export', account='SYSTEM')
+    assert not again['changed']
 
 
 # ----------------------------------------------------------------------------------------------- BizTalk
