@@ -48,7 +48,8 @@ options:
   name:
     description:
       - The managed service account, as C(name), C(name$), C(DOMAIN\name$) or C(name$@dns.domain); at most 15
-        characters before the C($).
+        characters before the C($). A domain given must be the computer's own (its NetBIOS or DNS name): the
+        account is looked up there, so any other domain is refused before anything is changed.
     type: str
     required: true
   state:
@@ -89,7 +90,8 @@ options:
     description:
       - Make the KDS service (C(KdsSvc)) start when the first IP address arrives, the workaround for services
         under managed accounts that hang at boot on Windows Server 2012 R2. The trigger is added to the ones
-        KdsSvc has; C(sc triggerinfo) would replace them all.
+        KdsSvc has; C(sc triggerinfo) would replace them all. Microsoft's note is for Windows Server 2012 R2
+        only: on other versions nothing is changed and a warning says so.
     type: bool
     default: false
 notes:

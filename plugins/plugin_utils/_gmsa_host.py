@@ -29,9 +29,10 @@ ARGUMENT_SPEC = dict(
 
 
 def validate(params):
-    """Everything that can be known before touching the host. Returns the bare account name."""
+    """Everything that can be known before touching the host. Returns the account's domain as given (or None)
+    and its bare name."""
     try:
-        _domain, name = msa_name(params['name'])
+        domain, name = msa_name(params['name'])
     except ValueError as e:
         raise HostTaskError('name: %s' % e) from None
     timeout, interval = params['replication_timeout'], params['retry_interval']
@@ -44,7 +45,7 @@ def validate(params):
                             'before the wait ends; make it shorter or set replication_timeout: 0' % (interval, timeout))
     if params['force_offline'] and params['state'] != 'absent':
         raise HostTaskError('force_offline: only applies with state=absent (state is %r)' % params['state'])
-    return name
+    return domain, name
 
 
 def _state_name(state):
@@ -87,6 +88,13 @@ class _Host:
         self.facts = self.native('probe')
         if not self.facts.get('joined'):
             raise HostTaskError('this host is not joined to a domain, so it cannot use a managed service account')
+        # A failed call answers no state: NetQueryServiceAccount's state is then 0 and NetIsServiceAccount's flag
+        # false, which must not read as "not installed" (W1, W2).
+        for call, key in (('NetQueryServiceAccount', 'query_status'), ('NetIsServiceAccount', 'is_service_account_status')):
+            status = int(self.facts.get(key) or 0)
+            if status != STATUS_SUCCESS:
+                raise HostTaskError('%s: %s failed: %s, so this host cannot tell the account\'s state' % (
+                    self.account, call, status_name(status)))
         return self.facts
 
     @property
@@ -103,11 +111,17 @@ class _Host:
 
 def run(params, call, check_mode=False, sleep=None, clock=None):
     """gmsa_host's whole task. Returns the result dict; raises HostTaskError on failure."""
-    account = validate(params)
+    domain, account = validate(params)
     host = _Host(call, account, check_mode)
     result = dict(changed=False, name=account, tickets_purged=False, waited=0, warnings=[])
     host.probe()
     result['domain'] = host.facts.get('domain_netbios')
+    mine = {str(host.facts.get(k) or '').lower() for k in ('domain_netbios', 'domain_dns')} - {''}
+    if domain and domain.lower() not in mine:
+        # The Net*ServiceAccount calls take a bare name and look it up in the computer's domain (W1, W6).
+        raise HostTaskError("name: '%s' is in domain %s, but this host is in %s (%s); a managed service account is "
+                            "used by computers of its own domain. Nothing was changed." % (
+                                params['name'], domain, host.facts.get('domain_netbios'), host.facts.get('domain_dns')))
     before = host.snapshot()
     try:
         if params['state'] == 'absent':
@@ -115,7 +129,13 @@ def run(params, call, check_mode=False, sleep=None, clock=None):
         else:
             _present(params, host, result, sleep, clock)
         if params['kdssvc_network_trigger']:
-            _kdssvc_trigger(host, result)
+            if str(host.facts.get('os_version') or '').startswith('6.3.'):
+                _kdssvc_trigger(host, result)
+            else:
+                result['kdssvc_trigger_set'] = False
+                result['warnings'].append(
+                    'kdssvc_network_trigger: not applied - the KdsSvc boot workaround is for Windows Server 2012 R2 '
+                    '(6.3), and this host runs %s (W17).' % (host.facts.get('os_version') or 'an unknown version'))
     except HostTaskError as e:
         e.changed = e.changed or result['changed']
         e.result.setdefault('name', account)

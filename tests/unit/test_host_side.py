@@ -170,6 +170,7 @@ def test_force_offline_tries_online_first_and_falls_back_only_on_no_such_domain(
 
 def test_kdssvc_trigger_is_appended_and_existing_triggers_kept(sim):
     sim.store.add('itfarm1')
+    sim.os_version = '6.3.9600'                     # Windows Server 2012 R2 (W17)
     res = run_host(sim, name='ITFarm1', kdssvc_network_trigger=True)
     assert res['changed'] and res['kdssvc_trigger_set']
     assert [t['type'] for t in sim.kdssvc_triggers] == ['rpc_interface_event', 'ip_address_availability']
@@ -418,3 +419,168 @@ def test_biztalk_host_instance_failed_install_restores_the_previous_logon(farm):
 ])
 def test_identity_spellings(text, target, spelled):
     assert classify_identity(text, 'CONTOSO').spelled_for(target) == spelled
+
+
+# ----------------------------------------------------------------------------------------------- review findings
+def test_a_failing_probe_call_is_reported_not_read_as_not_installed(sim):
+    """NetIsServiceAccount failing answers false: state absent must not report ok on it (W2)."""
+    sim.store.add('itfarm1')
+    sim.is_service_status = 0xC0000022
+    with pytest.raises(HostTaskError, match=r'NetIsServiceAccount failed: STATUS_ACCESS_DENIED \(0xC0000022\)'):
+        run_host(sim, name='ITFarm1', state='absent')
+    assert sim.writes() == []
+
+
+def test_a_gmsa_of_another_domain_is_refused_not_silently_looked_up_here(sim):
+    with pytest.raises(HostTaskError, match="is in domain FABRIKAM, but this host is in CONTOSO"):
+        run_host(sim, name='FABRIKAM\\ITFarm1$')
+    assert sim.writes() == []
+    assert run_host(sim, name='ITFarm1$@contoso.com')['installed']
+
+
+def test_the_kdssvc_workaround_is_applied_on_2012_r2_only(sim):
+    sim.store.add('itfarm1')
+    res = run_host(sim, name='ITFarm1', kdssvc_network_trigger=True)
+    assert not res['changed'] and not res['kdssvc_trigger_set'] and '2012 R2' in res['warnings'][0]
+    assert len(sim.kdssvc_triggers) == 1
+    sim.os_version = '6.3.9600'
+    assert run_host(sim, name='ITFarm1', kdssvc_network_trigger=True)['kdssvc_trigger_set']
+
+
+def test_netbios_name_other_than_the_first_dns_label_compares_by_domain_not_spelling():
+    """corp.contoso.com / CONTOSO: the SCM reads the gMSA back as CONTOSO\\ITFarm1$; the old comparison saw a
+    different account on every run and restarted the service each time."""
+    s = SimHost(domain='CONTOSO', dns='corp.contoso.com')
+    s.groups = s.ticket_groups = {'FarmHosts'}
+    s.add_gmsa('ITFarm1', allowed=['FarmHosts'])
+    s.store.add('itfarm1')
+    s.add_service('AppSvc', username='LocalSystem')
+    first = run_ident(s, name='AppSvc', account='ITFarm1$@corp.contoso.com')
+    assert first['changed'] and s.services['appsvc']['username'] == 'CONTOSO\\ITFarm1$'
+    s.calls.clear()
+    for spelling in ('ITFarm1$@corp.contoso.com', 'CORP.CONTOSO.COM\\ITFarm1$', 'contoso\\itfarm1$', 'ITFarm1$'):
+        again = run_ident(s, name='AppSvc', account=spelling)
+        assert not again['changed'] and again['plan'] == [], spelling
+    assert s.writes() == []
+
+
+def test_one_name_in_an_unknown_domain_spelling_is_compared_by_sid():
+    """A start name whose domain part the computer's names do not explain (a trusted domain's gMSA of the same
+    name, here FABRIKAM) is compared by SID, read with one more host call."""
+    s = SimHost()
+    s.groups = s.ticket_groups = {'FarmHosts'}
+    s.add_gmsa('ITFarm1', allowed=['FarmHosts'])
+    s.add_service('AppSvc', username='FABRIKAM\\ITFarm1$')
+    res = run_ident(s, name='AppSvc', account='ITFarm1$', restart='never')
+    assert res['plan'][-1] == 'set_identity'
+    assert [a.get('account') for m, a in s.calls if a.get('operation') == 'facts'] == ['ITFarm1$', 'FABRIKAM\\ITFarm1$']
+
+
+def test_the_gpo_check_reads_rsop_sid_entries_and_other_domain_spellings():
+    s = SimHost(domain='CONTOSO', dns='corp.contoso.com')
+    s.groups = s.ticket_groups = {'FarmHosts'}
+    acct = s.add_gmsa('ITFarm1', allowed=['FarmHosts'])
+    s.add_service('AppSvc', username='LocalSystem')
+    s.gpo_rights['SeServiceLogonRight'] = dict(accounts=['*S-1-5-20', '*' + acct.sid], gpo='Farm rights')
+    assert run_ident(s, name='AppSvc', account='ITFarm1$', restart='never')['changed']
+    s.gpo_rights['SeServiceLogonRight'] = dict(accounts=['ITFarm1$@corp.contoso.com'], gpo='Farm rights')
+    assert not run_ident(s, name='AppSvc', account='ITFarm1$', restart='never').get('warnings')
+
+
+def test_pools_and_biztalk_get_the_gpo_check_too(farm):
+    farm.add_pool('Pool')
+    farm.gpo_rights['SeBatchLogonRight'] = dict(accounts=['CONTOSO\\svc_batch'], gpo='Server baseline')
+    with pytest.raises(HostTaskError, match='SeBatchLogonRight is defined by Group Policy .Server baseline.'):
+        run_ident(farm, type='iis_app_pool', name='Pool', account='ITFarm1$')
+    farm.gpo_rights['SeBatchLogonRight']['accounts'].append('*S-1-5-32-568')      # IIS_IUSRS (W12)
+    assert run_ident(farm, type='iis_app_pool', name='Pool', account='ITFarm1$')['validated']
+    farm.biztalk['btsapp'] = dict(logon='CONTOSO\\svc_biztalk', state=4)
+    farm.gpo_rights['SeServiceLogonRight'] = dict(accounts=['CONTOSO\\svc_biztalk'], gpo='Server baseline')
+    with pytest.raises(HostTaskError, match='SeServiceLogonRight is defined by Group Policy'):
+        run_ident(farm, type='biztalk_host_instance', name='BTSApp', account='ITFarm1$')
+    assert farm.biztalk['btsapp']['logon'] == 'CONTOSO\\svc_biztalk'
+
+
+def test_a_warning_that_explains_a_failure_goes_with_it(farm):
+    farm.gpo_rights['SeServiceLogonRight'] = dict(accounts=['CONTOSO\\svc_sql'], gpo='Server baseline')
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, name='GmsaTestSvc', account='ITFarm1$', logon_right_gpo='warn', grant_logon_right=False)
+    assert '1069' in e.value.msg and 'Server baseline' in e.value.result['warnings'][0]
+
+
+def test_biztalk_without_gmsa_support_is_refused_and_a_running_instance_is_stopped_before_uninstall(farm):
+    farm.biztalk['btsapp'] = dict(logon='CONTOSO\\svc_biztalk', state=4)
+    farm.biztalk_gmsa = False
+    with pytest.raises(HostTaskError, match='IsGmsaAccount'):
+        run_ident(farm, type='biztalk_host_instance', name='BTSApp', account='ITFarm1$')
+    assert farm.writes() == []
+    farm.biztalk_gmsa = True
+    res = run_ident(farm, type='biztalk_host_instance', name='BTSApp', account='ITFarm1$')
+    ops = [a['operation'] for m, a in farm.calls if a.get('operation', '').startswith('biztalk_') and
+           a['operation'] != 'biztalk_read']
+    assert ops == ['biztalk_stop', 'biztalk_install', 'biztalk_start'] and res['validated']
+
+
+def test_task_rollback_keeps_the_previous_logon_type(farm):
+    farm.add_user('svc_report')
+    farm.add_task('Report', user='CONTOSO\\svc_report', logon_type='TASK_LOGON_S4U')
+
+    def fail_readback(module, args, _orig=farm.call):
+        res = _orig(module, args)
+        if module == 'community.windows.win_scheduled_task_stat' and res.get('principal', {}).get('user_id', '').endswith('$'):
+            res['principal']['logon_type'] = 'TASK_LOGON_S4U'        # a task that reads back wrong
+        return res
+    with pytest.raises(HostTaskError, match='put back'):
+        _service_identity.run(ident_params(type='scheduled_task', name='Report', account='ITFarm1$',
+                                           rollback_password='S3cret!'), fail_readback, sleep=farm.sleep,
+                              clock=farm.clock)
+    back = [a for m, a in farm.calls if m == 'community.windows.win_scheduled_task'][-1]
+    assert back['logon_type'] == 's4u' and farm.tasks[('\\', 'report')]['logon_type'] == 'TASK_LOGON_S4U'
+
+
+def test_an_app_pool_is_put_back_to_a_user_without_its_password_in_web_app_pool_attributes(farm):
+    farm.add_user('svc_web')
+    farm.add_pool('Legacy', identity='SpecificUser', user='CONTOSO\\svc_web')
+    farm.add_gmsa('Denied', allowed=['SomeoneElse$'])
+    with pytest.raises(HostTaskError, match='put back'):
+        run_ident(farm, type='iis_app_pool', name='Legacy', account='Denied$', rollback_password='P00l-S3cret')
+    pool_calls = [a for m, a in farm.calls if m == 'microsoft.iis.web_app_pool']
+    assert 'P00l-S3cret' not in repr(pool_calls)
+    assert [a['operation'] for m, a in farm.calls if a.get('operation') == 'iis_set_pool_user'] == ['iis_set_pool_user']
+    assert farm.pools['legacy']['userName'] == 'CONTOSO\\svc_web' and farm.pools['legacy']['password_ok']
+
+
+# ----------------------------------------------------------------------------------------------- SQL Server
+def test_sql_server_engine_and_agent_go_through_the_wmi_provider_and_are_idempotent(farm):
+    farm.add_sql_service('MSSQL$PROD')
+    farm.add_sql_service('SQLAgent$PROD')
+    check = run_ident(farm, check=True, type='sql_server_service', name='MSSQL$PROD', account='ITFarm1$')
+    assert check['plan'] == ['set_identity', 'restart', 'validate'] and farm.writes() == []
+    for name in ('MSSQL$PROD', 'SQLAgent$PROD'):
+        res = run_ident(farm, type='sql_server_service', name=name, account='ITFarm1$')
+        assert res['changed'] and res['validated'] and res['account'] == 'CONTOSO\\ITFarm1$'
+    sets = [a for m, a in farm.calls if a.get('operation') == 'sql_set_service_account']
+    assert [(a['name'], a['account'], a['password']) for a in sets] == [
+        ('MSSQL$PROD', 'CONTOSO\\ITFarm1$', ''), ('SQLAgent$PROD', 'CONTOSO\\ITFarm1$', '')]
+    assert not [a for m, a in farm.calls if m == 'ansible.windows.win_service' and 'username' in a]
+    restart = [a for m, a in farm.calls if m == 'ansible.windows.win_service' and a.get('state') == 'restarted'][0]
+    assert restart['force_dependent_services'] is True
+    farm.calls.clear()
+    assert not run_ident(farm, type='sql_server_service', name='MSSQL$PROD', account='ITFarm1$')['changed']
+    assert farm.writes() == []
+
+
+def test_sql_server_service_rolls_back_through_the_provider(farm):
+    farm.add_sql_service('MSSQLSERVER')
+    farm.services['mssqlserver']['start_fails'] = 1069
+    with pytest.raises(HostTaskError) as e:
+        run_ident(farm, type='sql_server_service', name='MSSQLSERVER', account='ITFarm1$')
+    assert '1069' in e.value.msg and "previous identity 'NT Service\\MSSQLSERVER' was put back" in e.value.msg
+    sets = [a['account'] for m, a in farm.calls if a.get('operation') == 'sql_set_service_account']
+    assert sets == ['CONTOSO\\ITFarm1$', 'NT SERVICE\\MSSQLSERVER']
+
+
+def test_sql_server_service_type_refuses_other_services_before_any_write(farm):
+    with pytest.raises(HostTaskError, match='not a SQL Server Database Engine or Agent service'):
+        run_ident(farm, type='sql_server_service', name='GmsaTestSvc', account='ITFarm1$')
+    assert farm.writes() == []
