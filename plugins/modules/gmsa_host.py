@@ -48,8 +48,8 @@ options:
   name:
     description:
       - The managed service account, as C(name), C(name$), C(DOMAIN\name$) or C(name$@dns.domain); at most 15
-        characters before the C($). A domain given must be the computer's own (its NetBIOS or DNS name): the
-        account is looked up there, so any other domain is refused before anything is changed.
+        characters before the C($). A domain given must be the computer's own (its NetBIOS or DNS name), since the
+        account is looked up there, and any other domain is refused before anything is changed.
     type: str
     required: true
   state:
