@@ -91,7 +91,7 @@ options:
       - Make the KDS service (C(KdsSvc)) start when the first IP address arrives, the workaround for services
         under managed accounts that hang at boot on Windows Server 2012 R2. The trigger is added to the ones
         KdsSvc has; C(sc triggerinfo) would replace them all. Microsoft's note is for Windows Server 2012 R2
-        only: on other versions nothing is changed and a warning says so.
+        only, so on other versions nothing is changed and a warning says so.
     type: bool
     default: false
 notes:
