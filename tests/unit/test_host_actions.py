@@ -88,10 +88,24 @@ def test_leaving_falls_back_to_least_privilege_not_localsystem():
     assert {i['fallback'] for i in render_identities(farm, profile='none')} == {'NT AUTHORITY\\NetworkService'}
 
 
-def test_profiles_refuse_sql_engine_and_need_the_biztalk_host_name():
+def test_profiles_need_the_biztalk_host_name_and_run_sql_server_through_its_provider():
     out = render_identities({}, [dict(component='host_instance', account='BizTalkSvc')])
     assert 'BizTalk host name' in out[0]['problem']
     out = render_identities({}, [dict(component='host_instance', name='BizTalkServerApplication', account='BizTalkSvc')])
     assert out[0]['type'] == 'biztalk_host_instance' and out[0]['account'] == 'BizTalkSvc$'
-    out = render_identities({}, [dict(component='sql_engine', account='SqlSvc')], profile='sqlserver_iis')
-    assert 'SQL Server Configuration Manager' in out[0]['problem']
+    for profile in ('sqlserver', 'sqlserver_iis'):
+        out = render_identities({}, [dict(component='sql_engine', account='SqlSvc'),
+                                     dict(component='sql_agent', name='SQLAgent$PROD', account='SqlSvc')], profile=profile)
+        assert [(i['type'], i['name'], i['fallback']) for i in out] == [
+            ('sql_server_service', 'MSSQLSERVER', 'NT SERVICE\\MSSQLSERVER'),
+            ('sql_server_service', 'SQLAgent$PROD', 'NT SERVICE\\SQLAgent$PROD')]
+    out = render_identities({}, [dict(component='sql_browser', account='SqlSvc')], profile='sqlserver')
+    assert 'LOCAL SERVICE' in out[0]['problem']
+
+
+def test_the_identity_list_carries_no_rollback_password_only_where_it_is():
+    farm = dict(identities=[dict(name='A', account='F'), dict(name='B', account='F', rollback_password='x-secret')])
+    out = render_identities(farm, [dict(component='host_instance', name='H', account='F', rollback_password='y-secret')])
+    assert 'secret' not in repr(out)
+    assert [i.get('rollback_from') for i in out] == [None, dict(list='identities', index=1),
+                                                     dict(list='components', index=0)]

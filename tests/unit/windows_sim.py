@@ -8,6 +8,7 @@ tests can assert what was written (and that check mode wrote nothing).
 from __future__ import annotations
 
 import copy
+import zlib
 
 import module_shapes
 
@@ -45,7 +46,7 @@ class Account:
         self.enctypes_match = enctypes_match
         self.linked_host = linked_host
         self.visible_at = visible_at        # when replication brings it to the member's DC (W7)
-        self.sid = 'S-1-5-21-1-2-3-%d' % (1100 + abs(hash(name)) % 1000)
+        self.sid = 'S-1-5-21-1-2-3-%d' % (1100 + zlib.crc32(name.lower().encode()) % 1000)
 
 
 class SimHost:
@@ -173,7 +174,7 @@ class SimHost:
         if low in BUILTIN_SIDS:
             return BUILTIN_SIDS[low]
         if low.startswith('nt service\\'):
-            return 'S-1-5-80-%d' % (abs(hash(low[11:])) % 10 ** 9)
+            return 'S-1-5-80-%d' % zlib.crc32(low[11:].encode())
         if low in ('applicationpoolidentity',):
             return None
         acct = self._resolve(name if ('\\' in name or '@' in name) else '%s\\%s' % (self.domain, name))
