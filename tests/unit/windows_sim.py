@@ -33,7 +33,7 @@ BUILTIN_SIDS = {'localsystem': 'S-1-5-18', 'system': 'S-1-5-18', 'nt authority\\
                 'nt authority\\localservice': 'S-1-5-19', 's-1-5-19': 'S-1-5-19',
                 'network service': 'S-1-5-20', 'networkservice': 'S-1-5-20', 'nt authority\\network service': 'S-1-5-20',
                 'nt authority\\networkservice': 'S-1-5-20', 's-1-5-20': 'S-1-5-20'}
-WRAPPER = 'Unhandled exception while executing module: '
+WRAPPER = 'Unhandled exception while executing module: '      # the module wrapper's text (W23)
 NOT_TRANSLATED = 'Exception calling "Translate" with "1" argument(s): "Some or all identity references could not be translated."'
 BUILTIN_LSA = {'system', 'local service', 'network service', 'nt authority\\system', 'nt authority\\local service',
                'nt authority\\network service', 's-1-5-18', 's-1-5-19', 's-1-5-20'}
@@ -377,7 +377,7 @@ class SimHost:
         for user in a['users']:
             sid = self._sid(user)
             if sid is None:
-                return dict(failed=True, msg="Failed to translate the account '%s' to a SID" % user)
+                return dict(failed=True, msg="Failed to translate the account '%s' to a SID" % user)     # W23
             sids.append(sid)
         added, removed = [], []
         for sid in sids:
