@@ -274,13 +274,23 @@ class _HostInstance:
 
     def set(self, identity, password=None, previous=None):
         # A running host instance is stopped before Uninstall (W18); start() brings it back afterwards.
+        stopped = False
         if self.read()['running']:
             self.stop()
+            stopped = True
         res = self.native('biztalk_install', account=identity.spelled_for('service'), is_gmsa=identity.kind == 'gmsa',
                           password=password)
         if res.get('uninstall_return') not in (0, None):
-            raise HostTaskError('MSBTS_HostInstance.Uninstall returned %s; the host instance was left as it was' %
-                                res.get('uninstall_return'))
+            what = 'MSBTS_HostInstance.Uninstall returned %s%s; the host instance keeps its logon' % (
+                res.get('uninstall_return'), ' (%s)' % res['error'] if res.get('error') else '')
+            if stopped:
+                try:
+                    self.start(False)
+                except HostTaskError as e:
+                    raise HostTaskError('%s, but it was stopped for the change and starting it again failed: %s' % (
+                        what, e.msg), changed=True) from None
+                what += ' (it was stopped for the change and started again)'
+            raise HostTaskError(what)
         if res.get('install_return') != 0:
             raise HostTaskError('MSBTS_HostInstance.Install under %s returned %s (%s) after Uninstall succeeded' % (
                 identity.spelled_for('service'), res.get('install_return'), res.get('error') or ''), changed=True)
@@ -293,7 +303,10 @@ class _HostInstance:
         return res
 
     def stop(self):
-        return self.native('biztalk_stop')
+        res = self.native('biztalk_stop')
+        if res.get('return_value') != 0:
+            raise HostTaskError('MSBTS_HostInstance.Stop returned %s' % res.get('return_value'))
+        return res
 
     def validate(self, identity, timeout, sleep, clock):
         state = self.read()['raw'].get('service_state')

@@ -584,3 +584,20 @@ def test_sql_server_service_type_refuses_other_services_before_any_write(farm):
     with pytest.raises(HostTaskError, match='not a SQL Server Database Engine or Agent service'):
         run_ident(farm, type='sql_server_service', name='GmsaTestSvc', account='ITFarm1$')
     assert farm.writes() == []
+
+
+def test_a_failed_biztalk_uninstall_after_the_stop_starts_the_instance_again_and_says_so(farm):
+    farm.add_user('svc_biztalk')
+    farm.biztalk['btsapp'] = dict(logon='CONTOSO\\svc_biztalk', state=4)
+    orig = farm.call
+
+    def uninstall_fails(module, args):
+        if args.get('operation') == 'biztalk_install':
+            farm.calls.append((module, args))
+            return dict(uninstall_return=-1, error='Access denied')
+        return orig(module, args)
+    with pytest.raises(HostTaskError) as e:
+        _service_identity.run(ident_params(type='biztalk_host_instance', name='BTSApp', account='ITFarm1$'),
+                              uninstall_fails, sleep=farm.sleep, clock=farm.clock)
+    assert 'Uninstall returned -1 (Access denied)' in e.value.msg and 'started again' in e.value.msg
+    assert farm.biztalk['btsapp'] == dict(logon='CONTOSO\\svc_biztalk', state=4)

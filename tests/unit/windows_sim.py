@@ -198,8 +198,8 @@ class SimHost:
         if u in BUILTIN_SCM or u in BUILTIN_LSA or u.startswith('nt service\\') or u == 'applicationpoolidentity':
             return True, 0
         acct = self._resolve(username)
-        if acct is None or not self._can_retrieve(acct):
-            return False, 1069
+        if acct is None or acct.kind != 'user' and not self._can_retrieve(acct):
+            return False, 1069                                      # a user logs on with its stored password
         if right and right not in self.rights.get(acct.sid, set()):
             return False, 1069                                      # W8
         return True, 0
