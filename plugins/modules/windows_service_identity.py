@@ -101,7 +101,8 @@ options:
   grant_logon_right:
     description:
       - Grant a gMSA the logon right the target needs, when it does not hold it yet (C(SeServiceLogonRight) for
-        services, C(SeBatchLogonRight) for scheduled tasks; IIS grants application pool identities its own way).
+        services, C(SeBatchLogonRight) for scheduled tasks; IIS grants application pool identities its own way,
+        and SQL Server's WMI provider and BizTalk's C(Install) grant it themselves).
     type: bool
     default: true
   logon_right_gpo:

@@ -62,10 +62,12 @@ def test_identity_action_check_mode_writes_nothing_and_failure_result_says_chang
 
 
 def test_identity_action_never_returns_the_rollback_password(sim):
+    sim.add_user('svc_legacy')
     sim.add_service('Legacy', username='CONTOSO\\svc_legacy')
     res = action(IdentityAction, sim, dict(name='Legacy', account='ITFarm1$', grant_logon_right=False,
                                            rollback_password='Sup3rS3cret'))
-    assert res['failed'] and 'Sup3rS3cret' not in repr(res)
+    assert res['failed'] and res['rolled_back'] and 'Sup3rS3cret' not in repr(res)
+    assert [a['password'] for m, a in sim.calls if 'password' in a] == ['Sup3rS3cret']    # it was used
 
 
 def render_identities(farm, components=(), profile='biztalk2020', override=None):

@@ -260,7 +260,7 @@ class SimHost:
                 low = acc.lower()
                 if low in BUILTIN_LSA or low in BUILTIN_SCM or low.startswith('nt service\\') or \
                         low == 'applicationpoolidentity':
-                    out.update(account_sid='S-1-5-18', account_rights=[])
+                    out.update(account_sid=self._sid(acc) or 'S-1-5-82-1', account_rights=[], account_rights_status=0)
                 else:
                     acct = self._resolve(acc)
                     if acct is None:
