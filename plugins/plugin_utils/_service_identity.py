@@ -108,8 +108,8 @@ class _Service:
             # The module wrapper reports Start-Service's exception; the Win32 code is not in its text, only in
             # the service's status (W8), so it is read back for the message.
             code = self.exit_code()
-            raise HostTaskError("starting service '%s': %s%s" % (self.name, res.get('msg') or 'failed',
-                                                                  ' (%s)' % win32_error_text(code) if code else ''))
+            why = ' (%s)' % win32_error_text(code) if code else ''
+            raise HostTaskError("starting service '%s': %s%s" % (self.name, res.get('msg') or 'failed', why))
         return res
 
     def stop(self):
@@ -348,8 +348,8 @@ class _SqlService(_Service):
         res = self.call('ansible.windows.win_service', args)
         if res.get('failed'):
             code = self.exit_code()
-            raise HostTaskError("starting service '%s': %s%s" % (self.name, res.get('msg') or 'failed',
-                                                                  ' (%s)' % win32_error_text(code) if code else ''))
+            why = ' (%s)' % win32_error_text(code) if code else ''
+            raise HostTaskError("starting service '%s': %s%s" % (self.name, res.get('msg') or 'failed', why))
         return res
 
 

@@ -119,8 +119,8 @@ class _Reader:
         if kind == 'lbrace':                         # a scriptblock: skip it
             depth = 1
             while depth:
-                k, _ = self.take()
-                depth += {'lbrace': 1, 'hash': 1, 'rbrace': -1}.get(k, 0)
+                kind = self.take()[0]
+                depth += {'lbrace': 1, 'hash': 1, 'rbrace': -1}.get(kind, 0)
             return _Var('{scriptblock}')
         raise AssertionError('cannot read PowerShell value at %r' % text)
 
@@ -265,8 +265,8 @@ def shape(module):
     doc, ret = _docs(module)
     tree = _tree(ret)
     for path, op, proof in RETURN_CORRECTIONS.get(module, []):
-        assert proof in src, '%s: the source no longer has %r; recheck the RETURN correction %s' % (module, proof,
-                                                                                                       path)
+        assert proof in src, '%s: the source no longer has %r; recheck the RETURN correction %s' % (
+            module, proof, path)
         node = tree
         for p in path[:-1]:
             node = node.setdefault(p, {})
