@@ -68,3 +68,21 @@ def test_no_component_rollback_password_in_the_output_when_set_fact_prints_the_i
     assert rc == 0, out[-3000:]
     assert after.services['ruleengineupdateservice']['username'] == 'CONTOSO\\BizTalkSvc$'
     assert 'member_identities' in out and COMPONENT_SECRET not in out
+
+
+def test_leaving_removes_the_override_account_joining_installed(tmp_path):
+    """member_account_override (the compromised-host rollover) names the account joining installed; leaving must
+    remove that one from the Netlogon store, not the farm's original."""
+    sim = SimHost()
+    sim.groups = sim.ticket_groups = {'FarmHosts'}
+    sim.add_gmsa('WebFarm', allowed=['FarmHosts'])
+    sim.add_gmsa('WebFarm-2', allowed=['FarmHosts'])
+    sim.store.update({'webfarm', 'webfarm-2'})
+    sim.add_service('WebSvc', username='CONTOSO\\WebFarm-2$')
+    farm = dict(name='Web', profile='none', accounts=[dict(name='WebFarm')],
+                identities=[dict(name='WebSvc', account='WebFarm')])
+    rc, out, after = run_member(tmp_path, sim, farm, verbosity='-v', extra_vars=dict(
+        member_action='leave', member_account_override={'WebFarm': 'WebFarm-2'}))
+    assert rc == 0, out[-3000:]
+    assert after.store == {'webfarm'}
+    assert after.services['websvc']['username'] == 'NT SERVICE\\WebSvc'
