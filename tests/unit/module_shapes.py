@@ -329,6 +329,30 @@ def check_result(module, result, tree=None, where=''):
                 check_result(module, item, sub, '%s%s.' % (where, key))
 
 
+# Account names the modules return, as Windows spells them. win_service_info returns the SCM's stored start name
+# (what win_service or an installer wrote) except LocalSystem, which SCManager's Account getter turns into
+# NT AUTHORITY\\SYSTEM; win_scheduled_task_stat's ConvertTo-NormalizedUser translates user_id through its SID, so
+# built-ins read back only as NT AUTHORITY\\SYSTEM, NT AUTHORITY\\LOCAL SERVICE, NT AUTHORITY\\NETWORK SERVICE.
+NEVER_SPELLED = {
+    ('ansible.windows.win_service_info', 'services', 'username'): re.compile(r'^localsystem$', re.I),
+    ('community.windows.win_scheduled_task_stat', 'principal', 'user_id'): re.compile(
+        r'^(localsystem|system|local ?service|network ?service|\.\\.*|nt authority\\(localservice|networkservice))$',
+        re.I),
+}
+
+
+def check_spelling(module, result):
+    """Raise AssertionError when a result spells an account in a way the real module never returns."""
+    for (mod, where, key), never in NEVER_SPELLED.items():
+        if mod != module:
+            continue
+        items = result.get(where) or []
+        for item in items if isinstance(items, list) else [items]:
+            name = (item or {}).get(key) if isinstance(item, dict) else None
+            assert not (isinstance(name, str) and never.match(name)), \
+                '%s never returns %s %r (it is read back through a SID translation)' % (module, key, name)
+
+
 def allowed(module, path):
     """The keys the real module returns at a path of the result ('' for the top, 'services' for its items)."""
     node = shape(module)['returns']

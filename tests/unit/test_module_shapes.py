@@ -96,6 +96,19 @@ def test_an_answer_with_a_key_the_real_module_never_returns_fails():
         module_shapes.check_result('community.windows.win_scheduled_task', dict(changed=True, error='x'))
 
 
+@pytest.mark.parametrize('module, result', [
+    ('ansible.windows.win_service_info', dict(services=[dict(name='x', username='LocalSystem')])),
+    ('community.windows.win_scheduled_task_stat', dict(principal=dict(user_id='SYSTEM'))),
+    ('community.windows.win_scheduled_task_stat', dict(principal=dict(user_id='NT AUTHORITY\\LocalService'))),
+])
+def test_an_account_spelling_the_real_module_never_returns_fails(module, result):
+    """The simulator's old answers: names as given, not as a SID translation reads them back."""
+    with pytest.raises(AssertionError, match='never returns'):
+        module_shapes.check_spelling(module, result)
+    module_shapes.check_spelling('ansible.windows.win_service_info',
+                                 dict(services=[dict(username='NT AUTHORITY\\LocalService')]))   # as an installer wrote it
+
+
 @pytest.mark.parametrize('module, msg', [
     ('ansible.windows.win_service', 'Service AppSvc failed to start: Windows error 1069'),
     ('ansible.windows.win_service', 'Failed to start service AppSvc: Windows error 1069'),

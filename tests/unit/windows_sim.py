@@ -218,6 +218,7 @@ class SimHost:
         if not self.strict:
             return res
         module_shapes.check_result(module, res)             # only keys the real module returns
+        module_shapes.check_spelling(module, res)           # account names as the real module spells them
         if res.get('failed'):
             module_shapes.check_failure(module, res['msg'])  # only texts the real module produces
         return module_shapes.tracked(module, res)           # and the plugin reads only keys it returns
