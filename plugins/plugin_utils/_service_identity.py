@@ -156,7 +156,7 @@ class _AppPool:
     def set(self, identity, password=None, previous=None):
         if identity.kind == 'user':
             # web_app_pool does not mark its attributes no_log: a password given there would reach the host's
-            # event log and its failure messages. host_native takes it as a no_log option.
+            # event log and its failure messages (W24). host_native takes it as a no_log option.
             return _ok(self.call(NATIVE, dict(operation='iis_set_pool_user', name=self.name,
                                               account=identity.spelled_for('service'), password=password or '')),
                        "setting the identity of application pool '%s'" % self.name)
