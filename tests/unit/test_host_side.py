@@ -601,3 +601,16 @@ def test_a_failed_biztalk_uninstall_after_the_stop_starts_the_instance_again_and
                               uninstall_fails, sleep=farm.sleep, clock=farm.clock)
     assert 'Uninstall returned -1 (Access denied)' in e.value.msg and 'started again' in e.value.msg
     assert farm.biztalk['btsapp'] == dict(logon='CONTOSO\\svc_biztalk', state=4)
+
+
+def test_check_mode_of_a_new_farm_predicts_the_rebind_and_still_checks_group_policy(farm):
+    """The directory side has only planned the gMSA: check mode warns and predicts instead of failing, and says
+    when a GPO-defined right would stop the real run."""
+    res = run_ident(farm, check=True, name='GmsaTestSvc', account='NotYet$')
+    assert res['changed'] and res['plan'] == ['grant_logon_right', 'set_identity', 'restart', 'validate']
+    assert 'does not resolve on this host yet' in res['warnings'][0] and farm.writes() == []
+    farm.gpo_rights['SeServiceLogonRight'] = dict(accounts=['CONTOSO\\svc_sql'], gpo='Server baseline')
+    res = run_ident(farm, check=True, name='GmsaTestSvc', account='NotYet$')
+    assert any('a real run fails here' in w and 'Server baseline' in w for w in res['warnings'])
+    with pytest.raises(HostTaskError, match='does not resolve'):
+        run_ident(farm, name='GmsaTestSvc', account='NotYet$')
