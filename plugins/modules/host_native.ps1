@@ -172,7 +172,8 @@ switch ($op) {
     'sql_set_service_account' {
         # SQL Server's WMI provider (SqlService in root\Microsoft\SqlServer\ComputerManagement<n>, the newest
         # installed): SetServiceAccount also gives the account the permissions the service needs.
-        $ns = @(Get-CimInstance -Namespace root\Microsoft\SqlServer -ClassName __NAMESPACE -ErrorAction Stop |
+        # No SQL Server: no such namespace (a CIM error here, reported below as a missing provider).
+        $ns = @(Get-CimInstance -Namespace root\Microsoft\SqlServer -ClassName __NAMESPACE -ErrorAction SilentlyContinue |
                 Where-Object { $_.Name -match '^ComputerManagement\d+$' } |
                 Sort-Object -Property { [int]($_.Name -replace '\D', '') } -Descending | Select-Object -First 1)
         if (-not $ns) { $module.FailJson('SQL Server WMI provider not found (no root\Microsoft\SqlServer\ComputerManagement<n> namespace)') }
