@@ -12,7 +12,7 @@
 
 $spec = @{
     options = @{
-        operation = @{ type = 'str'; required = $true; choices = 'probe', 'add', 'remove', 'purge_tickets', 'kdssvc_add_network_trigger', 'facts', 'iis_worker_probe', 'iis_set_pool_user', 'biztalk_read', 'biztalk_install', 'biztalk_start', 'biztalk_stop', 'sql_set_service_account' }
+        operation = @{ type = 'str'; required = $true; choices = 'probe', 'add', 'remove', 'purge_tickets', 'kdssvc_add_network_trigger', 'facts', 'iis_worker_probe', 'iis_set_pool_user', 'biztalk_read', 'biztalk_install', 'biztalk_start', 'biztalk_stop', 'sql_read', 'sql_set_service_account' }
         name = @{ type = 'str' }
         remove_flags = @{ type = 'int'; default = 1 }
         account = @{ type = 'str' }
@@ -27,6 +27,7 @@ $spec = @{
         , @('operation', 'remove', @('name'))
         , @('operation', 'iis_worker_probe', @('name'))
         , @('operation', 'iis_set_pool_user', @('name', 'account', 'password'))
+        , @('operation', 'sql_read', @('name'))
         , @('operation', 'sql_set_service_account', @('name', 'account'))
         , @('operation', 'biztalk_read', @('name'))
         , @('operation', 'biztalk_install', @('name', 'account'))
@@ -169,27 +170,34 @@ switch ($op) {
         }
         $module.Result.changed = $true
     }
-    'sql_set_service_account' {
+    { $_ -like 'sql_*' } {
         # SQL Server's WMI provider (SqlService in root\Microsoft\SqlServer\ComputerManagement<n>, the newest
-        # installed): SetServiceAccount also gives the account the permissions the service needs.
-        # No SQL Server: no such namespace (a CIM error here, reported below as a missing provider).
+        # installed; n is the SQL Server major version): sql_read reports the namespace and the service's
+        # SqlServiceType; SetServiceAccount also gives the account the permissions the service needs.
+        # No SQL Server: no such namespace (a CIM error, reported as no provider).
         $ns = @(Get-CimInstance -Namespace root\Microsoft\SqlServer -ClassName __NAMESPACE -ErrorAction SilentlyContinue |
                 Where-Object { $_.Name -match '^ComputerManagement\d+$' } |
                 Sort-Object -Property { [int]($_.Name -replace '\D', '') } -Descending | Select-Object -First 1)
-        if (-not $ns) { $module.FailJson('SQL Server WMI provider not found (no root\Microsoft\SqlServer\ComputerManagement<n> namespace)') }
-        $namespace = "root\Microsoft\SqlServer\$($ns[0].Name)"
-        $module.Result.namespace = $namespace
-        $svc = Get-CimInstance -Namespace $namespace -ClassName SqlService -Filter "ServiceName='$($name -replace "'", "''")'" -ErrorAction Stop
-        if (-not $svc) { $module.FailJson("SQL Server service '$name' is not known to $namespace") }
-        if ($module.CheckMode) { $module.Result.return_value = 0 }
+        $svc = $null
+        if ($ns) {
+            $module.Result.namespace = "root\Microsoft\SqlServer\$($ns[0].Name)"
+            $module.Result.provider_version = [int]($ns[0].Name -replace '\D', '')
+            $svc = Get-CimInstance -Namespace $module.Result.namespace -ClassName SqlService -Filter "ServiceName='$($name -replace "'", "''")'" -ErrorAction Stop
+        }
+        if ($op -eq 'sql_read') {
+            $module.Result.exists = [bool]$svc
+            if ($svc) { $module.Result.sql_service_type = [int]$svc.SQLServiceType }
+        }
+        elseif (-not $svc) { $module.FailJson("SQL Server service '$name' is not known to SQL Server's WMI provider on $env:COMPUTERNAME") }
+        elseif ($module.CheckMode) { $module.Result.return_value = 0 }
         else {
             try {
                 $module.Result.return_value = [int](Invoke-CimMethod -InputObject $svc -MethodName SetServiceAccount -ErrorAction Stop -Arguments @{
                         ServiceStartName = $module.Params.account; ServiceStartPassword = [string]$module.Params.password }).ReturnValue
             }
             catch { $module.Result.return_value = -1; $module.Result.error = $_.Exception.Message }
+            $module.Result.changed = $module.Result.return_value -eq 0
         }
-        $module.Result.changed = $module.Result.return_value -eq 0
     }
     { $_ -like 'biztalk_*' } {
         # The host instance of BizTalk host $name on this server (WMI MSBTS_HostInstance). CIM errors are made

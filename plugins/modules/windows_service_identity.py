@@ -34,7 +34,8 @@ description:
     provider SQL Server Configuration Manager uses, which also gives the account the permissions and rights the
     service needs); the service is then restarted with its dependent services (the Agent depends on the Database
     Engine) and must reach Running. SQL Server supports gMSAs from SQL Server 2014 (standalone instances; 2016
-    for failover cluster instances and availability groups)."
+    for failover cluster instances and availability groups): a service the provider does not know as a Database
+    Engine or Agent, or an older provider for a gMSA, is refused before any change."
   - "Check mode of a new farm: a gMSA that does not resolve yet (the directory side only planned it) gives a
     warning and the plan a real run would carry out, instead of failing."
   - "Validation: a service must reach Running (its Windows error, for example 1069, is reported otherwise); an

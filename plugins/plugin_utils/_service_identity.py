@@ -325,6 +325,18 @@ class _SqlService(_Service):
                     "SQLSERVERAGENT, SQLAgent$<instance>); use type service. Nothing was changed." % self.name)
         if wanted.kind not in ('gmsa', 'virtual', 'builtin'):
             return 'SQL Server services run under a gMSA, a virtual or a built-in account (W15). Nothing was changed.'
+        sql = _ok(self.call(NATIVE, dict(operation='sql_read', name=self.name)),
+                  "SQL Server's WMI provider for '%s'" % self.name)
+        if not sql.get('exists'):
+            return ("SQL Server's WMI provider on this host does not know the service '%s'%s, so its account cannot be "
+                    'changed the supported way (W15). Nothing was changed.' % (
+                        self.name, '' if sql.get('namespace') else ' (no SQL Server WMI provider is installed)'))
+        if sql.get('sql_service_type') not in (1, 2):
+            return ("service '%s' is SqlServiceType %s for SQL Server's WMI provider, not the Database Engine (1) or "
+                    'SQL Server Agent (2). Nothing was changed.' % (self.name, sql.get('sql_service_type')))
+        if wanted.kind == 'gmsa' and int(sql.get('provider_version') or 0) < 12:
+            return ('SQL Server supports gMSAs from SQL Server 2014 (provider version 12); this host has version %s '
+                    '(W15). Nothing was changed.' % sql.get('provider_version'))
         return None
 
     def set(self, identity, password=None, previous=None):

@@ -586,6 +586,20 @@ def test_sql_server_service_type_refuses_other_services_before_any_write(farm):
     assert farm.writes() == []
 
 
+def test_sql_server_without_the_provider_or_before_2014_is_refused_before_any_write(farm):
+    farm.add_service('MSSQLSERVER', username='NT Service\\MSSQLSERVER')          # not known to the provider
+    with pytest.raises(HostTaskError, match="WMI provider on this host does not know the service 'MSSQLSERVER'"):
+        run_ident(farm, type='sql_server_service', name='MSSQLSERVER', account='ITFarm1$')
+    farm.sql_services.add('mssqlserver')
+    farm.sql_version = 11                                                        # SQL Server 2012
+    with pytest.raises(HostTaskError, match='from SQL Server 2014'):
+        run_ident(farm, type='sql_server_service', name='MSSQLSERVER', account='ITFarm1$')
+    farm.sql_version = 0
+    with pytest.raises(HostTaskError, match='no SQL Server WMI provider is installed'):
+        run_ident(farm, type='sql_server_service', name='MSSQLSERVER', account='ITFarm1$')
+    assert farm.writes() == []
+
+
 def test_a_failed_biztalk_uninstall_after_the_stop_starts_the_instance_again_and_says_so(farm):
     farm.add_user('svc_biztalk')
     farm.biztalk['btsapp'] = dict(logon='CONTOSO\\svc_biztalk', state=4)

@@ -75,6 +75,7 @@ class SimHost:
         self.query_status = 0               # NTSTATUS of NetQueryServiceAccount / NetIsServiceAccount (W1, W2)
         self.is_service_status = 0
         self.sql_services = set()           # services SQL Server's WMI provider knows (W15)
+        self.sql_version = 16               # its ComputerManagement<n> namespace: SQL Server 2022; 0 = none
         self.calls = []
         self.fail_next = {}                # (module, key) -> message: inject a module failure once
 
@@ -312,6 +313,16 @@ class SimHost:
             pool = self.pools[a['name'].lower()]
             pool.update(identityType='SpecificUser', userName=a['account'], password_ok=bool(a.get('password')))
             return dict(changed=True)
+        if op == 'sql_read':
+            # the provider's SqlService instance of the service: SqlServiceType 1 Engine, 2 Agent (W15)
+            if not self.sql_version:
+                return dict(exists=False)
+            known = a['name'].lower() in self.sql_services
+            out = dict(exists=known, namespace='root\\Microsoft\\SqlServer\\ComputerManagement%d' % self.sql_version,
+                       provider_version=self.sql_version)
+            if known:
+                out['sql_service_type'] = 2 if a['name'].lower().startswith(('sqlagent', 'sqlserveragent')) else 1
+            return out
         if op == 'sql_set_service_account':
             # SqlService.SetServiceAccount: 0 on success, and the provider gives the account what the service
             # needs, the logon right included (W15)
