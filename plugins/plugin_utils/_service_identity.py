@@ -120,7 +120,8 @@ class _Service:
         """Running within the timeout, or the SCM's reason (W8)."""
         deadline = clock() + timeout
         while True:
-            s = self.read()['raw']
+            self.after = self.read()            # the state after the task: not read again (fewer round trips)
+            s = self.after['raw']
             if s.get('state') == 'started':
                 return None
             if s.get('state') == 'stopped' or clock() >= deadline:
@@ -237,7 +238,8 @@ class _Task:
     def validate(self, identity, timeout, sleep, clock):
         """Read back: the principal and logon type the Task Scheduler stored (W13). The logon itself happens only
         when the task runs, which this module does not trigger (it would run the task's actions)."""
-        p = self.read()['raw']
+        self.after = self.read()
+        p = self.after['raw']
         if not same_identity(identity, classify_identity(p.get('user_id'), None, wanted=False), self.facts):
             return 'the task reads back as %s' % p.get('user_id')
         if identity.kind == 'gmsa' and p.get('logon_type') not in ('TASK_LOGON_PASSWORD', 'password'):
@@ -309,7 +311,8 @@ class _HostInstance:
         return res
 
     def validate(self, identity, timeout, sleep, clock):
-        state = self.read()['raw'].get('service_state')
+        self.after = self.read()
+        state = self.after['raw'].get('service_state')
         return None if state == 4 else 'the host instance is not running (ServiceState %s)' % state
 
 
@@ -532,7 +535,9 @@ def _execute(params, call, target, facts, wanted, previous, current, steps, resu
             _rollback_and_fail(params, call, target, previous, current, result, done, problem, fail)
         result['validated'] = True
     try:
-        after = target.read()
+        # A validation that read the target left its state after the task (target.after); else read it now.
+        after = getattr(target, 'after', None) if 'validate' in steps else None
+        after = after or target.read()
         result['running'], result['stored_account'] = after['running'], after['account']
     except HostTaskError:
         result['running'] = None

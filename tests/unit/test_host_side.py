@@ -628,3 +628,10 @@ def test_check_mode_of_a_new_farm_predicts_the_rebind_and_still_checks_group_pol
     assert any('a real run fails here' in w and 'Server baseline' in w for w in res['warnings'])
     with pytest.raises(HostTaskError, match='does not resolve'):
         run_ident(farm, name='GmsaTestSvc', account='NotYet$')
+
+
+def test_a_service_rebind_reads_the_service_after_validation_only_once(farm):
+    """Fewest round trips: the validation's read is the state the result reports."""
+    run_ident(farm, name='GmsaTestSvc', account='ITFarm1$')
+    assert [m.split('.')[-1] + ('/' + a['operation'] if 'operation' in a else '') for m, a in farm.calls] == [
+        'host_native/facts', 'win_service_info', 'win_user_right', 'win_service', 'win_service', 'win_service_info']
