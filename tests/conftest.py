@@ -3,9 +3,13 @@
 * the collection is imported as ``ansible_collections.gmsa.farm`` (``.collections/`` made by scripts/bootstrap.sh);
 * ``lab``: the session's lab domain controller (tests/lab/dc.sh up), its settings as a dict;
 * ``admin``: a raw ldap3 connection bound as the lab administrator, independent of the collection's code;
+* ``delegated``: the least-privilege identity the directory modules run as by default: a plain user that
+  Administrator delegates, with samba-tool, the rights a farm needs on one OU (``DELEGATION_SDDL``); the
+  fresh OUs of ``ou`` live under that OU and inherit the delegation;
 * ``ou``: a fresh OU per test, deleted with everything in it afterwards;
 * ``computers``: makes computer accounts with known passwords (stand-ins for member hosts) and binds as them;
-* ``run_module``: runs a module in-process exactly as Ansible would hand it its arguments;
+* ``run_module``: runs a module in-process exactly as Ansible would hand it its arguments, bound as the
+  delegated identity unless the test passes ``as_admin=True`` (and says why it needs more rights);
 * ``proxy``: a fault-injecting LDAPS proxy in front of the lab DC (tests/lab/ldap_fault_proxy.py), for the
   refusals only a Windows DC gives.
 """
@@ -94,6 +98,56 @@ def admin(lab):
     conn.unbind()
 
 
+# What a farm's directory tasks need on the OU that holds the farm's accounts, groups and (for compromised_host)
+# computers, written here as SDDL independently of the collection's own delegation code (the schemaIDGUIDs of
+# MS-ADSC and the rightsGuid of MS-ADTS 5.1.3.2.1, checked against the lab's schema):
+#   create/delete msDS-GroupManagedServiceAccount children, full control on those objects;
+#   create/delete group children, full control on those objects (host groups);
+#   on computer objects: write userAccountControl and the Reset Password extended right.
+GMSA_CLASS = '7b8b558a-93a5-4af7-adca-c017e67f1057'
+GROUP_CLASS = 'bf967a9c-0de6-11d0-a285-00aa003049e2'
+COMPUTER_CLASS = 'bf967a86-0de6-11d0-a285-00aa003049e2'
+UAC_ATTRIBUTE = 'bf967a68-0de6-11d0-a285-00aa003049e2'
+RESET_PASSWORD = '00299570-246d-11d0-a768-00aa006e0529'
+DELEGATION_SDDL = ('(OA;CI;CCDC;{gmsa};;{sid})(OA;CIIO;CCDCLCSWRPWPDTLOCRSDRCWDWO;;{gmsa};{sid})'
+                   '(OA;CI;CCDC;{group};;{sid})(OA;CIIO;CCDCLCSWRPWPDTLOCRSDRCWDWO;;{group};{sid})'
+                   '(OA;CIIO;WP;{uac};{computer};{sid})(OA;CIIO;CR;{reset};{computer};{sid})')
+
+
+def delegation_sddl(sid):
+    return DELEGATION_SDDL.format(gmsa=GMSA_CLASS, group=GROUP_CLASS, computer=COMPUTER_CLASS, uac=UAC_ATTRIBUTE,
+                                  reset=RESET_PASSWORD, sid=sid)
+
+
+def make_user(lab, admin, prefix):
+    """A plain enabled user in CN=Users with a known password: dict(name, dn, upn, password, sid)."""
+    name = '%s%s' % (prefix, uuid.uuid4().hex[:8])
+    password = 'User-%s-9a!' % uuid.uuid4().hex
+    dn = 'CN=%s,CN=Users,%s' % (name, lab['GMSA_LAB_BASE_DN'])
+    assert admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': name, 'userAccountControl': 0x200,
+        'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), admin.result
+    admin.search(dn, '(objectClass=*)', search_scope='BASE', attributes=['objectSid'])
+    sid = sid_text(admin.response[0]['raw_attributes']['objectSid'][0])
+    return dict(name=name, dn=dn, upn='%s@%s' % (name, lab['GMSA_LAB_REALM']), password=password, sid=sid)
+
+
+@pytest.fixture(scope='session')
+def delegated(lab, admin):
+    """The least-privilege identity: a plain user (member of no group but Domain Users) delegated on one OU
+    exactly the rights of DELEGATION_SDDL, by Administrator through samba-tool. Returns dict(name, dn, upn,
+    password, sid, ou, conn) where ``conn`` are the module connection options that bind as it."""
+    user = make_user(lab, admin, 'gdel')
+    top = 'OU=gdel-%s,%s' % (uuid.uuid4().hex[:10], lab['GMSA_LAB_BASE_DN'])
+    assert admin.add(top, 'organizationalUnit'), admin.result
+    samba_tool(lab, 'dsacl', 'set', '--objectdn=%s' % top, '--sddl=%s' % delegation_sddl(user['sid']))
+    user['ou'] = top
+    user['conn'] = dict(lab['conn'], domain_username=user['upn'], domain_password=user['password'])
+    yield user
+    delete_tree(admin, top)
+    admin.delete(user['dn'])
+
+
 def delete_tree(conn, dn):
     import ldap3
     conn.search(dn, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'])
@@ -103,8 +157,9 @@ def delete_tree(conn, dn):
 
 
 @pytest.fixture
-def ou(lab, admin):
-    dn = 'OU=t-%s,%s' % (uuid.uuid4().hex[:10], lab['GMSA_LAB_BASE_DN'])
+def ou(lab, admin, delegated):
+    """A fresh OU inside the delegated OU (so the delegated identity holds its rights here by inheritance)."""
+    dn = 'OU=t-%s,%s' % (uuid.uuid4().hex[:10], delegated['ou'])
     assert admin.add(dn, 'organizationalUnit'), admin.result
     yield dn
     delete_tree(admin, dn)
@@ -187,13 +242,16 @@ class ModuleResult(dict):
 
 
 @pytest.fixture
-def run_module(lab):
-    """run_module('gmsa', {...}, check=False, diff=True, conn=True) → the module's result dict."""
+def run_module(lab, delegated):
+    """run_module('gmsa', {...}, check=False, diff=True, conn=True, as_admin=False) → the module's result dict.
+
+    The module binds as the delegated identity; ``as_admin=True`` binds as Administrator (for what no OU
+    delegation grants: KDS root keys, SeEnableDelegationPrivilege, objects outside the delegated OU)."""
     from ansible.module_utils.testing import patch_module_args
 
-    def _run(name, args, check=False, diff=True, conn=True):
+    def _run(name, args, check=False, diff=True, conn=True, as_admin=False):
         mod = importlib.import_module('ansible_collections.gmsa.farm.plugins.modules.%s' % name)
-        full = dict(lab['conn']) if conn else {}
+        full = dict(lab['conn'] if as_admin else delegated['conn']) if conn else {}
         full.update(args)
         full['_ansible_check_mode'] = check
         full['_ansible_diff'] = diff

@@ -135,7 +135,7 @@ class Reads(object):
         """Objects just written (nothing is kept here)."""
 
     def check_kds(self):
-        check_kds(self.directory)
+        return kds_warnings(self.directory)
 
     def check_rights(self, writes):
         check_rights(self.directory, writes)
@@ -231,9 +231,11 @@ class Prefetch(Reads):
         return self.containers[key]
 
     def check_kds(self):
-        if not self.kds_checked:
-            check_kds(self.directory)
-            self.kds_checked = True
+        """The KDS warnings once per task (every account of the list would repeat them)."""
+        if self.kds_checked:
+            return []
+        self.kds_checked = True
+        return kds_warnings(self.directory)
 
     def check_rights(self, writes):
         if not self.rights_checked:
@@ -288,21 +290,29 @@ def handle_missing(module, params, missing, warnings):
         raise ModuleFailure('; '.join(problems) + '. Nothing was changed.')
 
 
-def check_kds(directory):
-    """Fail early when the forest has no usable KDS root key (Windows: NTE_NO_KEY at the add).
-
-    Keys are visible to every account, but their (confidential) attributes only to admins; when this bind cannot
-    read them the check is inconclusive and the DC's own refusal of the add is translated instead.
-    """
-    entries = directory.search(kds.container_dn(directory.configuration_nc), '(objectClass=msKds-ProvRootKey)',
-                               kds.ATTRIBUTES, scope='one')
-    if any(not e['attributes'].get('msKds-UseStartTime') for e in entries):
-        return
+def kds_keys(directory):
+    """Every KDS root key of the forest as this account sees it (one search; unreadable keys included)."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    keys = [kds.describe_key(e, now) for e in entries]
+    return [kds.describe_key(e, now) for e in kds.search_keys(directory)]
+
+
+def kds_warnings(directory):
+    """Check mode's view of the KDS root keys before a create (a real run learns it from the add).
+
+    * keys exist that this account cannot read and none it can read is usable: inconclusive, a warning says so
+      and which right is missing; the DC decides at the real create;
+    * no usable key: the create is still predicted (an earlier task of the play may be planning the key, which
+      check mode does not write), with a warning that a real run needs a usable key first.
+    """
+    keys = kds_keys(directory)
     if kds.active_key(keys):
-        return
-    raise ModuleFailure(no_key_message(keys))
+        return []
+    unreadable = kds.unreadable_warning(keys, directory.bound_as)
+    if unreadable:
+        return [unreadable + ' The create is planned; a real run shows the domain controller\'s answer.']
+    return [no_key_message(keys)[:-len(' Nothing was changed.')].replace(
+        'the account cannot be created.', 'a real run cannot create the account until one is usable.') +
+        ' (Check mode plans the create: an earlier task may be planning the key.)']
 
 
 def no_key_message(keys=()):
@@ -433,7 +443,7 @@ def attempt(module, directory, reads=None):
             raise ModuleFailure(problem + ' Nothing was changed.')
         new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), path)
         if module.check_mode and p['account_type'] in ('group', 'delegated'):
-            reads.check_kds()    # a real run learns this from the add; check mode must report the same
+            warnings.extend(reads.check_kds())  # a real run learns this from the add
     else:
         new_dn = 'CN=%s,%s' % (rdn_escape(p['name']), p.get('path') or parent_dn(account['dn']))
     plan['after']['distinguished_name'] = new_dn
@@ -535,9 +545,12 @@ def run_writes(module, directory, writes, sam, p):
 def create_error(directory, e, dn, p, sam):
     if p['account_type'] in ('group', 'delegated') and (is_no_key_error(e) or e.code in (
             RESULT['unwillingToPerform'], RESULT['other'], RESULT['operationsError'])):
-        check_kds(directory)    # raises the full explanation when no usable key is visible
-        if is_no_key_error(e):
-            return no_key_message()[:-len(' Nothing was changed.')]
+        keys = kds_keys(directory)
+        if not kds.active_key(keys):
+            unreadable = kds.unreadable_warning(keys, directory.bound_as)
+            if unreadable:      # the DC's own answer, as it is, with what this account could not check
+                return '%s (%s)' % (e.msg, unreadable)
+            raise ModuleFailure(no_key_message(keys))
     if e.code == RESULT['noSuchObject']:
         return 'path %s does not exist: create the OU or container first, or leave path out to use the Managed ' \
                'Service Accounts container' % parent_dn(dn)

@@ -5,7 +5,7 @@
 
 PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
-Facts (MS-GKDI, shared/docs/gmsa-facts.md section 2):
+Facts (MS-GKDI; MS-ADTS 3.1.1.4.3 for what a reader without rights sees):
 * container ``CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,<configuration NC>``;
   RDN ``CN=<key id>`` (lowercase GUID, no braces);
 * a DC uses a key once ``msKds-UseStartTime <= now - (10 h + 5 min)``; among usable keys, the latest
@@ -130,10 +130,17 @@ _KEY_TRUSTEE_RIDS = ('-519', '-512')    # Enterprise Admins, Domain Admins of th
 SYSTEM = 'S-1-5-18'
 
 
+SE_SACL_PROTECTED = 0x2000
+
+
 def key_security_descriptor(root_domain_sid):
-    """The binary descriptor Add-KdsRootKey gives a key, for the forest root domain's SID."""
-    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
-    return SECURITY_DESCRIPTOR.from_sddl(KEY_SDDL, domain_sid=root_domain_sid).to_bytes()
+    """The binary descriptor Add-KdsRootKey gives a key, for the forest root domain's SID: DACL present and
+    protected, no SACL in the descriptor and the SACL-protected bit clear, so the audit entries the key inherits
+    from the Configuration partition stay (winacl's SDDL parser sets that bit along with the DACL's)."""
+    from winacl.dtyp.security_descriptor import SE_SACL, SECURITY_DESCRIPTOR
+    sd = SECURITY_DESCRIPTOR.from_sddl(KEY_SDDL, domain_sid=root_domain_sid)
+    sd.Control = SE_SACL(int(sd.Control) & ~SE_SACL_PROTECTED)
+    return sd.to_bytes()
 
 
 def key_dacl_report(dacl_sd, root_domain_sid):
@@ -183,9 +190,59 @@ def configured_parameters(entry):
     return out
 
 
-def describe_key(entry, now):
-    """Search entry → the public description of a key (never its key material)."""
+# --------------------------------------------------------------------------- reading the keys
+# An attribute the requester may not read is absent when the DC evaluates a filter (MS-ADTS 3.1.1.4.3), so a
+# search for (objectClass=msKds-ProvRootKey) finds nothing for an account that may not read the key objects (with
+# the descriptor Windows writes, anyone but Enterprise Admins, the forest root's Domain Admins and SYSTEM).
+# Measured on the Samba lab: such an account's (objectClass=*) one-level search of the container returns each key's
+# DN with no attribute values. Keys are therefore listed with (objectClass=*), and a key seen only by its DN is
+# reported as unreadable, never as absent.
+LIST_FILTER = '(objectClass=*)'
+
+
+def search_keys(directory, attributes=None, controls=None):
+    """Every object in the key container (one one-level search), readable or not."""
+    return directory.search(container_dn(directory.configuration_nc), LIST_FILTER,
+                            list(attributes or ATTRIBUTES), scope='one', controls=controls)
+
+
+def is_readable(entry):
     a = entry['attributes']
+    return bool(a.get('msKds-UseStartTime') or a.get('msKds-CreateTime'))
+
+
+def key_id_from_dn(dn):
+    rdn = dn.split(',', 1)[0]
+    return rdn.split('=', 1)[1] if '=' in rdn else rdn
+
+
+def unreadable_warning(keys, bound_as):
+    """The warning for keys this account sees only by name, naming the right it lacks (or None)."""
+    hidden = [k['key_id'] for k in keys if not k['readable']]
+    if not hidden:
+        return None
+    return ('%d KDS root key%s exist%s that %s cannot read (%s): reading a key needs the Read Property right on its '
+            'msKds-ProvRootKey object, which the descriptor Windows writes grants only to Enterprise Admins, the '
+            'forest root domain\'s Domain Admins and SYSTEM. Whether a usable key exists cannot be told from this '
+            'account; a domain controller still computes gMSA passwords from such a key.' % (
+                len(hidden), '' if len(hidden) == 1 else 's', 's' if len(hidden) == 1 else '', bound_as,
+                ', '.join(sorted(hidden))))
+
+
+def describe_key(entry, now):
+    """Search entry → the public description of a key (never its key material). A key this account sees only by
+    its DN has ``readable: false`` and ``usable: null`` (unknown)."""
+    a = entry['attributes']
+    if not is_readable(entry):
+        key_id = key_id_from_dn(entry['dn'])
+        try:
+            key_id = normalise_key_id(key_id)
+            valid_id = True
+        except (ValueError, AttributeError):
+            valid_id = False
+        return dict(key_id=key_id, distinguished_name=entry['dn'], readable=False, created=None, effective=None,
+                    usable_at=None, usable=None, valid_id=valid_id, domain_controller=None, kdf_algorithm=None,
+                    _created=None)
     start = from_filetime(_first(a.get('msKds-UseStartTime')))
     created = from_filetime(_first(a.get('msKds-CreateTime')))
     usable_at = start + USABLE_DELAY if start else None
@@ -198,6 +255,7 @@ def describe_key(entry, now):
     return dict(
         key_id=key_id,
         distinguished_name=entry['dn'],
+        readable=True,
         created=iso(created),
         effective=iso(start),
         usable_at=iso(usable_at),
@@ -234,3 +292,27 @@ def choose_existing(keys, match_by, key_id=None):
         return act
     pending = [k for k in keys if k['valid_id'] and k['usable_at']]
     return min(pending, key=lambda k: k['usable_at']) if pending else None
+
+
+# --------------------------------------------------------------------------- which key an account derives from
+# msDS-ManagedPasswordId is a KeyIdentifier (MS-GKDI 2.2.4): u32 version 1, magic "KDSK", u32 flags, u32 L0, L1,
+# L2 indexes, then the root key's GUID (16 bytes, the mixed-endian layout of objectGUID), then the domain and
+# forest names. Read back from the lab: the GUID at offset 24 is the cn of the key the account was created under.
+PASSWORD_ID_MAGIC = b'KDSK'
+
+
+def password_id_root_key(blob):
+    """The root key id (lowercase GUID) a msDS-ManagedPasswordId value names, or None when it is not one."""
+    if not blob or len(blob) < 40 or bytes(blob[4:8]) != PASSWORD_ID_MAGIC:
+        return None
+    return str(uuid.UUID(bytes_le=bytes(blob[24:40])))
+
+
+def accounts_using_key(entries, key_id):
+    """Pure: DNs of the accounts whose current password (msDS-ManagedPasswordId) derives from ``key_id``."""
+    out = []
+    for e in entries:
+        raw = (e.get('raw') or {}).get('msDS-ManagedPasswordId') or []
+        if raw and password_id_root_key(raw[0]) == key_id:
+            out.append(e['dn'])
+    return sorted(out)

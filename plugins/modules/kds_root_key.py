@@ -19,6 +19,9 @@ description:
     ((Get-Date).AddHours(-10)))).
   - Creating or deleting keys needs Enterprise Admins, or Domain Admins of the forest root domain.
   - Key material (C(msKds-RootKeyData)) is never read or returned.
+  - Keys this account may not read (it sees them only by name) are never taken for "no key": with
+    O(match_by=any) the module then refuses to create another key, naming the right that is missing.
+  - Deleting a key warns when gMSAs of the domain still derive their current password from it.
   - A new key gets the descriptor C(Add-KdsRootKey) writes, a protected DACL granting only Enterprise Admins,
     Domain Admins (of the forest root domain) and SYSTEM, so that nothing inherited from the Configuration
     partition lets anyone else read the key (which would let them compute every gMSA password). Its algorithm
@@ -114,6 +117,21 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+accounts_using_key:
+  description:
+    - DNs of the gMSAs of the connected domain whose current password (C(msDS-ManagedPasswordId)) derives from
+      the key being deleted; a warning names them. Other domains of the forest are not searched.
+  returned: when O(state=absent) finds the key
+  type: list
+  elements: str
+  sample: []
+  version_added: 0.3.0
+unreadable_keys:
+  description: Ids of the keys this account sees only by name (it may not read their attributes).
+  returned: when O(match_by=any) refuses to create a key beside keys it cannot read
+  type: list
+  elements: str
+  version_added: 0.3.0
 configured_parameters:
   description: The KDS configuration attributes (Set-KdsConfiguration) a new key took from the forest instead of
     Windows' defaults; empty when the forest sets none.
@@ -205,8 +223,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT
 
 def read_keys(directory, now):
     container = kds.container_dn(directory.configuration_nc)
-    entries = directory.search(container, '(objectClass=msKds-ProvRootKey)', kds.ATTRIBUTES, scope='one')
-    return container, [kds.describe_key(e, now) for e in entries]
+    return container, [kds.describe_key(e, now) for e in kds.search_keys(directory)]
 
 
 def read_config(directory):
@@ -268,6 +285,17 @@ def core(module, directory):
                 others = [k for k in keys if k['usable'] and k['key_id'] != key_id]
                 warnings.append('deleting the KDS root key that DCs use now%s; gMSA passwords derived from it can '
                                 'no longer be computed' % ('' if others else ' and no other key is usable'))
+            users = kds.accounts_using_key(directory.search(
+                directory.default_nc, '(&(objectClass=msDS-GroupManagedServiceAccount)(msDS-ManagedPasswordId=*))',
+                ['msDS-ManagedPasswordId'], paged=True), key_id)
+            result['accounts_using_key'] = users
+            if users:
+                warnings.append('%d gMSA%s of this domain still derive%s the current password from KDS root key %s '
+                                '(%s): once it is deleted, domain controllers cannot compute %s password and the '
+                                'hosts using %s fail to log on' % (
+                                    len(users), '' if len(users) == 1 else 's', 's' if len(users) == 1 else '',
+                                    key_id, ', '.join(users[:5]) + (', ...' if len(users) > 5 else ''),
+                                    'its' if len(users) == 1 else 'their', 'it' if len(users) == 1 else 'them'))
             result['changed'] = True
             result['diff'] = dict(before=kds.public(victim[0]), after={})
             if not module.check_mode:
@@ -280,7 +308,16 @@ def core(module, directory):
             module.warn(w)
         return result
 
+    unreadable = kds.unreadable_warning(keys, directory.bound_as)
     chosen = kds.choose_existing(keys, p['match_by'], key_id)
+    if chosen is None and unreadable and p['match_by'] == 'any':
+        # A key it cannot read may well be usable: a second key beside it is never what was asked for.
+        raise ModuleFailure('%s Not creating another key beside keys this account cannot see into: run this task as '
+                            'an account that may read them (Enterprise Admins, or Domain Admins of the forest root '
+                            'domain), or use match_by=never to create one regardless. Nothing was changed.'
+                            % unreadable, unreadable_keys=sorted(k['key_id'] for k in keys if not k['readable']))
+    if unreadable:
+        warnings.append(unreadable)
     if chosen is None:
         new_id = key_id or (None if module.check_mode else str(uuid.uuid4()))
         if new_id and any(k['key_id'] == new_id for k in keys):
@@ -324,6 +361,8 @@ def core(module, directory):
         time.sleep(max(0.0, delay) + 1)
         chosen['usable'] = True
 
+    for w in warnings:
+        module.warn(w)
     result.update(key_id=chosen['key_id'], created=chosen['created'], effective=chosen['effective'],
                   usable_at=chosen['usable_at'], usable=chosen['usable'],
                   keys=[kds.public(k) for k in keys])

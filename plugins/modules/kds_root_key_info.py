@@ -11,6 +11,10 @@ version_added: 0.1.0
 description:
   - Reads every C(msKds-ProvRootKey) object with one search and tells, for each, when it was created, its
     start time, when DCs start using it and whether they do now. Also names the key DCs use now.
+  - The descriptor Windows gives a key lets only Enterprise Admins, the forest root domain's Domain Admins and
+    SYSTEM read it. Another account (an OU-delegated admin, a child domain's Domain Admins) sees such a key only
+    by its name; the module lists it with RV(keys[].readable=false), warns which right is missing and returns
+    RV(usable=null) when no key it can read is usable, never an empty list or "no key".
   - Never reads or returns key material (C(msKds-RootKeyData)).
 author:
   - gmsa.farm maintainers (@gmsa-farm)
@@ -50,6 +54,13 @@ keys:
       description: DN of the key object.
       type: str
       returned: always
+    readable:
+      description:
+        - Whether this account may read the key's attributes. When V(false), only RV(keys[].key_id) and
+          RV(keys[].distinguished_name) are known and the other values are null.
+      type: bool
+      returned: always
+      version_added: 0.3.0
     created:
       description: Creation time (ISO 8601, UTC).
       type: str
@@ -63,7 +74,7 @@ keys:
       type: str
       returned: always
     usable:
-      description: Whether DCs may use it now.
+      description: Whether DCs may use it now; null when the key is not readable.
       type: bool
       returned: always
     valid_id:
@@ -93,10 +104,20 @@ keys:
       type: bool
       returned: when the bind may read the key's descriptor
 usable:
-  description: Whether at least one key is usable now (gMSAs can be created).
+  description:
+    - Whether at least one key is usable now (gMSAs can be created).
+    - Null when no readable key is usable but keys exist that this account cannot read (see RV(unreadable_keys)):
+      the answer is then unknown, and a domain controller may still have a usable key.
   returned: success
   type: bool
   sample: true
+unreadable_keys:
+  description: Ids of the keys this account sees only by name (it may not read their attributes).
+  returned: success
+  type: list
+  elements: str
+  sample: []
+  version_added: 0.3.0
 active_key_id:
   description: The key DCs use now (latest created among usable ones), or null.
   returned: success
@@ -125,8 +146,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_cont
 
 def core(module, directory):
     now = datetime.datetime.now(datetime.timezone.utc)
-    entries = directory.search(kds.container_dn(directory.configuration_nc), '(objectClass=msKds-ProvRootKey)',
-                               kds.ATTRIBUTES + ['nTSecurityDescriptor'], scope='one', controls=dacl_control())
+    entries = kds.search_keys(directory, kds.ATTRIBUTES + ['nTSecurityDescriptor'], controls=dacl_control())
     root_sid = None
     keys = []
     for e in entries:
@@ -146,13 +166,18 @@ def core(module, directory):
                                                           report['dacl_protected'] else []) +
                                                          ['also granted to %s' % x for x in report['extra_trustees']])))
         keys.append(key)
-    keys.sort(key=lambda k: k['created'] or '')
+    keys.sort(key=lambda k: (k['created'] or '', k['key_id'] or ''))
     active = kds.active_key(keys)
     pending = sorted(k['usable_at'] for k in keys if k['valid_id'] and not k['usable'] and k['usable_at'])
+    unreadable = kds.unreadable_warning(keys, directory.bound_as)
+    if unreadable:
+        module.warn(unreadable)
+    hidden = sorted(k['key_id'] for k in keys if not k['readable'])
     return dict(
         changed=False,
         keys=[kds.public(k) for k in keys],
-        usable=active is not None,
+        usable=True if active is not None else (None if hidden else False),
+        unreadable_keys=hidden,
         active_key_id=active['key_id'] if active else None,
         next_usable_at=None if active else (pending[0] if pending else None),
         keys_with_wider_dacl=[k['key_id'] for k in keys if k.get('dacl_wider_than_windows')],

@@ -2,6 +2,7 @@
 nothing, the password grant really works (bound as member computers), concurrent writers lose nothing."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -20,12 +21,18 @@ def uid(prefix='g'):
 
 @pytest.fixture
 def gmsa(run_module, ou, lab):
-    """run the gmsa module with path=<the test OU> unless given."""
-    def _run(args, check=False):
+    """run the gmsa module with path=<the test OU> unless given, as the delegated identity unless as_admin."""
+    def _run(args, check=False, as_admin=False):
         full = dict(path=ou)
         full.update(args)
-        return run_module('gmsa', full, check=check)
+        return run_module('gmsa', full, check=check, as_admin=as_admin)
     return _run
+
+
+# Options no OU delegation can grant: writing the delegation bits of userAccountControl and
+# msDS-AllowedToDelegateTo needs SeEnableDelegationPrivilege (a user right on the domain controllers, Administrators
+# only by default; Microsoft's "Enable computer and user accounts to be trusted for delegation" policy setting).
+NEEDS_DELEGATION_PRIVILEGE = ('allowed_to_delegate_to', 'trusted_to_auth_for_delegation', 'trusted_for_delegation')
 
 
 def read(admin, dn, attrs=('*',)):
@@ -213,6 +220,8 @@ def test_each_option_check_apply_idempotent_read_back(gmsa, lab, admin, ou, opti
     create = dict(name=name, dns_hostname=dns(lab, name))
     if initial is not None:
         create[option] = initial
+    if option in NEEDS_DELEGATION_PRIVILEGE:
+        gmsa = functools.partial(gmsa, as_admin=True)
     assert not gmsa(create).failed
     r = check_apply_idempotent(gmsa, dict(name=name, **{option: action}), admin, ou)
     assert r['diff']['before'][option] != r['diff']['after'][option]
@@ -280,7 +289,20 @@ def test_delete(gmsa, lab, admin, ou):
     assert gmsa(dict(name=name, state='absent'))['changed'] is False
 
 
+def test_delegated_identity_is_refused_trust_for_delegation_and_nothing_changes(gmsa, lab, admin, ou):
+    name = uid()
+    assert not gmsa(dict(name=name, dns_hostname=dns(lab, name))).failed
+    before = dump_tree(admin, ou)
+    r = gmsa(dict(name=name, trusted_for_delegation=True))
+    assert r.failed and r['ldap_result'] == 'insufficientAccessRights (50)', r
+    assert r['msg'].endswith('Nothing was changed.'), r['msg']
+    assert dump_tree(admin, ou) == before
+
+
 def test_standalone_bound_to_host(gmsa, computers, lab, admin, ou):
+    # As Administrator: a standalone account is created in the OU and linked from its host's computer object,
+    # neither of which the farm delegation grants (it covers gMSAs and groups).
+    gmsa = functools.partial(gmsa, as_admin=True)
     host = computers.create(uid('s'))
     name = uid('m')
     r = check_apply_idempotent(gmsa, dict(name=name, account_type='standalone', host=host['sam']), admin, ou)
@@ -469,6 +491,9 @@ def test_two_writers_lose_nothing(gmsa, computers, lab, admin, ou, tmp_path):
 
 
 def test_protect_from_deletion(gmsa, lab, admin, ou):
+    # As Administrator: the protection also denies "delete child" on the parent OU, which needs WRITE_DAC on the
+    # OU itself; the farm delegation gives full control on the accounts only.
+    gmsa = functools.partial(gmsa, as_admin=True)
     name = uid()
     dn = 'CN=%s,%s' % (name, ou)
     r = check_apply_idempotent(gmsa, dict(name=name, dns_hostname=dns(lab, name), protect_from_deletion=True),
