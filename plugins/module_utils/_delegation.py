@@ -73,11 +73,12 @@ def wanted(rights, sid):
     return out
 
 
-def sddl(key):
-    """An ACE key as SDDL text, the way Windows and samba-tool show it."""
+def sddl(key, hex_mask=False):
+    """An ACE key as SDDL text, the way Windows and samba-tool show it (``hex_mask``: the mask as a number, the
+    only form winacl's SDDL parser takes for combined rights)."""
     kind, flags, mask, obj, inherited, sid = key
     f = ''.join(t for bit, t in _SDDL_FLAGS if flags & bit)
-    r = dict(_SDDL_RIGHTS).get(mask, '0x%08x' % mask)
+    r = ('0x%x' % mask) if hex_mask else dict(_SDDL_RIGHTS).get(mask, '0x%08x' % mask)
     return '(%s;%s;%s;%s;%s;%s)' % (kind, f, r, obj or '', inherited or '', sid)
 
 
@@ -104,7 +105,7 @@ def ace_key(ace):
 
 def _new_ace(key):
     from winacl.dtyp.ace import ACE
-    return ACE.from_sddl(sddl(key))
+    return ACE.from_sddl(sddl(key, hex_mask=True))
 
 
 def plan(dacl_sd, keys, present=True):

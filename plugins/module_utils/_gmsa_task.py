@@ -551,6 +551,10 @@ def create_error(directory, e, dn, p, sam):
             if unreadable:      # the DC's own answer, as it is, with what this account could not check
                 return '%s (%s)' % (e.msg, unreadable)
             raise ModuleFailure(no_key_message(keys))
+        if is_no_key_error(e):
+            return ('%s (the domain controller found no usable KDS root key, though this account reads key %s as '
+                    'usable: the key may not have replicated to that DC yet, or its clock differs; wait for '
+                    'replication and run again)' % (e.msg, kds.active_key(keys)['key_id']))
     if e.code == RESULT['noSuchObject']:
         return 'path %s does not exist: create the OU or container first, or leave path out to use the Managed ' \
                'Service Accounts container' % parent_dn(dn)

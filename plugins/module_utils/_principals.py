@@ -164,7 +164,7 @@ def match_all(values, entries, what='principal'):
     return resolved, missing
 
 
-def find_one(directory, name, class_filter, what, attributes=()):
+def find_one(directory, name, class_filter, what, attributes=(), option='name'):
     """Exactly one principal of ``class_filter`` (an LDAP filter such as ``(objectCategory=computer)``) named
     ``name`` in any form ``classify`` takes, in the connected domain: one search. Returns (principal, its
     attributes); raises PrincipalError naming the option, the value and what was wrong."""
@@ -172,12 +172,12 @@ def find_one(directory, name, class_filter, what, attributes=()):
         kind, value = classify(name)
         check_domains(directory, [name])
     except PrincipalError as e:
-        raise PrincipalError('name: %s' % e)
+        raise PrincipalError('%s: %s' % (option, e))
     entries = directory.search(directory.default_nc, '(&%s%s)' % (class_filter, filter_for(kind, value)),
                                PRINCIPAL_ATTRIBUTES + list(attributes))
     found, missing = match_all([name], entries, what=what)
     if missing:
-        raise PrincipalError('name: no %s %s in the domain' % (what, name))
+        raise PrincipalError('%s: no %s %s in the domain' % (option, what, name))
     principal = found[name]
     return principal, [e for e in entries if e['dn'] == principal['dn']][0]['attributes']
 

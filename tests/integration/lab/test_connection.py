@@ -75,19 +75,18 @@ def test_kerberos_without_ticket_says_so(run_module, tmp_path):
     assert 'run kinit first' in r['msg']
 
 
-def test_kerberos_wrong_password(run_module, lab):
+def test_kerberos_wrong_password(run_module, lab, delegated):
     r = run_module('domain_info', dict(domain_auth='kerberos', domain_password='not-the-password'))
     assert r.failed
-    assert r['msg'].startswith('Kerberos: could not get a ticket from the password of %s'
-                               % lab['GMSA_DOMAIN_USERNAME'])
+    assert r['msg'].startswith('Kerberos: could not get a ticket from the password of %s' % delegated['upn'])
     assert 'not-the-password' not in str(r)
 
 
-def test_wrong_password(run_module, lab):
+def test_wrong_password(run_module, lab, delegated):
     r = run_module('domain_info', dict(domain_password='not-the-password'))
     assert r.failed
     assert r['msg'].startswith('Bind to %s:636 as %s was rejected: wrong user name or password'
-                               % (lab['GMSA_DOMAIN_SERVER'], lab['GMSA_DOMAIN_USERNAME']))
+                               % (lab['GMSA_DOMAIN_SERVER'], delegated['upn']))
     assert 'invalidCredentials (49)' in r['msg']
     assert 'not-the-password' not in str(r)
 
@@ -200,13 +199,14 @@ def test_info_options_taking_a_filter_or_a_dn_are_checked(run_module, lab, args,
     assert r.failed and message in r['msg'], r
 
 
-def test_kerberos_with_a_lower_case_upn_and_no_krb5_conf_for_the_realm(run_module, lab, tmp_path, monkeypatch):
+def test_kerberos_with_a_lower_case_upn_and_no_krb5_conf_for_the_realm(run_module, lab, tmp_path, monkeypatch,
+                                                                        delegated):
     """Users write UPNs in lower case and execution environments have no krb5.conf for their domain: the realm is
     upper-cased and the DCs of domain_server are the KDCs (issue 14)."""
     empty = tmp_path / 'krb5.conf'
     empty.write_text('[libdefaults]\n  dns_lookup_kdc = false\n')
     monkeypatch.setenv('KRB5_CONFIG', str(empty))
-    user = lab['GMSA_DOMAIN_USERNAME'].split('@')[0] + '@' + lab['GMSA_LAB_REALM'].lower()
+    user = delegated['name'] + '@' + lab['GMSA_LAB_REALM'].lower()
     r = run_module('domain_info', dict(domain_auth='kerberos', domain_username=user))
     assert not r.failed, r
     assert os.environ['KRB5_CONFIG'] == str(empty)     # put back after the task

@@ -3,6 +3,7 @@ DC gives - injected by a fault proxy in front of the lab DC (tests/lab/ldap_faul
 gives them."""
 from __future__ import annotations
 
+import functools
 import uuid
 
 import ldap3
@@ -18,14 +19,19 @@ def uid(prefix='p'):
 
 @pytest.fixture
 def gmsa(run_module, ou, lab):
-    def _run(args, check=False, via=None):
+    def _run(args, check=False, via=None, as_admin=False):
         full = dict(path=ou)
         if via is not None:
             # through the proxy (one more TLS hop, on a busy 2-core CI machine): a longer receive timeout
             full.update(domain_server=['127.0.0.1'], domain_port=via.port, domain_ca_cert=via.ca, domain_timeout=60)
         full.update(args)
-        return run_module('gmsa', full, check=check)
+        return run_module('gmsa', full, check=check, as_admin=as_admin)
     return _run
+
+
+# protect_from_deletion also denies "delete child" on the parent OU: that needs WRITE_DAC on the OU itself, which
+# the farm delegation (full control on the accounts only) does not give. Such tests run as Administrator.
+PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU = dict(as_admin=True)
 
 
 def dns(lab, name):
@@ -81,6 +87,7 @@ def test_refused_value_delete_with_a_concurrent_change_is_retried_not_overwritte
 
 # ----------------------------------------------------------------------------- finding 3: plan and partial failures
 def test_check_mode_lists_the_same_requests_a_real_run_sends(gmsa, lab, admin, ou):
+    gmsa = functools.partial(gmsa, **PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU)
     name = uid('g')
     c = gmsa(dict(name=name, dns_hostname=dns(lab, name), protect_from_deletion=True), check=True)
     r = gmsa(dict(name=name, dns_hostname=dns(lab, name), protect_from_deletion=True))
@@ -92,6 +99,7 @@ def test_check_mode_lists_the_same_requests_a_real_run_sends(gmsa, lab, admin, o
 def test_a_failure_after_writes_reports_them_and_changed(gmsa, lab, admin, ou, proxy):
     """The parent refuses the "delete child" deny (a delegated OU admin without WRITE_DAC on it, say): the
     account's update and protection were written; the result says so, with changed: true."""
+    gmsa = functools.partial(gmsa, **PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU)
     name = uid('g')
     assert not gmsa(dict(name=name, dns_hostname=dns(lab, name))).failed
     proxy.rules.append(Rule('modifyRequest', 50, dn=ou, message='insufficient rights on the OU'))
@@ -135,6 +143,7 @@ def test_constraint_violation_on_an_attribute_filled_meanwhile_is_retried(gmsa, 
 
 def test_a_protected_account_is_moved_with_protection_lifted_and_restored(gmsa, lab, admin, ou):
     """Windows refuses to move or rename a protected object: the plan lifts the protection, moves, restores it."""
+    gmsa = functools.partial(gmsa, **PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU)
     name = uid('g')
     sub = 'OU=moved,%s' % ou
     admin.add(sub, ['top', 'organizationalUnit'])
@@ -151,6 +160,7 @@ def test_a_protected_account_is_moved_with_protection_lifted_and_restored(gmsa, 
 
 
 def test_absent_on_a_protected_account_changes_nothing_unless_asked(gmsa, lab, admin, ou):
+    gmsa = functools.partial(gmsa, **PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU)
     name = uid('g')
     assert not gmsa(dict(name=name, dns_hostname=dns(lab, name), protect_from_deletion=True)).failed
     before = dump_tree(admin, ou)
@@ -159,6 +169,7 @@ def test_absent_on_a_protected_account_changes_nothing_unless_asked(gmsa, lab, a
 
 
 def test_delete_refused_after_lifting_the_protection_puts_it_back(gmsa, lab, admin, ou, proxy):
+    gmsa = functools.partial(gmsa, **PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU)
     name = uid('g')
     assert not gmsa(dict(name=name, dns_hostname=dns(lab, name), protect_from_deletion=True)).failed
     proxy.rules.append(Rule('delRequest', 50, dn_part='cn=%s,' % name.lower(), message='no delete right'))
@@ -170,6 +181,8 @@ def test_delete_refused_after_lifting_the_protection_puts_it_back(gmsa, lab, adm
 
 # ----------------------------------------------------------------------------- finding 4: sMSA host link
 def test_standalone_account_moved_to_another_host_keeps_one_link(gmsa, computers, lab, admin, ou):
+    # As Administrator: standalone accounts (and their hosts' links) are outside the farm delegation.
+    gmsa = functools.partial(gmsa, as_admin=True)
     first, second = computers.create(uid('s')), computers.create(uid('s'))
     name = uid('m')
     assert not gmsa(dict(name=name, account_type='standalone', host=first['sam'])).failed
@@ -182,14 +195,32 @@ def test_standalone_account_moved_to_another_host_keeps_one_link(gmsa, computers
 
 
 # ----------------------------------------------------------------------------- finding 6: NTE_NO_KEY
-def test_windows_no_kds_key_refusal_is_explained(gmsa, lab, proxy, ou, admin):
+NTE_NO_KEY = ('0000207D: SvcErr: DSID-03152D2C, problem 5003 (WILL_NOT_PERFORM), data -2146893811 (0x8009000D '
+              'NTE_NO_KEY)')
+
+
+def test_windows_no_kds_key_refusal_is_shown_as_it_is_when_the_keys_cannot_be_read(gmsa, lab, proxy, ou, admin):
+    """The delegated identity cannot read the lab's KDS key (it has the descriptor Windows writes): whether a key
+    is usable is unknown to it, so the DC's own refusal is shown, with the right the account lacks to tell."""
     name = uid('g')
     before = dump_tree(admin, ou)
-    proxy.rules.append(Rule('addRequest', 53, dn_part='cn=%s,' % name.lower(),
-                            message='0000207D: SvcErr: DSID-03152D2C, problem 5003 (WILL_NOT_PERFORM), data '
-                                    '-2146893811 (0x8009000D NTE_NO_KEY)'))
+    proxy.rules.append(Rule('addRequest', 53, dn_part='cn=%s,' % name.lower(), message=NTE_NO_KEY))
     r = gmsa(dict(name=name, dns_hostname=dns(lab, name)), via=proxy)
-    assert r.failed and 'No usable KDS root key' in r['msg'] and r['msg'].endswith('Nothing was changed.')
+    assert r.failed and r['msg'].endswith('Nothing was changed.'), r
+    assert '0x8009000D NTE_NO_KEY' in r['msg'] and 'No usable KDS root key' not in r['msg']
+    assert 'cannot read' in r['msg'] and 'Read Property' in r['msg']
+    assert dump_tree(admin, ou) == before
+
+
+def test_windows_no_kds_key_refusal_is_explained_to_who_can_read_the_keys(gmsa, lab, proxy, ou, admin):
+    """Administrator reads the key and sees it usable, yet this DC answers NTE_NO_KEY (it lacks the key): the DC's
+    refusal is shown as it is, with the likely cause."""
+    name = uid('g')
+    before = dump_tree(admin, ou)
+    proxy.rules.append(Rule('addRequest', 53, dn_part='cn=%s,' % name.lower(), message=NTE_NO_KEY))
+    r = gmsa(dict(name=name, dns_hostname=dns(lab, name)), via=proxy, as_admin=True)
+    assert r.failed and '0x8009000D NTE_NO_KEY' in r['msg'] and r['msg'].endswith('Nothing was changed.'), r
+    assert 'may not have replicated to that DC yet' in r['msg']
     assert dump_tree(admin, ou) == before
 
 
@@ -225,6 +256,8 @@ def test_computer_account_disable_and_reset(run_module, computers, admin, ou, la
 
 
 def test_service_user_spns_and_enabled(run_module, admin, ou, lab):
+    # As Administrator: service users (the accounts a farm migrates from) are not in the farm delegation.
+    run_module = functools.partial(run_module, as_admin=True)
     user = uid('svc')
     dn = 'CN=%s,%s' % (user, ou)
     assert admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {

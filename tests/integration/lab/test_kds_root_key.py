@@ -273,3 +273,68 @@ def test_new_key_follows_the_forest_kds_configuration(no_keys, kds, kds_admin, k
         assert stored['msKds-PrivateKeyLength'] == [b'256'] and stored['msKds-PublicKeyLength'] == [b'2048']
     finally:
         assert kds_admin.modify(cfg, {'msKds-PrivateKeyLength': [(ldap3.MODIFY_DELETE, [])]}), kds_admin.result
+
+
+# ----------------------------------------------------------------------------- audit entries, deletion in use
+def test_new_key_keeps_the_audit_entries_it_inherits(no_keys, kds, kds_admin, kds_lab):
+    """Only the DACL is protected: the SACL-protected bit stays clear, so auditing set on the key container
+    (an inheritable audit entry, put there for this test) reaches the new key."""
+    from ldap3.protocol.microsoft import security_descriptor_control
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    sacl_only = security_descriptor_control(sdflags=0x08)
+
+    def sd_of(dn):
+        kds_admin.search(dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=['nTSecurityDescriptor'],
+                         controls=sacl_only)
+        return kds_admin.response[0]['raw_attributes']['nTSecurityDescriptor'][0]
+    parent = container(kds_lab)
+    old = sd_of(parent)
+    audit = SECURITY_DESCRIPTOR.from_sddl('S:(AU;CISA;RP;;;WD)').to_bytes()
+    assert kds_admin.modify(parent, {'nTSecurityDescriptor': [(ldap3.MODIFY_REPLACE, [audit])]},
+                            controls=sacl_only), kds_admin.result
+    try:
+        key_id = kds(dict(effective_time_hours=0))['key_id']
+        sd = SECURITY_DESCRIPTOR.from_bytes(sd_of('CN=%s,%s' % (key_id, parent)))
+        assert not int(sd.Control) & 0x2000, 'SACL must not be protected'
+        inherited = [a.to_sddl() for a in (sd.Sacl.aces if sd.Sacl else []) if int(a.AceFlags) & 0x10]
+        assert inherited and all(a.endswith(';S-1-1-0)') for a in inherited), sd.to_sddl()
+    finally:
+        assert kds_admin.modify(parent, {'nTSecurityDescriptor': [(ldap3.MODIFY_REPLACE, [old])]},
+                                controls=sacl_only), kds_admin.result
+
+
+def test_deleting_a_key_names_the_accounts_that_still_derive_from_it(no_keys, kds, kds_admin, kds_lab):
+    key_id = kds(dict(effective_time_hours=0))['key_id']
+    name = 'k%s' % uuid.uuid4().hex[:8]
+    samba_tool(kds_lab, 'service-account', 'create', '--name=%s' % name,
+               '--dns-host-name=%s.%s' % (name, kds_lab['GMSA_LAB_REALM'].lower()))
+    try:
+        kds_admin.search(kds_lab['GMSA_LAB_BASE_DN'], '(sAMAccountName=%s$)' % name, attributes=['1.1'])
+        dn = kds_admin.response[0]['dn']
+        for check in (True, False):
+            r = kds(dict(state='absent', key_id=key_id), check=check)
+            assert not r.failed and r['changed'] is True, r
+            assert dn in r['accounts_using_key']
+            assert any('still derive' in w and dn in w and key_id in w for w in r.warning_texts), r.warning_texts
+        assert keys_in_directory(kds_admin, kds_lab) == {}
+    finally:
+        samba_tool(kds_lab, 'service-account', 'delete', '--name=%s' % name)
+
+
+# ----------------------------------------------------------------------------- check mode across tasks
+def test_check_mode_predicts_a_gmsa_whose_key_an_earlier_task_only_plans(no_keys, kds, kds_admin, kds_lab,
+                                                                         run_module):
+    """In check mode the key task writes nothing, so the gMSA task after it meets no key: it predicts the create
+    (changed, with a warning that a usable key is needed first) instead of failing; a real run still refuses."""
+    before = dump_tree(kds_admin, kds_lab['GMSA_LAB_BASE_DN'])
+    k = kds(dict(effective_time_hours=0), check=True)
+    assert k['changed'] is True
+    args = dict(kds_lab['conn'], name='ck%s' % uuid.uuid4().hex[:6], dns_hostname='ck.kdslab.test')
+    g = run_module('gmsa', args, check=True)
+    assert not g.failed, g
+    assert g['changed'] is True and g['diff']['before'] == {}
+    assert any('No usable KDS root key' in w and 'a real run cannot create the account until one is usable' in w
+               for w in g.warning_texts), g.warning_texts
+    assert dump_tree(kds_admin, kds_lab['GMSA_LAB_BASE_DN']) == before
+    real = run_module('gmsa', args)
+    assert real.failed and real['msg'].startswith('No usable KDS root key in the forest')
