@@ -26,7 +26,8 @@ import ldap3
 
 ENV = os.environ
 STORE = os.path.join(ENV['GMSA_LAB_DIR'], 'hosts.json')
-OU = 'OU=LabHosts,%s' % ENV['GMSA_LAB_BASE_DN']
+# GMSA_LAB_HOSTS_OU: another OU for the computers (a test's delegated OU); created when missing.
+OU = ENV.get('GMSA_LAB_HOSTS_OU') or 'OU=LabHosts,%s' % ENV['GMSA_LAB_BASE_DN']
 
 
 def connect(user, password, required=True):

@@ -1,5 +1,9 @@
 """The farm lifecycle playbooks against the lab DC, step by step, asserting the directory after each step and
-that a removed or compromised host can no longer retrieve the password (bound as that computer)."""
+that a removed or compromised host can no longer retrieve the password (bound as that computer).
+
+The playbooks run as the delegated identity (tests/conftest.py): the farm's accounts, host group and member
+computers live in an OU inside the delegated one, so what the farm may do there is exactly the delegation;
+Administrator only prepares and verifies."""
 from __future__ import annotations
 
 import json
@@ -12,25 +16,32 @@ import ldap3
 import pytest
 import yaml
 
+from conftest import delete_tree
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 LAB_HOSTS = os.path.join(REPO, 'tests', 'lab', 'lab_hosts.py')
 
 
 class Farm(object):
-    def __init__(self, lab, admin, tmp_path):
-        self.lab, self.admin, self.tmp = lab, admin, tmp_path
+    def __init__(self, lab, admin, tmp_path, delegated):
+        self.lab, self.admin, self.tmp, self.delegated = lab, admin, tmp_path, delegated
         tag = uuid.uuid4().hex[:6]
+        self.ou = 'OU=farm-%s,%s' % (tag, delegated['ou'])
         self.hosts = ['f%sh%d' % (tag, i) for i in range(1, 4)]
         self.account = 'tf%s' % tag
         self.group = 'TF%sHosts' % tag
-        self.desc = dict(name='TF%s' % tag, members_group='farm_members', host_group=dict(name=self.group),
+        self.desc = dict(name='TF%s' % tag, members_group='farm_members', host_group=dict(name=self.group, path=self.ou),
                          accounts=[dict(name=self.account, dns_hostname='%s.gmsalab.test' % self.account,
-                                        spn=['http/%s.gmsalab.test' % self.account])],
+                                        spn=['http/%s.gmsalab.test' % self.account], path=self.ou)],
                          identities=[], profile='none', fallback_account='LocalSystem')
         self.env = dict(os.environ)
         self.env.update(dict((k, v) for k, v in lab.items() if k.startswith(('GMSA_', 'KRB5')) and isinstance(v, str)))
         self.env.update(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'),
-                        ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+                        ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                        GMSA_LAB_HOSTS_OU=self.ou)
+        # The playbooks bind as the delegated identity; the helper (computers, verification) as Administrator.
+        self.env_delegated = dict(self.env, GMSA_DOMAIN_USERNAME=delegated['upn'],
+                                  GMSA_DOMAIN_PASSWORD=delegated['password'])
         self.helper(['ensure'] + self.hosts)
 
     def helper(self, args):
@@ -42,7 +53,8 @@ class Farm(object):
     def can_retrieve(self, account=None):
         return self.helper(['verify', account or self.account] + self.hosts)
 
-    def run(self, playbook, members, extra=None, expect_ok=True, check=False, member_vars=None, host_vars=None):
+    def run(self, playbook, members, extra=None, expect_ok=True, check=False, member_vars=None, host_vars=None,
+            as_admin=False):
         inv = dict(all=dict(hosts=dict(localhost=dict(ansible_connection='local',
                                                       ansible_python_interpreter=sys.executable)),
                             children=dict(farm_members=dict(hosts=dict((h, (host_vars or {}).get(h)) for h in members),
@@ -55,13 +67,14 @@ class Farm(object):
         extra_path.write_text(json.dumps(extra or {}))
         p = subprocess.run(['ansible-playbook', '-i', str(path), '-e', '@%s' % extra_path, 'gmsa.farm.%s' % playbook]
                            + (['--check', '--diff'] if check else []),
-                           capture_output=True, text=True, env=self.env, check=False, cwd=REPO)
+                           capture_output=True, text=True, env=self.env if as_admin else self.env_delegated,
+                           check=False, cwd=REPO)
         out = p.stdout + p.stderr
         if expect_ok:
             assert p.returncode == 0, out[-4000:]
         else:
             assert p.returncode != 0, out[-4000:]
-        assert self.lab['GMSA_DOMAIN_PASSWORD'] not in out
+        assert self.lab['GMSA_DOMAIN_PASSWORD'] not in out and self.delegated['password'] not in out
         return out
 
     def read(self, sam, attrs):
@@ -87,11 +100,12 @@ class Farm(object):
             e = self.read(sam, ['1.1'])
             if e:
                 self.admin.delete(e['dn'])
+        delete_tree(self.admin, self.ou)
 
 
 @pytest.fixture
-def farm(lab, admin, tmp_path):
-    f = Farm(lab, admin, tmp_path)
+def farm(lab, admin, tmp_path, delegated):
+    f = Farm(lab, admin, tmp_path, delegated)
     yield f
     f.cleanup()
 
@@ -119,17 +133,24 @@ def test_farm_lifecycle(farm):
     out = farm.run('deploy_farm', [h1, h2])
     assert 'changed=0' in out
 
-    # add a member
+    # add a member: check mode first (it changes nothing), then for real
+    out = farm.run('add_member', [h1, h2, h3], dict(gmsa_farm_new_members=[h3]), check=True)
+    assert 'changed=0' not in out.split('PLAY RECAP')[-1] and farm.group_members() == [h1, h2]
     farm.run('add_member', [h1, h2, h3], dict(gmsa_farm_new_members=[h3]))
     assert farm.group_members() == [h1, h2, h3]
     assert farm.can_retrieve() == {h1: True, h2: True, h3: True}
 
     # remove a member: it can no longer retrieve the password
+    farm.run('remove_member', [h1, h2, h3], dict(gmsa_farm_leaving_members=[h2]), check=True)
+    assert farm.group_members() == [h1, h2, h3]
     farm.run('remove_member', [h1, h2, h3], dict(gmsa_farm_leaving_members=[h2]))
     assert farm.group_members() == [h1, h3]
     assert farm.can_retrieve() == {h1: True, h2: False, h3: True}
 
     # compromised host, no rollover: cut off in the directory at once
+    farm.run('compromised_host', [h1, h3], dict(gmsa_farm_compromised_host=h3), check=True)
+    assert farm.group_members() == [h1, h3] and farm.can_retrieve()[h3] is True
+    assert not int(farm.read(h3 + '$', ['userAccountControl'])['attributes']['userAccountControl'][0]) & 2
     farm.run('compromised_host', [h1, h3], dict(gmsa_farm_compromised_host=h3))
     assert farm.group_members() == [h1]
     assert farm.can_retrieve() == {h1: True, h2: False, h3: False}
@@ -180,6 +201,9 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
     try:
         # what the read-only host play sets on a Windows member (unit-tested in test_audit_report.py)
         cand = dict(host=h1, kind='service', name='sql', account='GMSALAB\\svc_sql')
+        check = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'c')), check=True,
+                         member_vars=dict(gmsa_farm_host_candidates=[cand]))
+        assert "Privileged: ['%s']" % farm.account in check
         out = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'r')),
                        member_vars=dict(gmsa_farm_host_candidates=[cand]))
         assert "Privileged: ['%s']" % farm.account in out
@@ -210,14 +234,16 @@ def test_migrate_service_account(farm, admin, lab, tmp_path):
     migration = dict(gmsa_migration=dict(user=user, account=dict(name=new, dns_hostname='%s.gmsalab.test' % new),
                                          members_group='farm_members'))
     try:
-        out = farm.run('migrate_service_account', [h1], migration, check=True)
+        # As Administrator: the service user being migrated (its SPNs, its enabled flag) is outside the farm
+        # delegation, which covers the farm's own gMSAs, group and computers.
+        out = farm.run('migrate_service_account', [h1], migration, check=True, as_admin=True)
         assert 'Would move the SPNs' in out and farm.account_state(new) is None
-        farm.run('migrate_service_account', [h1], migration)
+        farm.run('migrate_service_account', [h1], migration, as_admin=True)
         assert farm.account_state(new) == dict(enabled=True, spn=sorted(spns), has_membership=True)
         e = farm.read(user, ['servicePrincipalName', 'userAccountControl'])
         assert not e['attributes'].get('servicePrincipalName') and int(e['attributes']['userAccountControl'][0]) & 2
         assert farm.can_retrieve(new)[h1] is True
-        out = farm.run('migrate_service_account', [h1], migration)
+        out = farm.run('migrate_service_account', [h1], migration, as_admin=True)
         assert 'changed=0' in out.split('PLAY RECAP')[-1]
     finally:
         admin.delete(dn)
