@@ -123,7 +123,10 @@ def plan(dacl_sd, keys, present=True):
         sd = SECURITY_DESCRIPTOR.from_bytes(bytes(dacl_sd))
     except Exception as e:  # winacl raises various errors on malformed input
         raise DelegationError('cannot parse the security descriptor (%d bytes): %s' % (len(dacl_sd), e))
-    aces = list(sd.Dacl.aces) if sd.Dacl is not None else []
+    if sd.Dacl is None:
+        raise DelegationError('the security descriptor read (%d bytes) has no DACL, which would grant everyone '
+                              'full control: give the object a DACL first' % len(dacl_sd))
+    aces = list(sd.Dacl.aces)
     have = [ace_key(a) for a in aces]
     explicit = set(k for k in have if k is not None and not k[1] & INHERITED)
     found = [k for k in keys if k in explicit]
