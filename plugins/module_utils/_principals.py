@@ -186,14 +186,24 @@ SID_BATCH = 200
 
 
 def principals_by_sid(directory, sids):
-    """SID → principal for ``sids`` that exist: searches of at most SID_BATCH SIDs each (none for no SIDs)."""
+    """SID → principal for ``sids`` that exist: searches of at most SID_BATCH SIDs each (none for no SIDs).
+
+    A SID that lives on in another principal's sIDHistory (a migrated account) resolves to that principal, with
+    ``via_sid_history`` set: its tokens carry the old SID, so what was granted to it still applies."""
     out = {}
     todo = sorted(set(sids))
+    wanted = set(todo)
     for i in range(0, len(todo), SID_BATCH):
-        flt = '(|%s)' % ''.join('(objectSid=%s)' % ldap_filter_bytes(sid_to_bytes(s)) for s in todo[i:i + SID_BATCH])
-        for e in directory.search(directory.default_nc, flt, PRINCIPAL_ATTRIBUTES, paged=True):
+        flt = '(|%s)' % ''.join('(objectSid=%s)(sIDHistory=%s)' % ((ldap_filter_bytes(sid_to_bytes(s)),) * 2)
+                                for s in todo[i:i + SID_BATCH])
+        for e in directory.search(directory.default_nc, flt, PRINCIPAL_ATTRIBUTES + ['sIDHistory'], paged=True):
             p = describe(e)
-            out[p['sid']] = p
+            if p['sid'] in wanted:
+                out[p['sid']] = p
+            for old in (e.get('raw') or {}).get('sIDHistory') or []:
+                old = sid_to_str(old)
+                if old in wanted and old not in out:
+                    out[old] = dict(p, via_sid_history=True)
     return out
 
 

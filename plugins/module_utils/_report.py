@@ -11,7 +11,10 @@ groups nested in it, then every principal in it - through memberOf in chain or t
 the in-chain rule does not follow), and one per group an account is in (privileged reach).
 
 The report must never under-report: a grant it cannot enumerate (a well-known SID such as Authenticated Users,
-or a principal of another domain) makes the account's retrievers *unbounded*, with the reason.
+or a principal of another domain, granted directly or as a member of an allowed group) makes the account's
+retrievers *unbounded*, with the reason; a member the auditor could not read makes them unbounded too, the
+reason starting with "Incomplete:" and naming the object. Every entry an access check counts is counted
+(_security.ace_grants_read); a SID kept in another principal's sIDHistory resolves to that principal.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_do
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
 from ansible_collections.gmsa.farm.plugins.module_utils._values import first, raw_first
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
-    granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd, sid_to_bytes, sid_to_str,
+    PRINCIPAL_SELF, conditional_sids, granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd,
+    sid_to_bytes, sid_to_str,
 )
 
 IN_CHAIN = '1.2.840.113556.1.4.1941'
@@ -72,19 +76,52 @@ def rid_of(sid):
 
 
 def principals_in_group(directory, group, domain_sid):
-    """Every security principal the DC counts as a member of ``group`` (a described principal): members in chain,
-    and members through a primary group - of the group itself or of any group nested in it (the in-chain rule
-    does not follow primaryGroupID). Two searches."""
-    nested = directory.search(directory.default_nc, '(&(objectClass=group)(memberOf:%s:=%s))' % (
-        IN_CHAIN, escape(group['dn'])), ['objectSid'], paged=True)
+    """Every member the DC counts in ``group`` (a described principal): members in chain, of any class, and
+    members through a primary group - of the group itself or of any group nested in it (the in-chain rule does
+    not follow primaryGroupID). Two searches.
+
+    Returns (members, unread): ``members`` are described principals, foreign security principals included (a
+    well-known SID such as Authenticated Users, or a principal of a trusted domain, is one); ``unread`` are the
+    member DNs the groups list that neither search returned - objects of another domain of the forest (no
+    foreign security principal stands for those) or objects this account may not read."""
+    groups = directory.search(directory.default_nc, '(|(distinguishedName=%s)(&(objectClass=group)(memberOf:%s:=%s)))'
+                              % (escape(group['dn']), IN_CHAIN, escape(group['dn'])), ['objectSid', 'member'],
+                              paged=True)
     rids = set()
-    for g_sid in [group['sid']] + [sid_to_str(raw_first(e, 'objectSid')) for e in nested]:
+    listed = set()
+    group_dns = set()
+    for e in groups:
+        group_dns.add(e['dn'].lower())
+        listed.update(m.lower() for m in (e['attributes'].get('member') or []))
+        g_sid = sid_to_str(raw_first(e, 'objectSid'))
         if g_sid and domain_sid and g_sid.startswith(domain_sid + '-'):
             rids.add(rid_of(g_sid))
     either = '(memberOf:%s:=%s)%s' % (IN_CHAIN, escape(group['dn']),
                                       ''.join('(primaryGroupID=%d)' % r for r in sorted(rids)))
-    flt = '(&%s(|%s))' % (PRINCIPAL_CLASSES, either)
-    return [pr.describe(e) for e in directory.search(directory.default_nc, flt, pr.PRINCIPAL_ATTRIBUTES, paged=True)]
+    members = [pr.describe(e) for e in directory.search(directory.default_nc, '(|%s)' % either,
+                                                       pr.PRINCIPAL_ATTRIBUTES, paged=True)]
+    seen = group_dns | set(m['dn'].lower() for m in members)
+    return members, sorted(dn for dn in listed if dn not in seen)
+
+
+def member_reason(member, group, domain_sid):
+    """Why a member of an allowed group makes the retrievers unbounded (a foreign security principal: a
+    well-known SID or a principal of another domain), or None."""
+    if member['type'] != 'foreign':
+        return None
+    sid = member['sid'] or member['dn'].split(',')[0].split('=', 1)[-1]
+    if sid in WELL_KNOWN_UNBOUNDED:
+        return '%s (%s) is a member of %s: every principal it stands for can retrieve this password' % (
+            WELL_KNOWN_UNBOUNDED[sid], sid, group['name'])
+    return '%s, a principal of another domain or a well-known SID, is a member of %s: its members are not ' \
+           'enumerated here' % (sid, group['name'])
+
+
+def unread_reason(dn, group, default_nc):
+    if not dn.endswith(default_nc.lower()):
+        return '%s, an object of another domain, is a member of %s: its members are not enumerated here' % (
+            dn, group['name'])
+    return 'Incomplete: %s, a member of %s, could not be read by this account' % (dn, group['name'])
 
 
 def unbounded_reason(sid, principal, domain_sid):
@@ -159,7 +196,9 @@ def build_report(directory, entries, base, now=None, warnings=None):
     for e in entries:
         st = g.read_state(e)
         st['_entry'] = e
-        st['_allowed'] = granted_sids(parse_membership_sd(st['raw']['msDS-GroupMSAMembership']))
+        parsed = parse_membership_sd(st['raw']['msDS-GroupMSAMembership'])
+        st['_allowed'] = granted_sids(parsed)
+        st['_conditional'] = conditional_sids(parsed)
         st['_delegates'] = granted_sids(parse_membership_sd(st['raw']['msDS-AllowedToActOnBehalfOfOtherIdentity']))
         all_sids.extend(st['_allowed'])
         all_sids.extend(st['_delegates'])
@@ -183,10 +222,15 @@ def build_report(directory, entries, base, now=None, warnings=None):
                                 'are universal groups of the root domain): %s' % (len(domains), e))
 
     group_members = {}
+    group_unbounded = {}
     for sid in set(s for st in states for s in st['_allowed']):
         p = by_sid.get(sid)
         if p and p['type'] == 'group':
-            group_members[sid] = principals_in_group(directory, p, domain_sid)
+            members, unread = principals_in_group(directory, p, domain_sid)
+            group_members[sid] = [m for m in members if m['type'] != 'group']
+            reasons = [r for r in (member_reason(m, p, domain_sid) for m in members) if r]
+            reasons += [unread_reason(dn, p, directory.default_nc) for dn in unread]
+            group_unbounded[sid] = reasons
     # Groups an account is in: its direct groups and its primary group (normally Domain Computers, which is
     # not listed in memberOf but can itself be nested into a privileged group).
     primary = {}
@@ -210,6 +254,10 @@ def build_report(directory, entries, base, now=None, warnings=None):
         retrievers = {}
         unbounded = []
         for sid in st['_allowed']:
+            if sid == PRINCIPAL_SELF:   # the access check puts the account's own SID in its place
+                allowed.append(dict(name='SELF (the account itself)', sid=sid, type='well_known', dn=e['dn']))
+                retrievers[st['sam_account_name'].lower()] = st['sam_account_name']
+                continue
             p = by_sid.get(sid)
             reason = unbounded_reason(sid, p, domain_sid)
             if reason:
@@ -220,11 +268,14 @@ def build_report(directory, entries, base, now=None, warnings=None):
                 else:
                     unresolved.append(sid)
                 continue
-            allowed.append(dict(name=p['name'], sid=sid, type=p['type'], dn=p['dn']))
+            allowed.append(dict(name=p['name'], sid=sid, type=p['type'], dn=p['dn'],
+                                **({'sid_history': True} if p.get('via_sid_history') else {})))
             if p['type'] not in ('group', 'foreign'):
                 retrievers[p['name'].lower()] = p['name']
             for c in group_members.get(sid, []):
-                retrievers[c['name'].lower()] = c['name']
+                if c['type'] != 'foreign':
+                    retrievers[c['name'].lower()] = c['name']
+            unbounded.extend(group_unbounded.get(sid, []))
         delegates = [by_sid[s]['name'] if s in by_sid else s for s in st['_delegates']]
         pwd = first(a, 'pwdLastSet')
         pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
@@ -254,6 +305,7 @@ def build_report(directory, entries, base, now=None, warnings=None):
             description=st['description'],
             allowed_principals=sorted(allowed, key=lambda x: x['name'].lower()),
             unresolved_sids=unresolved,
+            conditional_principals=sorted((by_sid[x]['name'] if x in by_sid else x) for x in st['_conditional']),
             effective_retrievers=sorted(retrievers.values(), key=str.lower),
             retrievers_unbounded=bool(unbounded),
             unbounded_reasons=unbounded,

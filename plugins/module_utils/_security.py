@@ -159,11 +159,32 @@ def _serialise(owner_sid, aces, acl_revision=2):
     return sd.to_bytes()
 
 
-def parse_membership_sd(data):
-    """Descriptor bytes → dict(owner, aces=[dict(sid, type, mask, flags, managed)], warnings=[...]).
+# Which entries of msDS-GroupMSAMembership let a caller read msDS-ManagedPassword. The DC runs an access check for
+# READ_PROPERTY on the descriptor with no object-type list (MS-ADTS 5.1.3.3.2, simple access; Samba 4.22's
+# gmsa_allowed_to_view_managed_password does the same). Measured on the lab, each shape granted to one computer:
+#   allow, no flags / CI / OICI: retrieves;  allow CIIO (inherit-only): does not;
+#   allow 0x10 (READ_PROPERTY alone): retrieves;  GENERIC_READ or GENERIC_ALL bits alone: do not (no mapping);
+#   object allow entries (with or without object types): do not;  a deny of READ_PROPERTY before the allow: does not.
+# Conditional (callback) allow entries grant when their condition holds (MS-DTYP 2.4.4.17): counted as granting.
+INHERIT_ONLY_ACE = 0x08
+ALLOWED_TYPES = ('ACCESS_ALLOWED_ACE_TYPE', 'ACCESS_ALLOWED_CALLBACK_ACE_TYPE')
+CONDITIONAL_TYPES = ('ACCESS_ALLOWED_CALLBACK_ACE_TYPE',)
+PRINCIPAL_SELF = 'S-1-5-10'     # replaced by the account's own SID in the access check
 
-    ``managed`` is True for the ACEs this collection writes (allow, mask grants READ_PROPERTY, no flags);
-    others are kept untouched on update and reported in ``warnings``.
+
+def ace_grants_read(ace_type, flags, mask):
+    """Whether an entry of that type, flags and mask lets its trustee read the managed password."""
+    return ace_type in ALLOWED_TYPES and not flags & INHERIT_ONLY_ACE and bool(mask & READ_PROPERTY)
+
+
+def parse_membership_sd(data):
+    """Descriptor bytes → dict(owner, aces=[dict(sid, type, mask, flags, managed, grants, conditional)],
+    warnings=[...]).
+
+    ``grants``: the entry lets its trustee read the password (``ace_grants_read``); ``managed``: it has exactly
+    the shape this collection writes (allow, no flags, READ_PROPERTY in the mask). Entries that grant in another
+    shape (inheritance flags, a condition) count as granted and are removed by ``set``/``remove`` like the
+    others; entries that grant nothing are kept untouched. Both are reported in ``warnings``.
     """
     require_winacl()
     if not data:
@@ -180,8 +201,15 @@ def parse_membership_sd(data):
         flags = int(ace.AceFlags) if ace.AceFlags is not None else 0
         mask = int(ace.Mask) if getattr(ace, 'Mask', None) is not None else 0
         managed = (ace.AceType == ACEType.ACCESS_ALLOWED_ACE_TYPE and flags == 0 and bool(mask & READ_PROPERTY))
-        out.append(dict(sid=sid, type=ace_type, mask=mask, flags=flags, managed=managed, _ace=ace))
-        if not managed:
+        grants = sid is not None and ace_grants_read(ace_type, flags, mask)
+        out.append(dict(sid=sid, type=ace_type, mask=mask, flags=flags, managed=managed, grants=grants,
+                        conditional=grants and ace_type in CONDITIONAL_TYPES, _ace=ace))
+        if grants and not managed:
+            warnings.append('%s is granted through an entry of another shape than Windows writes (%s mask=0x%08x '
+                            'flags=0x%02x%s): it counts as granted, and set/remove change it like the others'
+                            % (sid, ace_type, mask, flags, ', only when its condition holds'
+                               if ace_type in CONDITIONAL_TYPES else ''))
+        elif not managed:
             warnings.append('keeping an entry this collection does not manage: %s %s mask=0x%08x flags=0x%02x'
                             % (ace_type, sid, mask, flags))
         elif mask != FULL_CONTROL_MASK:
@@ -197,20 +225,33 @@ def parse_membership_sd(data):
 
 
 def granted_sids(parsed):
-    """SIDs that the parsed descriptor grants the password read to (allow ACEs with READ_PROPERTY)."""
-    return [a['sid'] for a in parsed['aces'] if a['managed']]
+    """SIDs that the parsed descriptor grants the password read to (every entry that grants, any shape), each
+    once, in descriptor order."""
+    out = []
+    for a in parsed['aces']:
+        if a['grants'] and a['sid'].upper() not in out:
+            out.append(a['sid'].upper())
+    return out
+
+
+def conditional_sids(parsed):
+    """SIDs granted only through conditional entries (they read the password when the condition holds)."""
+    plain = set(a['sid'].upper() for a in parsed['aces'] if a['grants'] and not a['conditional'])
+    return [s for s in granted_sids(parsed) if s not in plain]
 
 
 def update_membership_sd(parsed, add=(), remove=(), exact=None):
     """New descriptor bytes from a parsed one.
 
-    * ``exact`` (list of SIDs): the managed ACEs become exactly these (unmanaged ACEs are kept).
-    * otherwise ``add`` SIDs missing from the managed ACEs are appended and ``remove`` SIDs are dropped.
-    Unmanaged ACEs and the owner are kept as they are; managed ACEs keep their place and mask.
+    * ``exact`` (list of SIDs): the granted SIDs become exactly these.
+    * otherwise ``add`` SIDs not yet granted are appended and ``remove`` SIDs are dropped.
+    A SID is dropped with every entry that grants it, whatever its shape (inheritance flags, a condition), so
+    nothing it was granted through is left behind. Entries that grant nothing and the owner are kept as they
+    are; granting entries that stay keep their place and mask.
     """
     require_winacl()
     remove_set = set(s.upper() for s in remove)
-    current = [a['sid'].upper() for a in parsed['aces'] if a['managed']]
+    current = granted_sids(parsed)
     if exact is not None:
         want = []
         for s in exact:
@@ -220,7 +261,7 @@ def update_membership_sd(parsed, add=(), remove=(), exact=None):
         add = [s for s in want if s not in current]
     aces = []
     for a in parsed['aces']:
-        if a['managed'] and a['sid'].upper() in remove_set:
+        if a['grants'] and a['sid'].upper() in remove_set:
             continue
         aces.append(a['_ace'])
     have = set(current) - remove_set

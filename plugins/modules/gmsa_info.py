@@ -143,10 +143,19 @@ accounts:
       elements: dict
       returned: always
     unresolved_sids:
-      description: Allowed SIDs that no longer resolve (deleted principals).
+      description: Allowed SIDs that no longer resolve (deleted principals). A SID kept in another principal's
+        C(sIDHistory) resolves to that principal (its entry in RV(accounts[].allowed_principals) has
+        C(sid_history=true)) and is not listed here.
       type: list
       elements: str
       returned: always
+    conditional_principals:
+      description: Principals granted only through conditional entries (they retrieve the password when the
+        condition holds); they are counted among the retrievers.
+      type: list
+      elements: str
+      returned: always
+      version_added: 0.3.0
     effective_retrievers:
       description:
         - sAMAccountNames of the security principals (computers, users, managed service accounts) that can
@@ -157,13 +166,18 @@ accounts:
       elements: str
       returned: always
     retrievers_unbounded:
-      description: Whether a grant cannot be enumerated (a well-known SID such as Authenticated Users or Everyone,
-        or a principal of another domain), so more principals than RV(accounts[].effective_retrievers) can
-        retrieve the password.
+      description:
+        - Whether a grant cannot be enumerated, so more principals than RV(accounts[].effective_retrievers) may
+          retrieve the password - a well-known SID such as Authenticated Users or Everyone, or a principal of
+          another domain, granted directly or as a member of an allowed group (such as Authenticated Users in
+          C(Pre-Windows 2000 Compatible Access)); or a member of an allowed group this account could not read.
+        - Every entry of the descriptor that an access check counts is counted - allow entries with inheritance
+          flags (not inherit-only) and conditional entries included.
       type: bool
       returned: always
     unbounded_reasons:
-      description: Why the retrievers are unbounded, one sentence per grant.
+      description: Why the retrievers are unbounded, one sentence per grant; a sentence about an object that could
+        not be read starts with C(Incomplete:) and names it.
       type: list
       elements: str
       returned: always

@@ -19,7 +19,7 @@ description:
     ((Get-Date).AddHours(-10)))).
   - Creating or deleting keys needs Enterprise Admins, or Domain Admins of the forest root domain.
   - Key material (C(msKds-RootKeyData)) is never read or returned.
-  - Keys this account may not read (it sees them only by name) are never taken for "no key": with
+  - Keys this account may not read (it sees them only by name) are never taken for "no key". With
     O(match_by=any) the module then refuses to create another key, naming the right that is missing.
   - Deleting a key warns when gMSAs of the domain still derive their current password from it.
   - A new key gets the descriptor C(Add-KdsRootKey) writes, a protected DACL granting only Enterprise Admins,

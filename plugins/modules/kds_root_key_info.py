@@ -106,8 +106,8 @@ keys:
 usable:
   description:
     - Whether at least one key is usable now (gMSAs can be created).
-    - Null when no readable key is usable but keys exist that this account cannot read (see RV(unreadable_keys)):
-      the answer is then unknown, and a domain controller may still have a usable key.
+    - Null when no readable key is usable but keys exist that this account cannot read (see RV(unreadable_keys)).
+      The answer is then unknown, and a domain controller may still have a usable key.
   returned: success
   type: bool
   sample: true
