@@ -51,3 +51,24 @@ def test_filters_cover_each_form():
         '(|(sAMAccountName=web01)(sAMAccountName=web01$))', '(sAMAccountName=web01$)', '(userPrincipalName=a@b.c)']
     with pytest.raises(pr.PrincipalError):
         pr.filters_for(['  '])
+
+
+class _Directory(object):
+    default_nc = 'DC=x'
+
+    def __init__(self, entries):
+        self.entries, self.filters = entries, []
+
+    def search(self, base, flt, attributes, paged=False, **kw):
+        self.filters.append(flt)
+        return self.entries
+
+
+def test_a_sid_in_another_principals_sid_history_resolves_to_it():
+    migrated = entry('CN=WEB09,OU=x', 'WEB09$', 1109)
+    migrated['raw']['sIDHistory'] = [sid_to_bytes('S-1-5-21-9-9-9-4242')]
+    d = _Directory([migrated])
+    found = pr.principals_by_sid(d, ['S-1-5-21-9-9-9-4242', '%s-1109' % D])
+    assert found['S-1-5-21-9-9-9-4242']['name'] == 'WEB09$' and found['S-1-5-21-9-9-9-4242']['via_sid_history']
+    assert not found['%s-1109' % D].get('via_sid_history')
+    assert '(sIDHistory=' in d.filters[0] and len(d.filters) == 1

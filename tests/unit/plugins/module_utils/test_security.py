@@ -81,3 +81,51 @@ def test_guids():
     assert sec.guid_to_str('{%s}' % g.upper()) == g
     assert sec.is_guid(g) and not sec.is_guid('1eb93889') and not sec.is_guid('host1')
     assert sec.ldap_filter_bytes(b'\x00\xff') == '\\00\\ff'
+
+
+def _sd_with(aces_sddl):
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    return SECURITY_DESCRIPTOR.from_sddl('O:S-1-5-32-544D:' + aces_sddl).to_bytes()
+
+
+def _conditional_sd(sid):
+    """An ACCESS_ALLOWED_CALLBACK_ACE (a conditional entry, MS-DTYP 2.4.4.6) granting 0xF01FF to ``sid``; its
+    application data is the 'artx' marker of a conditional expression, padded."""
+    body = (0x000F01FF).to_bytes(4, 'little') + sec.sid_to_bytes(sid) + b'artx' + bytes(4)
+    ace = bytes([0x09, 0x00]) + (4 + len(body)).to_bytes(2, 'little') + body
+    acl = bytes([2, 0]) + (8 + len(ace)).to_bytes(2, 'little') + (1).to_bytes(2, 'little') + bytes(2) + ace
+    owner = sec.sid_to_bytes('S-1-5-32-544')
+    header = bytes([1, 0]) + (0x8004).to_bytes(2, 'little') + (20).to_bytes(4, 'little') + bytes(8) + \
+        (20 + len(owner)).to_bytes(4, 'little')
+    return header + owner + acl
+
+
+def test_every_entry_an_access_check_counts_is_granted():
+    """Measured on the lab (one computer per shape): flags without inherit-only grant, inherit-only, object
+    entries and generic bits do not."""
+    a, b, c, d, e = ('%s-%d' % (DOMAIN, r) for r in (1101, 1102, 1103, 1104, 1105))
+    parsed = sec.parse_membership_sd(_sd_with(
+        '(A;CI;0xf01ff;;;%s)(A;CIIO;0xf01ff;;;%s)(OA;;0xf01ff;;;%s)(A;;0x80000000;;;%s)(A;;0x10;;;%s)'
+        % (a, b, c, d, e)))
+    assert sec.granted_sids(parsed) == [a, e]
+    assert any(a in w and 'counts as granted' in w for w in parsed['warnings'])
+
+
+def test_a_conditional_entry_counts_and_is_named_conditional():
+    sid = DOMAIN + '-1201'
+    parsed = sec.parse_membership_sd(_conditional_sd(sid))
+    assert sec.granted_sids(parsed) == [sid] and sec.conditional_sids(parsed) == [sid]
+    assert any('only when its condition holds' in w for w in parsed['warnings'])
+
+
+def test_set_and_remove_drop_every_entry_that_grants_a_sid():
+    a, b = DOMAIN + '-1101', DOMAIN + '-1102'
+    parsed = sec.parse_membership_sd(_sd_with('(A;CI;0xf01ff;;;%s)(A;OICI;0x10;;;%s)(A;;0xf01ff;;;%s)' % (a, a, b)))
+    assert sec.granted_sids(parsed) == [a, b]
+    exact = sec.parse_membership_sd(sec.update_membership_sd(parsed, exact=[b]))
+    assert sec.granted_sids(exact) == [b] and len(exact['aces']) == 1
+    removed = sec.parse_membership_sd(sec.update_membership_sd(parsed, remove=[a]))
+    assert sec.granted_sids(removed) == [b]
+    kept = sec.parse_membership_sd(sec.update_membership_sd(
+        sec.parse_membership_sd(_sd_with('(A;CIIO;0xf01ff;;;%s)(A;;0xf01ff;;;%s)' % (a, b))), remove=[b]))
+    assert [x['sid'] for x in kept['aces']] == [a], 'an entry that grants nothing is kept'
