@@ -117,8 +117,12 @@ def member_reason(member, group, domain_sid):
            'enumerated here' % (sid, group['name'])
 
 
+def _domain_of(dn):
+    return ','.join(p.strip() for p in dn.lower().split(',') if p.strip().startswith('dc='))
+
+
 def unread_reason(dn, group, default_nc):
-    if not dn.endswith(default_nc.lower()):
+    if _domain_of(dn) != _domain_of(default_nc):     # a child domain's DN also ends with its parent's
         return '%s, an object of another domain, is a member of %s: its members are not enumerated here' % (
             dn, group['name'])
     return 'Incomplete: %s, a member of %s, could not be read by this account' % (dn, group['name'])
