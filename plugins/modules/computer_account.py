@@ -16,6 +16,11 @@ description:
   - O(reset_password=true) sets a new random password (240 characters, never returned or logged), so the
     machine password the attacker may hold no longer works. Tickets already issued stay valid until they expire;
     the result says so.
+  - Refuses, before any write and in check mode too, the accounts of domain controllers and read-only domain
+    controllers and trust accounts (C(userAccountControl) SERVER_TRUST_ACCOUNT, PARTIAL_SECRETS_ACCOUNT or
+    INTERDOMAIN_TRUST_ACCOUNT, or primary group Domain Controllers (516) or Read-only Domain Controllers (521)).
+    Disabling one or resetting its password breaks replication and Kerberos with that DC or trust; a
+    compromised DC is a forest recovery, not a member response.
 author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
@@ -103,14 +108,43 @@ def random_password():
     return ''.join(secrets.choice(alphabet) for dummy in range(240))
 
 
+UAC_INTERDOMAIN_TRUST_ACCOUNT = 0x0800
+UAC_SERVER_TRUST_ACCOUNT = 0x2000
+UAC_PARTIAL_SECRETS_ACCOUNT = 0x04000000
+PROTECTED_UAC = ((UAC_SERVER_TRUST_ACCOUNT, 'a domain controller (SERVER_TRUST_ACCOUNT)'),
+                 (UAC_PARTIAL_SECRETS_ACCOUNT, 'a read-only domain controller (PARTIAL_SECRETS_ACCOUNT)'),
+                 (UAC_INTERDOMAIN_TRUST_ACCOUNT, 'a trust account (INTERDOMAIN_TRUST_ACCOUNT)'))
+PROTECTED_PRIMARY_GROUPS = {516: 'Domain Controllers', 521: 'Read-only Domain Controllers'}
+# Computers, and trust accounts (user objects named like computers, DOMAIN$), so a trust is found and refused
+# rather than reported missing.
+ACCOUNT_FILTER = '(|(objectCategory=computer)(&(objectCategory=person)(userAccountControl:1.2.840.113556.1.4.803:=%d)))' \
+    % UAC_INTERDOMAIN_TRUST_ACCOUNT
+
+
+def refusal(uac, primary_group_id):
+    """Why this account must not be disabled or reset (a DC, an RODC, a trust), or None. Pure."""
+    why = [text for bit, text in PROTECTED_UAC if uac & bit]
+    if primary_group_id in PROTECTED_PRIMARY_GROUPS:
+        why.append('its primary group is %s (%d)' % (PROTECTED_PRIMARY_GROUPS[primary_group_id], primary_group_id))
+    return why
+
+
 def core(module, directory):
     p = module.params
     try:
-        computer, attrs = pr.find_one(directory, p['name'], '(objectCategory=computer)', 'computer',
-                                      ['userAccountControl'])
+        computer, attrs = pr.find_one(directory, p['name'], ACCOUNT_FILTER, 'computer',
+                                      ['userAccountControl', 'primaryGroupID'])
     except pr.PrincipalError as e:
         raise ModuleFailure('%s. Nothing was changed.' % e)
     uac = int(first(attrs, 'userAccountControl') or 0)
+    why = refusal(uac, int(first(attrs, 'primaryGroupID') or 0))
+    if why:
+        raise ModuleFailure('name: %s is %s: disabling it or resetting its password would break replication and '
+                            'Kerberos with it. This module acts on member computers only. Nothing was changed.'
+                            % (computer['dn'], ' and '.join(why)))
+    if not uac & 0x1000:    # WORKSTATION_TRUST_ACCOUNT: what a member computer (and a managed account) is
+        raise ModuleFailure('name: %s is not a member computer account (userAccountControl 0x%x has no '
+                            'WORKSTATION_TRUST_ACCOUNT). Nothing was changed.' % (computer['dn'], uac))
     enabled = not uac & UAC_ACCOUNTDISABLE
     changes = {}
     if p['enabled'] is not None and p['enabled'] != enabled:

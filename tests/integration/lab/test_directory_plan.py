@@ -277,3 +277,20 @@ def test_service_user_spns_and_enabled(run_module, admin, ou, lab):
     assert bad.failed and "'not an spn' is not a service principal name" in bad['msg']
     missing = run_module('service_user', dict(name='nosuchuser42', enabled=False))
     assert missing.failed and missing['msg'] == 'name: no user account nosuchuser42 in the domain. Nothing was changed.'
+
+
+def test_computer_account_refuses_the_domain_controller_before_any_write(run_module, admin, lab):
+    """Even as Administrator, in check mode and for real: the lab DC's own account is refused, naming why."""
+    admin.search('OU=Domain Controllers,%s' % lab['GMSA_LAB_BASE_DN'], '(objectCategory=computer)',
+                 attributes=['userAccountControl', 'pwdLastSet', 'uSNChanged'])
+    dc = admin.response[0]
+    for check in (True, False):
+        r = run_module('computer_account', dict(name=dc['dn'], enabled=False, reset_password=True), check=check,
+                       as_admin=True)
+        assert r.failed, r
+        assert r['msg'] == ('name: %s is a domain controller (SERVER_TRUST_ACCOUNT) and its primary group is Domain '
+                            'Controllers (516): disabling it or resetting its password would break replication and '
+                            'Kerberos with it. This module acts on member computers only. Nothing was changed.'
+                            % dc['dn'])
+    admin.search(dc['dn'], '(objectClass=*)', search_scope=ldap3.BASE, attributes=['uSNChanged'])
+    assert admin.response[0]['attributes']['uSNChanged'] == dc['attributes']['uSNChanged']

@@ -22,3 +22,4 @@ def test_a_member_not_found_is_another_domains_or_unread():
         'cn=web9,ou=x,dc=child,dc=corp,dc=test, an object of another domain, is a member of WebHosts')
     assert rp.unread_reason('cn=web9,ou=x,dc=corp,dc=test', GROUP, 'DC=corp,DC=test') == (
         'Incomplete: cn=web9,ou=x,dc=corp,dc=test, a member of WebHosts, could not be read by this account')
+
