@@ -27,7 +27,11 @@ def audit_clusters(accounts):
         unbounded = bool(a.get('retrievers_unbounded'))
         key = (tuple(sorted(a.get('effective_retrievers') or [], key=str.lower)), unbounded)
         c = clusters.setdefault(key, dict(retrievers=list(key[0]), unbounded=unbounded, reasons=[], allowed=[],
-                                          accounts=[], privileged=[]))
+                                          accounts=[], privileged=[], changers=[]))
+        # who is one write away: those who can change the grant or the members of an allowed group
+        c['changers'] += list(a.get('grant_changers_effective') or [])
+        for m in a.get('membership_changers') or []:
+            c['changers'] += list(m.get('effective') or [])
         c['accounts'].append(a['sam_account_name'])
         c['reasons'] += a.get('unbounded_reasons') or []
         c['allowed'] += [p.get('name') or p.get('sid') for p in a.get('allowed_principals') or []]
@@ -37,6 +41,7 @@ def audit_clusters(accounts):
     for c in clusters.values():
         c['accounts'].sort(key=str.lower)
         c['reasons'], c['allowed'] = _unique(c['reasons']), _unique(c['allowed'])
+        c['changers'] = sorted(_unique(c['changers']), key=str.lower)
         out.append(c)
     out.sort(key=lambda c: (not c['privileged'], not c['unbounded'], -len(c['accounts']) * max(1, len(c['retrievers'])),
                             c['accounts'][0].lower()))

@@ -25,7 +25,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, forest_root_sid
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
-from ansible_collections.gmsa.farm.plugins.module_utils._values import first, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._values import first, owner_dacl_control, raw_first
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     PRINCIPAL_SELF, conditional_sids, granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd,
     sid_to_bytes, sid_to_str,
@@ -128,6 +128,73 @@ def unread_reason(dn, group, default_nc):
     return 'Incomplete: %s, a member of %s, could not be read by this account' % (dn, group['name'])
 
 
+# --------------------------------------------------------------------------- who can change who retrieves
+# Whoever can write msDS-GroupMSAMembership, or the members of a group it grants, is one write away from the
+# password. From the object's own descriptor (MS-ADTS 5.1.3.3: simple and object-specific access; the owner holds
+# READ_CONTROL and WRITE_DAC implicitly): the owner; allow entries (not inherit-only) with WRITE_DAC, WRITE_OWNER,
+# GENERIC_ALL or GENERIC_WRITE; WRITE_PROPERTY with no object type or the attribute's (or its property set's)
+# schemaIDGUID; for a group also the validated write "add/remove self as member" (it adds the writer only).
+# Deny entries are not subtracted: the list may name a principal a deny stops, never miss one.
+WRITE_DAC, WRITE_OWNER, GENERIC_ALL, GENERIC_WRITE = 0x00040000, 0x00080000, 0x10000000, 0x40000000
+DS_WRITE_PROP, DS_SELF = 0x20, 0x08
+ATTR_GMSA_MEMBERSHIP = '888eedd6-ce04-df40-b462-b8a50e41ba38'
+ATTR_MEMBER = 'bf9679c0-0de6-11d0-a285-00aa003049e2'
+PROPERTY_SET_MEMBERSHIP = 'bc0ac240-79a9-11d0-9020-00c04fc2d4cf'
+_WHOLE = ((WRITE_DAC, 'change permissions'), (WRITE_OWNER, 'take ownership'), (GENERIC_ALL, 'full control'),
+          (GENERIC_WRITE, 'write all properties'))
+
+
+def changers(sd_bytes, targets, self_write=False):
+    """Pure: the trustees of a (owner + DACL) descriptor who can change the attribute whose GUIDs are ``targets``
+    -> [(sid, [how, ...])], owner first. ``self_write``: the validated write on it counts too (group members)."""
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    from winacl.dtyp.ace import ACE_OBJECT_PRESENCE
+    if not sd_bytes:
+        return []
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(sd_bytes))
+    out = {}
+    order = []
+
+    def add(sid, how):
+        sid = sid.upper()
+        if sid not in out:
+            out[sid] = []
+            order.append(sid)
+        if how not in out[sid]:
+            out[sid].append(how)
+    if sd.Owner is not None:
+        add(sd.Owner.to_sddl(), 'owner (may change permissions)')
+    targets = set(t.lower() for t in targets)
+    for ace in (sd.Dacl.aces if sd.Dacl else []):
+        name = ace.AceType.name if hasattr(ace.AceType, 'name') else str(ace.AceType)
+        if 'ALLOWED' not in name or int(ace.AceFlags or 0) & 0x08 or getattr(ace, 'Sid', None) is None:
+            continue
+        mask = int(ace.Mask)
+        sid = ace.Sid.to_sddl()
+        if 'OBJECT' in name:
+            present = int(ace.Flags or 0) & ACE_OBJECT_PRESENCE.ACE_OBJECT_TYPE_PRESENT
+            obj = str(ace.ObjectType).lower() if present else None
+            if mask & DS_WRITE_PROP and (obj is None or obj in targets):
+                add(sid, 'write property' if obj is None else 'write this attribute')
+            if self_write and mask & DS_SELF and (obj is None or obj in targets):
+                add(sid, 'add/remove self as member')
+            continue
+        for bit, how in _WHOLE:
+            if mask & bit:
+                add(sid, how)
+        if mask & DS_WRITE_PROP:
+            add(sid, 'write property')
+        if self_write and mask & DS_SELF:
+            add(sid, 'add/remove self as member')
+    return [(s, out[s]) for s in order]
+
+
+def label_of(sid, by_sid):
+    if sid in by_sid:
+        return by_sid[sid]['name']
+    return WELL_KNOWN_UNBOUNDED.get(sid) or PRIVILEGED_BUILTIN_SIDS.get(sid) or sid
+
+
 def unbounded_reason(sid, principal, domain_sid):
     """Why a grant cannot be enumerated, or None when it can."""
     if sid in WELL_KNOWN_UNBOUNDED:
@@ -209,7 +276,23 @@ def build_report(directory, entries, base, now=None, warnings=None):
         states.append(st)
     if not states:
         return []
+    allowed_groups_sids = set(s for st in states for s in st['_allowed'])
+    for st in states:
+        st['_changers'] = changers(raw_first(st['_entry'], 'nTSecurityDescriptor'), [ATTR_GMSA_MEMBERSHIP])
+        all_sids.extend(sid for sid, dummy in st['_changers'])
     by_sid = pr.principals_by_sid(directory, all_sids)
+    # Who can change the members of each allowed group: the groups' own descriptors, in one search.
+    group_sds = {}
+    allowed_group_dns = sorted(set(by_sid[x]['dn'] for x in allowed_groups_sids
+                                   if x in by_sid and by_sid[x]['type'] == 'group'))
+    if allowed_group_dns:
+        for ge in directory.search(directory.default_nc, '(|%s)' % ''.join(
+                '(distinguishedName=%s)' % escape(dn) for dn in allowed_group_dns),
+                ['nTSecurityDescriptor'], controls=owner_dacl_control()):
+            group_sds[ge['dn'].lower()] = changers(raw_first(ge, 'nTSecurityDescriptor'),
+                                                  [ATTR_MEMBER, PROPERTY_SET_MEMBERSHIP], self_write=True)
+        more = [sid for cs in group_sds.values() for sid, dummy in cs if sid not in by_sid]
+        by_sid.update(pr.principals_by_sid(directory, more))
     account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
     domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
     domains = forest_domains(directory)
@@ -227,7 +310,9 @@ def build_report(directory, entries, base, now=None, warnings=None):
 
     group_members = {}
     group_unbounded = {}
-    for sid in set(s for st in states for s in st['_allowed']):
+    changer_sids = set(sid for st in states for sid, dummy in st['_changers'])
+    changer_sids |= set(sid for cs in group_sds.values() for sid, dummy in cs)
+    for sid in allowed_groups_sids | changer_sids:
         p = by_sid.get(sid)
         if p and p['type'] == 'group':
             members, unread = principals_in_group(directory, p, domain_sid)
@@ -235,6 +320,22 @@ def build_report(directory, entries, base, now=None, warnings=None):
             reasons = [r for r in (member_reason(m, p, domain_sid) for m in members) if r]
             reasons += [unread_reason(dn, p, directory.default_nc) for dn in unread]
             group_unbounded[sid] = reasons
+
+    def trustees(pairs):
+        return [dict(name=label_of(sid, by_sid), sid=sid, rights=how) for sid, how in pairs]
+
+    def effective(pairs):
+        names = {}
+        for sid, dummy in pairs:
+            p = by_sid.get(sid)
+            if p is None:
+                continue
+            if p['type'] not in ('group', 'foreign'):
+                names[p['name'].lower()] = p['name']
+            for c in group_members.get(sid, []):
+                if c['type'] != 'foreign':
+                    names[c['name'].lower()] = c['name']
+        return sorted(names.values(), key=str.lower)
     # Groups an account is in: its direct groups and its primary group (normally Domain Computers, which is
     # not listed in memberOf but can itself be nested into a privileged group).
     primary = {}
@@ -310,6 +411,11 @@ def build_report(directory, entries, base, now=None, warnings=None):
             allowed_principals=sorted(allowed, key=lambda x: x['name'].lower()),
             unresolved_sids=unresolved,
             conditional_principals=sorted((by_sid[x]['name'] if x in by_sid else x) for x in st['_conditional']),
+            grant_changers=trustees(st['_changers']),
+            grant_changers_effective=effective(st['_changers']),
+            membership_changers=[dict(group=by_sid[x]['name'], changers=trustees(group_sds.get(by_sid[x]['dn'].lower(), [])),
+                                      effective=effective(group_sds.get(by_sid[x]['dn'].lower(), [])))
+                                 for x in st['_allowed'] if x in by_sid and by_sid[x]['type'] == 'group'],
             effective_retrievers=sorted(retrievers.values(), key=str.lower),
             retrievers_unbounded=bool(unbounded),
             unbounded_reasons=unbounded,

@@ -71,6 +71,12 @@ def dacl_control():
     return security_descriptor_control(sdflags=0x04)
 
 
+def owner_dacl_control():
+    """LDAP_SERVER_SD_FLAGS_OID asking for the owner and the DACL of nTSecurityDescriptor (no SACL: that needs
+    a privilege readers do not have)."""
+    return security_descriptor_control(sdflags=0x05)
+
+
 def check_dn(option, value):
     """A DN given in an option: syntax checked before anything is sent (ldap3's parser, RFC 4514)."""
     if not isinstance(value, str) or not value.strip() or '=' not in value:

@@ -230,6 +230,55 @@ accounts:
         can retrieve its password.
       type: bool
       returned: always
+    grant_changers:
+      description:
+        - Who can change who retrieves the password - one write away from it. The trustees of the account's own
+          descriptor that can write C(msDS-GroupMSAMembership) (its owner, entries with change permissions, take
+          ownership, full control, write all properties, or write property on it), with how.
+        - Deny entries are not subtracted, so a principal a deny stops may be listed; none is missed.
+      type: list
+      elements: dict
+      returned: always
+      version_added: 0.3.0
+      contains:
+        name:
+          description: The trustee's sAMAccountName (or its SID when it does not resolve; well-known names for
+            well-known SIDs).
+          type: str
+        sid:
+          description: The trustee's SID.
+          type: str
+        rights:
+          description: How it can change the grant.
+          type: list
+          elements: str
+    grant_changers_effective:
+      description: The users, computers and managed accounts among RV(accounts[].grant_changers), groups expanded
+        as for RV(accounts[].effective_retrievers).
+      type: list
+      elements: str
+      returned: always
+      version_added: 0.3.0
+    membership_changers:
+      description: For each allowed group, who can change its members (owner, change permissions, take
+        ownership, full control, write all properties, write property on C(member) or the Membership property
+        set, add/remove self as member), as trustees and expanded.
+      type: list
+      elements: dict
+      returned: always
+      version_added: 0.3.0
+      contains:
+        group:
+          description: The allowed group's sAMAccountName.
+          type: str
+        changers:
+          description: Trustees, as in RV(accounts[].grant_changers).
+          type: list
+          elements: dict
+        effective:
+          description: The users, computers and managed accounts among them, groups expanded.
+          type: list
+          elements: str
 migration_candidates:
   description: With O(migration_candidates=true), enabled user accounts that have SPNs (krbtgt excepted).
   returned: when O(migration_candidates=true)
@@ -252,7 +301,7 @@ migration_candidates:
 '''
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, check_filter
+from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, check_filter, owner_dacl_control
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _report as rep
 
@@ -268,7 +317,8 @@ def core(module, directory):
         raise ModuleFailure(str(e))
     base = p.get('path') or directory.default_nc
     entries = directory.search(base, rep.account_filter(p.get('name'), p.get('ldap_filter')),
-                               g.ACCOUNT_ATTRIBUTES, paged=True)
+                               g.ACCOUNT_ATTRIBUTES + ['nTSecurityDescriptor'], paged=True,
+                               controls=owner_dacl_control())
     entries.sort(key=lambda e: e['dn'].lower())
     warnings = []
     result = dict(changed=False, accounts=rep.build_report(directory, entries, base, warnings=warnings))

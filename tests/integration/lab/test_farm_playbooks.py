@@ -213,8 +213,16 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
         assert '**Attention:** 1 account(s) reach a privileged group' in md
         assert '`%s$`: Administrators, Domain Admins' % farm.account in md or \
             '`%s$`: Domain Admins' % farm.account in md
+        # who can change who retrieves: the account's descriptor (Account Operators by the class's default) and
+        # the host group's (the delegated identity that created it, with full control)
+        assert '## Who can change who retrieves' in md
+        row = [line for line in md.splitlines() if line.startswith('| `%s$` |' % farm.account)][-1]
+        assert 'Account Operators' in row and farm.group in row and farm.delegated['name'] in row, row
         html = (tmp_path / 'r' / 'gmsa-audit.html').read_text()
         assert 'class="priv"' in html and '(privileged)' in html
+        assert '<h2>Who can change who retrieves</h2>' in html and 'can change who retrieves: ' in html
+        assert archived['accounts'][0]['grant_changers'], 'the JSON report carries them too'
+
     finally:
         admin.modify(da, {'member': [(ldap3.MODIFY_DELETE, [dn])]})
 
