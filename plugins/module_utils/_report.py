@@ -189,6 +189,95 @@ def changers(sd_bytes, targets, self_write=False):
     return [(s, out[s]) for s in order]
 
 
+# --------------------------------------------------------------------------- dMSA: successors and creators
+# From Microsoft's "Delegated Managed Service Accounts overview" (Windows Server 2025) and the published
+# "BadSuccessor" research (Akamai, 2025); Samba 4.22 has no dMSA class, so none of this was measured:
+# * a dMSA that supersedes an account (msDS-ManagedAccountPrecededByLink, msDS-DelegatedMSAState 1 = migrating or
+#   2 = migrated) gets that account's groups in its tickets, so its privileged reach is the union of both;
+# * whoever may create a dMSA in an OU (CreateChild for the class or for all classes, or full control, change
+#   permissions or take ownership of the OU, which lead to it) could point one at any account and inherit its
+#   privileges; Microsoft's August 2025 update (CVE-2025-53779) narrowed what the KDC accepts, yet who may create
+#   dMSAs stays the question to ask.
+CLASS_DMSA_GUID = '0feb936f-47b3-49f2-9386-1dedc2c23765'
+DMSA_SUCCESSION_STATES = (1, 2)
+CREATE_CHILD = 0x01
+DMSA_CREATOR_OK_RIDS = (512, 519)                   # Domain Admins, Enterprise Admins
+DMSA_CREATOR_OK_SIDS = ('S-1-5-32-544', 'S-1-5-18')   # Administrators, SYSTEM
+
+
+def superseded(entry):
+    """DNs of the accounts a dMSA supersedes, when its state makes it inherit their access (else [])."""
+    a = entry['attributes']
+    classes = [c.lower() for c in a.get('objectClass') or []]
+    if 'msds-delegatedmanagedserviceaccount' not in classes:
+        return []
+    try:
+        state = int(first(a, 'msDS-DelegatedMSAState'))
+    except (TypeError, ValueError):
+        return []
+    if state not in DMSA_SUCCESSION_STATES:
+        return []
+    return list(a.get('msDS-ManagedAccountPrecededByLink') or [])
+
+
+def dmsa_creator_entries(sd_bytes):
+    """Pure: [(sid, [how])] of a container's descriptor who may create dMSAs in it (owner included)."""
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    from winacl.dtyp.ace import ACE_OBJECT_PRESENCE
+    if not sd_bytes:
+        return []
+    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(sd_bytes))
+    out, order = {}, []
+
+    def add(sid, how):
+        sid = sid.upper()
+        if sid not in out:
+            out[sid] = []
+            order.append(sid)
+        if how not in out[sid]:
+            out[sid].append(how)
+    if sd.Owner is not None:
+        add(sd.Owner.to_sddl(), 'owner (may change permissions)')
+    for ace in (sd.Dacl.aces if sd.Dacl else []):
+        name = ace.AceType.name if hasattr(ace.AceType, 'name') else str(ace.AceType)
+        if 'ALLOWED' not in name or int(ace.AceFlags or 0) & 0x08 or getattr(ace, 'Sid', None) is None:
+            continue
+        mask = int(ace.Mask)
+        sid = ace.Sid.to_sddl()
+        if 'OBJECT' in name:
+            present = int(ace.Flags or 0) & ACE_OBJECT_PRESENCE.ACE_OBJECT_TYPE_PRESENT
+            obj = str(ace.ObjectType).lower() if present else None
+            if mask & CREATE_CHILD and obj in (None, CLASS_DMSA_GUID):
+                add(sid, 'create dMSA objects' if obj else 'create child objects of any class')
+            continue
+        if mask & CREATE_CHILD:
+            add(sid, 'create child objects of any class')
+        for bit, how in _WHOLE[:3]:
+            if mask & bit:
+                add(sid, how)
+    return [(x, out[x]) for x in order]
+
+
+def domain_sid_of(directory):
+    found = directory.search(directory.default_nc, '(objectClass=*)', ['objectSid'], scope='base')
+    return sid_to_str(raw_first(found[0], 'objectSid')) if found else None
+
+
+def dmsa_creators(directory, base, domain_sid):
+    """Every OU and container under ``base`` with the principals that may create dMSAs there; those that are not
+    Domain Admins, Enterprise Admins, Administrators or SYSTEM are ``flagged``. One paged search, one SID lookup."""
+    found = directory.search(base, '(|(objectClass=organizationalUnit)(objectClass=container))',
+                             ['nTSecurityDescriptor'], paged=True, controls=owner_dacl_control())
+    per = [(e['dn'], dmsa_creator_entries(raw_first(e, 'nTSecurityDescriptor'))) for e in found]
+    by_sid = pr.principals_by_sid(directory, set(sid for dummy, pairs in per for sid, dummy2 in pairs))
+    ok = set(DMSA_CREATOR_OK_SIDS) | set('%s-%d' % (domain_sid, r) for r in DMSA_CREATOR_OK_RIDS)
+    out = []
+    for dn, pairs in per:
+        for sid, how in pairs:
+            out.append(dict(container=dn, name=label_of(sid, by_sid), sid=sid, rights=how, flagged=sid not in ok))
+    return sorted(out, key=lambda x: (not x['flagged'], x['container'].lower(), x['name'].lower()))
+
+
 def label_of(sid, by_sid):
     if sid in by_sid:
         return by_sid[sid]['name']
@@ -347,6 +436,19 @@ def build_report(directory, entries, base, now=None, warnings=None):
     direct = set()
     for st in states:
         direct.update(st['_entry']['attributes'].get('memberOf') or [])
+    # dMSA successors: the superseded accounts' groups (direct and primary) count as the dMSA's own.
+    predecessors = {}
+    wanted = sorted(set(dn for st in states for dn in superseded(st['_entry'])))
+    if wanted:
+        for pe in directory.search(directory.default_nc, '(|%s)' % ''.join(
+                '(distinguishedName=%s)' % escape(dn) for dn in wanted), ['memberOf', 'primaryGroupID']):
+            groups = list(pe['attributes'].get('memberOf') or [])
+            rid = int(first(pe['attributes'], 'primaryGroupID') or 513)
+            found = directory.search(directory.default_nc, '(objectSid=%s)' % ldap_filter_bytes(
+                sid_to_bytes('%s-%d' % (domain_sid, rid))), ['1.1']) if domain_sid else []
+            groups += [found[0]['dn']] if found else []
+            predecessors[pe['dn'].lower()] = groups
+            direct.update(groups)
     reach = privileged_reach(directory, domain_sid, sorted(direct | set(primary.values())), root_sid) \
         if domain_sid else {}
 
@@ -392,6 +494,9 @@ def build_report(directory, entries, base, now=None, warnings=None):
         rid = int(first(a, 'primaryGroupID') or 515)
         if rid in primary:
             mine.append(primary[rid])
+        supersedes = superseded(e)
+        for dn in supersedes:
+            mine += predecessors.get(dn.lower(), [])
         priv_groups = sorted(set(n for dn in mine for n in reach.get(dn.lower(), ())) |
                              cross.get(e['dn'].lower(), set()))
         out.append(dict(
@@ -424,6 +529,7 @@ def build_report(directory, entries, base, now=None, warnings=None):
                             allowed_to_delegate_to=sorted(st['allowed_to_delegate_to'], key=str.lower),
                             delegates=sorted(delegates, key=str.lower)),
             member_of=sorted(a.get('memberOf') or [], key=str.lower),
+            supersedes=supersedes,
             privileged=bool(priv_groups),
             privileged_groups=priv_groups,
             host=(a.get('msDS-HostServiceAccountBL') or [None])[0],

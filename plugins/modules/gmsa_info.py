@@ -39,9 +39,20 @@ options:
   migration_candidates:
     description:
       - Also list the enabled user accounts that have SPNs (RV(migration_candidates)) - the service accounts
-        Kerberoasting targets, and what seed 002 moves to gMSAs. One more paged search, over O(path).
+        Kerberoasting targets, and what moving services to gMSAs starts from. One more paged search, over O(path).
     type: bool
     default: false
+  dmsa_creators:
+    description:
+      - Also list, for every OU and container under O(path), the principals that may create delegated managed
+        service accounts (dMSAs) there (RV(dmsa_creators)) - CreateChild for that class or for all classes, full
+        control, change permissions or take ownership, or ownership of the container. A dMSA created there can be
+        made the successor of any account and inherit its access (the published "BadSuccessor" research); those
+        that are not Domain Admins, Enterprise Admins, Administrators or SYSTEM are flagged.
+      - One more paged search (the containers' descriptors), over O(path).
+    type: bool
+    default: false
+    version_added: 0.3.0
 seealso:
   - module: gmsa.farm.gmsa
 '''
@@ -230,6 +241,15 @@ accounts:
         can retrieve its password.
       type: bool
       returned: always
+    supersedes:
+      description:
+        - For a dMSA that is migrating from or has replaced an account (C(msDS-DelegatedMSAState) 1 or 2), the
+          DNs in its C(msDS-ManagedAccountPrecededByLink). It gets their access, so their groups count in
+          RV(accounts[].privileged_groups) (Microsoft's "Delegated Managed Service Accounts overview").
+      type: list
+      elements: str
+      returned: always
+      version_added: 0.3.0
     grant_changers:
       description:
         - Who can change who retrieves the password - one write away from it. The trustees of the account's own
@@ -279,6 +299,29 @@ accounts:
           description: The users, computers and managed accounts among them, groups expanded.
           type: list
           elements: str
+dmsa_creators:
+  description: With O(dmsa_creators=true), who may create dMSAs where, flagged ones first.
+  returned: when O(dmsa_creators=true)
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  contains:
+    container:
+      description: DN of the OU or container.
+      type: str
+    name:
+      description: The trustee's sAMAccountName (or well-known name, or SID).
+      type: str
+    sid:
+      description: The trustee's SID.
+      type: str
+    rights:
+      description: What lets it create dMSAs there.
+      type: list
+      elements: str
+    flagged:
+      description: Whether it is not one of Domain Admins, Enterprise Admins, Administrators or SYSTEM.
+      type: bool
 migration_candidates:
   description: With O(migration_candidates=true), enabled user accounts that have SPNs (krbtgt excepted).
   returned: when O(migration_candidates=true)
@@ -317,7 +360,8 @@ def core(module, directory):
         raise ModuleFailure(str(e))
     base = p.get('path') or directory.default_nc
     entries = directory.search(base, rep.account_filter(p.get('name'), p.get('ldap_filter')),
-                               g.ACCOUNT_ATTRIBUTES + ['nTSecurityDescriptor'], paged=True,
+                               g.ACCOUNT_ATTRIBUTES + ['nTSecurityDescriptor', 'msDS-ManagedAccountPrecededByLink',
+                                                       'msDS-DelegatedMSAState'], paged=True,
                                controls=owner_dacl_control())
     entries.sort(key=lambda e: e['dn'].lower())
     warnings = []
@@ -326,6 +370,8 @@ def core(module, directory):
         module.warn(w)
     if p['migration_candidates']:
         result['migration_candidates'] = rep.migration_candidates(directory, base)
+    if p['dmsa_creators']:
+        result['dmsa_creators'] = rep.dmsa_creators(directory, base, rep.domain_sid_of(directory))
     return result
 
 
@@ -335,6 +381,7 @@ def main():
         ldap_filter=dict(type='str'),
         path=dict(type='str'),
         migration_candidates=dict(type='bool', default=False),
+        dmsa_creators=dict(type='bool', default=False),
     ), core)
 
 

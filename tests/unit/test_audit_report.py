@@ -106,6 +106,25 @@ def test_markdown_lists_host_candidates(tmp_path):
     assert '| web01 | iis_app_pool | Shop | `CONTOSO\\svc_pool` |' in md
 
 
+def test_markdown_lists_flagged_dmsa_creators_and_who_can_change(tmp_path):
+    a = account('A1', ['W1$'])
+    a.update(grant_changers=[dict(name='Domain Admins', sid='S-1-5-21-1-2-3-512', rights=['owner']),
+                             dict(name='opsuser', sid='S-1-5-21-1-2-3-1200', rights=['write this attribute'])],
+             grant_changers_effective=['opsuser'],
+             membership_changers=[dict(group='Hosts', changers=[dict(name='helpdesk', sid='S-1-5-21-1-2-3-1201',
+                                                                     rights=['write this attribute'])],
+                                       effective=['helpdesk1'])])
+    creators = [dict(container='OU=Apps,DC=x', name='appops', sid='S-1-5-21-1-2-3-1300', rights=['create dMSA objects'],
+                     flagged=True),
+                dict(container='OU=Apps,DC=x', name='Domain Admins', sid='S-1-5-21-1-2-3-512', rights=['owner'],
+                     flagged=False)]
+    md = render(tmp_path, 'audit_report.md.j2', dict(gmsa_farm_audit=dict(accounts=[a], dmsa_creators=creators),
+                                                     gmsa_farm_audit_scope='all'))
+    assert '| `A1$` | Domain Admins, opsuser (users and computers: opsuser) | Hosts: helpdesk (users and computers: ' \
+        'helpdesk1) |' in md
+    assert '| `OU=Apps,DC=x` | appops | create dMSA objects |' in md and '| Domain Admins | owner |' not in md
+
+
 def test_every_filter_has_its_own_ansible_doc_page():
     names = sorted(f[:-4] for f in os.listdir(os.path.join(REPO, 'plugins', 'filter')) if f.endswith('.yml'))
     assert {'audit_clusters', 'computer_accounts', 'host_migration_candidates', 'rollover_name'} <= set(names)

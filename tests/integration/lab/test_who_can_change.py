@@ -87,3 +87,26 @@ def test_grant_and_membership_changers_are_named_and_really_can_write(run_module
     finally:
         for p in (writer, member_writer, nested, plain):
             admin.delete(p['dn'])
+
+
+def test_who_may_create_dmsas_is_listed_and_flagged(run_module, admin, lab, ou):
+    """Samba 4.22 has no dMSA class, so nobody can really create one on the lab; the listing is checked against
+    the entries Administrator wrote with samba-tool (CreateChild for the class, and change permissions)."""
+    creator, owner_like = make_user(lab, admin, 'gc'), make_user(lab, admin, 'go')
+    try:
+        sub = 'OU=%s,%s' % (uid('dm'), ou)
+        assert admin.add(sub, 'organizationalUnit'), admin.result
+        samba_tool(lab, 'dsacl', 'set', '--objectdn=%s' % sub, '--sddl=(OA;;CC;0feb936f-47b3-49f2-9386-1dedc2c23765;;%s)'
+                   '(A;;WD;;;%s)' % (creator['sid'], owner_like['sid']))
+        r = run_module('gmsa_info', dict(path=ou, dmsa_creators=True))
+        assert not r.failed, r
+        here = [c for c in r['dmsa_creators'] if c['container'].lower() == sub.lower()]
+        flagged = dict((c['name'], c['rights']) for c in here if c['flagged'])
+        assert flagged == {creator['name']: ['create dMSA objects'], owner_like['name']: ['change permissions']}
+        assert all(not c['flagged'] for c in here if c['name'] not in flagged)
+        assert r['dmsa_creators'][0]['flagged'] is True        # flagged ones first
+        plain = run_module('gmsa_info', dict(path=ou))
+        assert 'dmsa_creators' not in plain
+    finally:
+        admin.delete(creator['dn'])
+        admin.delete(owner_like['dn'])
