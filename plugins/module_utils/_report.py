@@ -517,6 +517,7 @@ def build_report(directory, entries, base, now=None, warnings=None):
             unresolved_sids=unresolved,
             conditional_principals=sorted((by_sid[x]['name'] if x in by_sid else x) for x in st['_conditional']),
             grant_changers=trustees(st['_changers']),
+            grant_changers_readable=bool(raw_first(e, 'nTSecurityDescriptor')),
             grant_changers_effective=effective(st['_changers']),
             membership_changers=[dict(group=by_sid[x]['name'], changers=trustees(group_sds.get(by_sid[x]['dn'].lower(), [])),
                                       effective=effective(group_sds.get(by_sid[x]['dn'].lower(), [])))

@@ -272,6 +272,12 @@ accounts:
           description: How it can change the grant.
           type: list
           elements: str
+    grant_changers_readable:
+      description: Whether this account could read the gMSA's descriptor (READ_CONTROL). When V(false),
+        RV(accounts[].grant_changers) is empty because it is unknown, not because nobody can change the grant.
+      type: bool
+      returned: always
+      version_added: 0.3.0
     grant_changers_effective:
       description: The users, computers and managed accounts among RV(accounts[].grant_changers), groups expanded
         as for RV(accounts[].effective_retrievers).

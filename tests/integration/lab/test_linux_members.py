@@ -18,8 +18,8 @@ from test_farm_playbooks import Farm
 class LinuxFarm(Farm):
     """Two Linux members (local connection, everything under a temporary folder) and one directory-only host."""
 
-    def __init__(self, lab, admin, tmp_path):
-        super(LinuxFarm, self).__init__(lab, admin, tmp_path)
+    def __init__(self, lab, admin, tmp_path, delegated):
+        super(LinuxFarm, self).__init__(lab, admin, tmp_path, delegated)
         self.host_vars = {}
         for h in self.hosts[:2]:
             root = tmp_path / h
@@ -56,8 +56,8 @@ class LinuxFarm(Farm):
 
 
 @pytest.fixture
-def linux_farm(lab, admin, tmp_path):
-    f = LinuxFarm(lab, admin, tmp_path)
+def linux_farm(lab, admin, tmp_path, delegated):
+    f = LinuxFarm(lab, admin, tmp_path, delegated)
     yield f
     f.cleanup()
 
