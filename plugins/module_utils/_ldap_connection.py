@@ -234,16 +234,16 @@ class Directory(object):
         realm = principal.split('@', 1)[1] if principal and '@' in principal else None
         if not realm:
             return
-        hosts = []
-        for entry in self.params.get('domain_server') or []:
-            host = _split_server(entry, None)[1]
-            if host not in hosts:
-                hosts.append(host)
+        hosts = kdcs_for_realm(realm, [_split_server(entry, None)[1] for entry in self.params.get('domain_server') or []])
         self._krb5_dir = tempfile.mkdtemp(prefix='gmsa-farm-krb5-')
         path = os.path.join(self._krb5_dir, 'krb5.conf')
         with open(path, 'w') as f:
-            f.write('[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n'
-                    '[realms]\n  %s = {\n%s  }\n' % (realm, realm, ''.join('    kdc = %s\n' % h for h in hosts)))
+            if hosts:
+                f.write('[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n'
+                        '[realms]\n  %s = {\n%s  }\n' % (realm, realm, ''.join('    kdc = %s\n' % h for h in hosts)))
+            else:   # the bind user's realm is another domain's: its own KDCs, found through DNS (or krb5.conf)
+                f.write('[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n'
+                        '  dns_lookup_kdc = true\n' % realm)
         self._krb5_previous = os.environ.get('KRB5_CONFIG')
         os.environ['KRB5_CONFIG'] = '%s:%s' % (path, self._krb5_previous or '/etc/krb5.conf')
 
@@ -533,6 +533,23 @@ def _gss_text(e):
         return e.gen_message()
     except Exception:  # pylint: disable=broad-except
         return str(e)
+
+
+def kdcs_for_realm(realm, hosts):
+    """The hosts of domain_server that may serve as KDCs of the bind user's ``realm``: a DC named in DNS serves the
+    realm of its own domain only, so a user of another domain of the forest (an Enterprise Admin of the root
+    binding to a child's DC) gets none and finds its realm's KDCs itself. Addresses and short names cannot tell,
+    and are kept. Pure."""
+    out = []
+    for host in hosts:
+        if host in out:
+            continue
+        labels = host.split('.')
+        if len(labels) > 2 and not host.replace('.', '').isdigit() and ':' not in host:
+            if '.'.join(labels[1:]).upper() != realm.upper():
+                continue
+        out.append(host)
+    return out
 
 
 def canonical_principal(user):
