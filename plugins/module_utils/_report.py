@@ -387,6 +387,13 @@ def build_report(directory, entries, base, now=None, warnings=None):
     domains = forest_domains(directory)
     root_sid = forest_root_sid(directory, domains)
     cross = {}
+    if len(domains) > 1 and root_sid and domain_sid and domain_sid != root_sid and warnings is not None:
+        # Built-in groups are domain local: the forest root's Administrators, Account Operators, ... may hold this
+        # domain's accounts, and only a DC of the root domain lists that (the global catalog does not).
+        warnings.append('Membership in the forest root domain\'s built-in groups (Administrators, Account Operators, '
+                        'Server Operators, Backup Operators, Print Operators) was not evaluated: they are domain '
+                        'local groups of the root domain, which a DC of this domain does not list. Run gmsa_info '
+                        'against a DC of the root domain too.')
     if len(domains) > 1:
         # forest-wide privileged groups live in the root domain: only a global catalog sees their members
         try:

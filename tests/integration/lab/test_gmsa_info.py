@@ -219,3 +219,22 @@ def test_forest_wide_privileged_groups_asked_from_the_global_catalog(run_module,
         assert 'Schema Admins' in warned and 'is not a global catalog' in warned, info
     finally:
         admin.modify(sa, {'member': [(ldap3.MODIFY_DELETE, [nest])]})
+
+
+def test_from_a_child_domain_the_roots_builtin_groups_are_said_not_evaluated(run_module, ou, lab, monkeypatch):
+    """Simulated child domain (the lab forest has one): the forest root's built-in groups are domain local groups
+    of the root that this DC cannot list, so the report says so instead of reporting the account unprivileged."""
+    from ansible_collections.gmsa.farm.plugins.module_utils import _report
+    real = _report.forest_domains
+    monkeypatch.setattr(_report, 'forest_domains', lambda d: real(d) + [
+        dict(dn='DC=root,DC=test', sid='S-1-5-21-7-7-7', dns='root.test')])
+    monkeypatch.setattr(_report, 'forest_root_sid', lambda d, domains=None: 'S-1-5-21-7-7-7')
+    monkeypatch.setattr(_report, 'forest_privileged_members', lambda gc, root: {})
+    name = uid('ic')
+    assert not run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.x.test' % name)).failed
+    info = run_module('gmsa_info', dict(name=[name]))
+    assert not info.failed, info
+    assert "forest root domain's built-in groups" in ' '.join(info.warning_texts), info.warning_texts
+    monkeypatch.undo()
+    plain = run_module('gmsa_info', dict(name=[name]))
+    assert "forest root domain's built-in groups" not in ' '.join(plain.warning_texts)
