@@ -98,8 +98,8 @@ def principals_in_group(directory, group, domain_sid):
             rids.add(rid_of(g_sid))
     either = '(memberOf:%s:=%s)%s' % (IN_CHAIN, escape(group['dn']),
                                       ''.join('(primaryGroupID=%d)' % r for r in sorted(rids)))
-    members = [pr.describe(e) for e in directory.search(directory.default_nc, '(|%s)' % either,
-                                                       pr.PRINCIPAL_ATTRIBUTES, paged=True)]
+    found = directory.search(directory.default_nc, '(|%s)' % either, pr.PRINCIPAL_ATTRIBUTES, paged=True)
+    members = [pr.describe(e) for e in found]
     seen = group_dns | set(m['dn'].lower() for m in members)
     return members, sorted(dn for dn in listed if dn not in seen)
 
@@ -378,8 +378,8 @@ def build_report(directory, entries, base, now=None, warnings=None):
         for ge in directory.search(directory.default_nc, '(|%s)' % ''.join(
                 '(distinguishedName=%s)' % escape(dn) for dn in allowed_group_dns),
                 ['nTSecurityDescriptor'], controls=owner_dacl_control()):
-            group_sds[ge['dn'].lower()] = changers(raw_first(ge, 'nTSecurityDescriptor'),
-                                                  [ATTR_MEMBER, PROPERTY_SET_MEMBERSHIP], self_write=True)
+            group_sds[ge['dn'].lower()] = changers(
+                raw_first(ge, 'nTSecurityDescriptor'), [ATTR_MEMBER, PROPERTY_SET_MEMBERSHIP], self_write=True)
         more = [sid for cs in group_sds.values() for sid, dummy in cs if sid not in by_sid]
         by_sid.update(pr.principals_by_sid(directory, more))
     account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))

@@ -34,8 +34,8 @@ def test_clusters_group_accounts_by_retriever_set_riskiest_first():
 
 def test_clusters_name_who_can_change_who_retrieves():
     a1, a2 = account('A1', ['W1$']), account('A2', ['W1$'])
-    a1.update(grant_changers_effective=['opsuser'], membership_changers=[dict(group='Hosts', changers=[],
-                                                                            effective=['helpdesk1', 'opsuser'])])
+    a1.update(grant_changers_effective=['opsuser'],
+              membership_changers=[dict(group='Hosts', changers=[], effective=['helpdesk1', 'opsuser'])])
     a2.update(grant_changers_effective=['admin2'], membership_changers=[])
     [c] = audit_clusters([a1, a2])
     assert c['changers'] == ['admin2', 'helpdesk1', 'opsuser']

@@ -134,4 +134,3 @@ def test_bad_input_names_the_option_and_changes_nothing(run_module, admin, bare_
     r = run_module('ou_delegation', dict(dict(path=bare_ou), **args), as_admin=True)
     assert r.failed and message in r['msg'], r
     assert dacl(admin, bare_ou) == before
-

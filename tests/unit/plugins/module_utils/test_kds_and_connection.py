@@ -125,8 +125,8 @@ def test_new_key_descriptor_protects_the_dacl_only():
 
 def test_a_bind_user_of_another_domain_does_not_take_these_dcs_for_its_kdcs():
     from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import kdcs_for_realm
-    assert kdcs_for_realm('CORP.TEST', ['dc1.corp.test', 'dc2.corp.test', 'dc1.corp.test']) == ['dc1.corp.test',
-                                                                                              'dc2.corp.test']
+    assert kdcs_for_realm('CORP.TEST', ['dc1.corp.test', 'dc2.corp.test', 'dc1.corp.test']) == [
+        'dc1.corp.test', 'dc2.corp.test']
     # an Enterprise Admin of the forest root binding to a child domain's DC: the child's DC is not its KDC
     assert kdcs_for_realm('CORP.TEST', ['dc1.child.corp.test']) == []
     assert kdcs_for_realm('CHILD.CORP.TEST', ['dc1.child.corp.test']) == ['dc1.child.corp.test']

@@ -24,7 +24,6 @@ def test_a_member_not_found_is_another_domains_or_unread():
         'Incomplete: cn=web9,ou=x,dc=corp,dc=test, a member of WebHosts, could not be read by this account')
 
 
-
 def _sd(sddl):
     from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
     return SECURITY_DESCRIPTOR.from_sddl(sddl).to_bytes()
