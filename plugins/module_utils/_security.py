@@ -165,7 +165,9 @@ def _serialise(owner_sid, aces, acl_revision=2):
 #   allow, no flags / CI / OICI: retrieves;  allow CIIO (inherit-only): does not;
 #   allow 0x10 (READ_PROPERTY alone): retrieves;  GENERIC_READ or GENERIC_ALL bits alone: do not (no mapping);
 #   object allow entries (with or without object types): do not;  a deny of READ_PROPERTY before the allow: does not.
-# Conditional (callback) allow entries grant when their condition holds (MS-DTYP 2.4.4.17): counted as granting.
+# Conditional (callback) allow entries grant when their condition holds (MS-DTYP 2.4.4.17; measured: a computer
+# read the password under (Member_of {SID(AU)}), not under (Member_of {SID(BA)})). A report cannot evaluate every
+# condition (claims, device groups), so they count as granting and are named as conditional.
 INHERIT_ONLY_ACE = 0x08
 ALLOWED_TYPES = ('ACCESS_ALLOWED_ACE_TYPE', 'ACCESS_ALLOWED_CALLBACK_ACE_TYPE')
 CONDITIONAL_TYPES = ('ACCESS_ALLOWED_CALLBACK_ACE_TYPE',)

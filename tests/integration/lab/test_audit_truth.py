@@ -148,3 +148,30 @@ def test_a_member_the_auditor_cannot_read_makes_the_report_incomplete(farm, admi
     assert acct['retrievers_unbounded'] is True
     assert any(r.startswith('Incomplete: ') and hidden['dn'].lower() in r.lower() for r in acct['unbounded_reasons']), \
         acct['unbounded_reasons']
+
+
+def samba_sd(sddl):
+    """A descriptor built by Samba's own SDDL parser (the system python3's samba bindings, which read conditional
+    entries), as bytes: an independent client for shapes winacl cannot write."""
+    import subprocess
+    code = ('import sys; from samba.dcerpc import security; from samba.ndr import ndr_pack; '
+            'sys.stdout.write(ndr_pack(security.descriptor.from_sddl(sys.argv[1], security.dom_sid("S-1-5-32"))).hex())')
+    p = subprocess.run(['/usr/bin/python3', '-c', code, sddl], capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        pytest.skip('no samba python bindings: %s' % p.stderr[-300:])
+    return bytes.fromhex(p.stdout)
+
+
+@pytest.mark.parametrize('condition, holds', [('(Member_of {SID(S-1-5-11)})', True),
+                                              ('(Member_of {SID(S-1-5-32-544)})', False)],
+                         ids=['condition-holds', 'condition-fails'])
+def test_conditional_entries_count_and_are_named_conditional(farm, admin, condition, holds):
+    """Samba evaluates conditional entries (measured): the host reads exactly when the condition holds. The report
+    cannot evaluate conditions, so it counts the principal and names it in conditional_principals."""
+    h = farm['hosts'][0]
+    name, dn = farm['account']()
+    sd = samba_sd('O:BAD:(XA;;0xf01ff;;;%s;%s)' % (h['sid'], condition))
+    assert admin.modify(dn, {'msDS-GroupMSAMembership': [(ldap3.MODIFY_REPLACE, [sd])]}), admin.result
+    assert farm['truth'](dn) == ([h['sam'].lower()] if holds else [])
+    acct = farm['report'](name)
+    assert farm['reported'](acct) == [h['sam'].lower()] and acct['conditional_principals'] == [h['sam']]
