@@ -26,9 +26,10 @@ _gmsa_apt() {
 
 command -v dpkg-query >/dev/null || { echo "bootstrap: not a Debian-like system (no dpkg); install bindep.txt's packages yourself" >&2; exit 1; }
 # Build deps of gssapi and krb5 (no Linux wheels), Kerberos client tools, the C# compiler for the Windows util check,
-# Apache with mod_auth_gssapi (the Linux member lab test serves a gMSA SPN with it).
+# Apache with mod_auth_gssapi (the Linux member lab test serves a gMSA SPN with it), libfaketime (the rotation lab
+# DC runs with a moved clock).
 _gmsa_apt python3-venv python3-dev libkrb5-dev krb5-user gcc mono-mcs iproute2 git rsync shellcheck \
-  apache2 libapache2-mod-auth-gssapi
+  apache2 libapache2-mod-auth-gssapi faketime
 
 PY=${GMSA_PYTHON:-python3}
 VENV="$GMSA_REPO/.venv"

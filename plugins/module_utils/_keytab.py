@@ -13,11 +13,14 @@ Used two ways, with the same code:
 Nothing here imports Ansible. No password, key or blob is ever put in a message, a log line or a result: the
 result describes keytab entries by principal, kvno and encryption type only.
 
-Facts relied on (sources in docs/linux-facts.md, L1-L8):
+Facts relied on (sources in docs/linux-facts.md, L1-L12):
 * MSDS-MANAGEDPASSWORD_BLOB layout (MS-ADTS 2.2.19); measured on Samba 4.22: 290 bytes, no previous password on
-  a new account, UnchangedPasswordInterval = QueryPasswordInterval - 5 minutes.
-* Between the two intervals the blob's "current" password is already the next one; the account's kvno moves when
-  the DC rotates it after the query interval (MS-ADTS 2.2.19, and gmsad's measurements on Windows).
+  a new account.
+* The rotation window (MS-ADTS 3.1.1.4.5.39 msDS-ManagedPassword; Samba's gmsa_recalculate_managed_pwd): when the
+  QueryPasswordInterval is at most the maximum clock skew (5 minutes), the blob's "current" password is the NEXT one
+  and its "previous" the one in use, and UnchangedPasswordInterval is about a whole password interval ahead.
+  Outside it, Unchanged = Query - 5 minutes. msDS-KeyVersionNumber names the key in use until the rotation.
+  Measured on Samba 4.22 with its clock moved (blobs kept as unit test data).
 * Salt of a gMSA (a computer-class account): REALM + "host" + lower(name without $) + "." + lower(DNS domain)
   (MS-KILE 3.1.1.2); AES keys from the password decoded as UTF-16LE with unpaired surrogates replaced by U+FFFD
   and encoded UTF-8 (what Samba and Windows do with machine passwords); RC4 key = MD4 of the raw UTF-16LE bytes.
@@ -52,17 +55,22 @@ ENCTYPES = {
 }
 ENCTYPE_NAMES = dict((v[0], k) for k, v in ENCTYPES.items())
 BLOB_HEADER = struct.Struct('<HHIHHHH')
-# Start refreshing this long after the blob says the next password is readable / the password rotates.
-REFRESH_DELAY = 60
+# The maximum clock skew of MS-ADTS / Kerberos: the rotation window is the last CLOCK_SKEW seconds before a rotation.
+CLOCK_SKEW = 300
+# Refresh this long after the window opens / after the rotation (well inside the 5-minute window).
+REFRESH_DELAY = 30
+# Keys of an earlier kvno stay in the keytab this long after the rotation that retired them: tickets encrypted with
+# them are valid until they expire (AD's default maximum service ticket lifetime: 10 hours).
+DEFAULT_KEEP_PREVIOUS = 10 * 3600
 ATTRIBUTES = ['sAMAccountName', 'objectClass', 'servicePrincipalName', 'msDS-SupportedEncryptionTypes',
-              'msDS-ManagedPassword']
+              'msDS-KeyVersionNumber', 'msDS-ManagedPassword']
 
 
 MACHINE_KEYTAB = '/etc/krb5.keytab'
 # The option defaults that the refresh command fills in when its configuration leaves them out (the module's
 # argument spec has the same ones).
 DEFAULTS = dict(state='present', encryption_types=['aes256', 'aes128'], domain_tls='ldaps', domain_auth='kerberos',
-                domain_validate_certs=True, domain_timeout=10)
+                domain_validate_certs=True, domain_timeout=10, keep_previous_seconds=DEFAULT_KEEP_PREVIOUS)
 
 
 def member_params(params):
@@ -95,10 +103,16 @@ class ManagedPassword(object):
                 % (self.previous is not None, self.query_seconds, self.unchanged_seconds))
 
     @property
-    def next_is_current(self):
-        """True between the unchanged and the query interval: "current" is the next password, not yet in use,
-        and "previous" is the one in use (MS-ADTS 2.2.19; see the module docstring)."""
-        return self.previous is not None and self.unchanged_seconds <= 0 < self.query_seconds
+    def in_window(self):
+        """The last minutes before a rotation: the DC answers with the next password as "current" and the one in
+        use as "previous". A DC says so by a query interval of at most the clock skew (5 minutes); its unchanged
+        interval then runs to the end of the next password's life, beyond the query interval."""
+        return self.previous is not None and self.query_seconds <= CLOCK_SKEW
+
+    @property
+    def rotates_at(self):
+        """Seconds from the read until the DC rotates the password."""
+        return max(self.query_seconds, 0)
 
 
 def _utf16_string(blob, offset, what):
@@ -181,13 +195,15 @@ def usable_enctypes(wanted, supported_bits):
 
 
 def plan_versions(mp, kvno, principal, is_account):
-    """[(principal, kvno, 'current'|'previous')] for one principal.
+    """[(principal, kvno, 'current'|'previous')] for one principal; ``kvno`` is msDS-KeyVersionNumber, which names
+    the key in use.
 
-    Outside the rotation window: current at kvno, previous at kvno - 1 (tickets issued before the last rotation
-    keep working). Inside it (next_is_current): the next password at kvno + 1 and the one in use at kvno, so tickets
-    from either side of the rotation are accepted; the account's own principal (used by kinit, which takes the
-    highest kvno) keeps only the password in use until the DC rotates it."""
-    if mp.next_is_current:
+    Outside the rotation window: current at kvno, previous (when the DC sends one) at kvno - 1. Inside it: the
+    blob's current password is the next one, so it goes to kvno + 1, and its previous password is the one in use, at
+    kvno: tickets from before and after the rotation are both accepted without another refresh. The account's own
+    principal keeps only the key in use until the rotation: MIT kinit -k takes the highest kvno of the client
+    principal, and the KDC does not know the next key yet."""
+    if mp.in_window:
         if is_account:
             return [(principal, kvno, 'previous')]
         return [(principal, kvno + 1, 'current'), (principal, kvno, 'previous')]
@@ -198,13 +214,38 @@ def plan_versions(mp, kvno, principal, is_account):
 
 
 def next_refresh(mp, now):
-    """When the keytab should be refreshed next (epoch seconds): just after the next password becomes readable, or,
-    inside the window, just after the rotation (so the account's own principal gets the new key)."""
-    if mp.next_is_current or mp.unchanged_seconds <= 0:
-        wait = mp.query_seconds
-    else:
-        wait = mp.unchanged_seconds
-    return now + max(wait, 0) + REFRESH_DELAY
+    """When the keytab should be refreshed next (epoch seconds): inside the window, just after the rotation (the
+    account's own principal gets the new key, the DC's kvno moves); outside it, just after the window opens (the
+    next password becomes readable CLOCK_SKEW seconds before the rotation)."""
+    if mp.in_window:
+        return now + mp.rotates_at + REFRESH_DELAY
+    return now + max(mp.rotates_at - CLOCK_SKEW, 0) + REFRESH_DELAY
+
+
+def kept_entries(existing, planned, now, keep_seconds):
+    """Entries of ``existing`` [(principal, kvno, enctype, key, timestamp)] to carry over into a keytab whose new
+    entries are ``planned``: keys of a kvno below the lowest planned one of the same principal (the DC no longer
+    sends them: a first rotation comes with no previous password, and rotations missed while a member was down skip
+    kvnos) while a ticket encrypted with them may still be valid. The retiring rotation happened at most CLOCK_SKEW
+    seconds after the entry's successor was first written (that successor was written in the window at the
+    earliest), so an entry is kept until successor timestamp + CLOCK_SKEW + ``keep_seconds``."""
+    lowest = {}
+    for p, k, _e, _key in planned:
+        lowest[p.lower()] = min(k, lowest.get(p.lower(), k))
+    written = {}
+    for p, k, _e, _key, stamp in existing:
+        written.setdefault((p.lower(), k), stamp)
+        written[(p.lower(), k)] = min(written[(p.lower(), k)], stamp)
+    out = []
+    for p, k, e, key, stamp in existing:
+        floor = lowest.get(p.lower())
+        if floor is None or k >= floor:
+            continue
+        successors = [s for (q, v), s in written.items() if q == p.lower() and v > k]
+        retired = min(successors) if successors else now
+        if now < retired + CLOCK_SKEW + keep_seconds:
+            out.append((p, k, e, key))
+    return out
 
 
 def iso(epoch):
@@ -221,7 +262,7 @@ def _context():
 
 
 def read_keytab(context, path):
-    """[(principal, kvno, enctype number, key bytes)] of the keytab at path; [] when there is no file."""
+    """[(principal, kvno, enctype number, key bytes, timestamp)] of the keytab at path; [] when there is no file."""
     if not os.path.exists(path):
         return []
     if not os.path.isfile(path):
@@ -231,7 +272,7 @@ def read_keytab(context, path):
     try:
         for entry in kt:
             name = krb5.unparse_name_flags(context, entry.principal).decode('utf-8')
-            out.append((name, entry.kvno, entry.key.enctype, bytes(entry.key.data)))
+            out.append((name, entry.kvno, entry.key.enctype, bytes(entry.key.data), int(entry.timestamp)))
     except krb5.Krb5Error as e:
         raise KeytabError('path %s is not a readable keytab (%s); move it away or choose another path'
                           % (path, _krb5_text(e)))
@@ -242,10 +283,12 @@ def _krb5_text(e):
     return getattr(e, 'message', None) or str(e)
 
 
-def write_keytab_atomic(context, path, entries):
+def write_keytab_atomic(context, path, entries, stamps=None):
     """Write ``entries`` [(principal, kvno, enctype number, key)] to a new file next to ``path`` and rename it over
     ``path``: readers see the old keytab or the new one, never half of one. A keytab that is replaced keeps its
-    owner, group and mode (a service reading it never loses access); a new one is 0600, owned by the caller."""
+    owner, group and mode (a service reading it never loses access); a new one is 0600, owned by the caller.
+    ``stamps`` maps an entry to the timestamp it had (an entry keeps the time it was first written); others get
+    the current time."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise KeytabError('the directory of path %s does not exist' % path)
@@ -257,10 +300,11 @@ def write_keytab_atomic(context, path, entries):
     tmp = os.path.join(tmpdir, 'keytab')
     try:
         kt = krb5.kt_resolve(context, ('FILE:%s' % tmp).encode('utf-8'))
-        stamp = int(time.time())
+        now = int(time.time())
         for principal, kvno, enctype, key in entries:
             princ = krb5.parse_name_flags(context, principal.encode('utf-8'))
             block = krb5.init_keyblock(context, enctype, key)
+            stamp = (stamps or {}).get((principal, kvno, enctype, key), now)
             krb5.kt_add_entry(context, kt, princ, kvno, stamp, block)
         del kt
         os.chmod(tmp, mode)
@@ -278,31 +322,43 @@ def write_keytab_atomic(context, path, entries):
         os.rmdir(tmpdir)
 
 
+def enctype_label(number):
+    return ENCTYPES[ENCTYPE_NAMES[number]][2] if number in ENCTYPE_NAMES else 'enctype %d' % number
+
+
 def describe(entries):
     """Entries as text lines without key material, sorted: ``kvno 2 aes256-cts-hmac-sha1-96 HTTP/web@REALM``."""
-    return sorted('kvno %d %s %s' % (kvno, ENCTYPES[ENCTYPE_NAMES[e]][2] if e in ENCTYPE_NAMES else 'enctype %d' % e,
-                                     principal)
-                  for principal, kvno, e, _key in entries)
+    return sorted('kvno %d %s %s' % (kvno, enctype_label(e), principal)
+                  for principal, kvno, e, _key in (item[:4] for item in entries))
 
 
 # ------------------------------------------------------------------------------------------------ the directory
+def _kvno(entry):
+    kvno = _one((entry or {}).get('attributes') or {}, 'msDS-KeyVersionNumber')
+    return int(kvno) if kvno not in (None, '') else None
+
+
 def fetch(directory, name):
-    """Read the account and its managed password (one search), then its kvno (a second search: the first read may
-    be what makes the DC rotate the password, and kvno moves with it). Returns (entry attributes, blob or None,
-    kvno)."""
+    """Read the account with its managed password and kvno (one search), then its kvno again (a base search). The
+    first read may be what makes the DC rotate the password (a DC rotates when the password is read after its
+    query interval): the blob then already holds the new passwords while the kvno beside it is the old one. When the
+    two kvnos differ the account is read once more, so the kvno labels always belong to the blob. Returns (entry,
+    blob or None, kvno)."""
     sam = name if name.endswith('$') else name + '$'
     from_filter = '(&(objectClass=msDS-GroupManagedServiceAccount)(sAMAccountName=%s))' % _escape(sam)
-    found = directory.search(directory.default_nc, from_filter, ATTRIBUTES)
-    if not found:
-        raise KeytabError('there is no gMSA named %s in %s (or %s may not read it)'
-                          % (sam, directory.dns_domain, directory.bound_as))
-    entry = found[0]
-    blob = (entry.get('raw') or {}).get('msDS-ManagedPassword') or [None]
-    again = directory.search(entry['dn'], '(objectClass=*)', ['msDS-KeyVersionNumber'], scope='base')
-    kvno = (again[0]['attributes'].get('msDS-KeyVersionNumber') if again else None)
-    if isinstance(kvno, list):
-        kvno = kvno[0] if kvno else None
-    return entry, blob[0], int(kvno) if kvno not in (None, '') else None
+    for _attempt in range(3):
+        found = directory.search(directory.default_nc, from_filter, ATTRIBUTES)
+        if not found:
+            raise KeytabError('there is no gMSA named %s in %s (or %s may not read it)'
+                              % (sam, directory.dns_domain, directory.bound_as))
+        entry = found[0]
+        blob = ((entry.get('raw') or {}).get('msDS-ManagedPassword') or [None])[0]
+        again = directory.search(entry['dn'], '(objectClass=*)', ['msDS-KeyVersionNumber'], scope='base')
+        kvno = _kvno(again[0] if again else None)
+        if _kvno(entry) in (None, kvno):
+            return entry, blob, kvno
+    raise KeytabError('the kvno of %s kept changing while its password was read (%s, then %s); try again'
+                      % (sam, _kvno(entry), kvno))
 
 
 def _escape(value):
@@ -317,7 +373,8 @@ def _one(attrs, name):
 
 
 def desired_entries(context, directory, params):
-    """Everything the keytab should hold, from the directory. Returns (entries, facts for the result)."""
+    """Everything the blob gives the keytab, from one domain controller. Returns (entries, facts for the result,
+    warnings)."""
     entry, blob, kvno = fetch(directory, params['name'])
     attrs = entry['attributes']
     sam = _one(attrs, 'sAMAccountName') or params['name']
@@ -333,7 +390,17 @@ def desired_entries(context, directory, params):
     realm = directory.dns_domain.upper()
     supported = _one(attrs, 'msDS-SupportedEncryptionTypes')
     supported = None if supported in (None, '') else int(supported)
+    warnings = []
     enctypes = usable_enctypes(params['encryption_types'], supported)
+    if supported is None:
+        # The KDC picks the ticket's encryption type from its defaults (a Windows DC: DefaultDomainSupportedEncTypes,
+        # RC4 unless changed): write every type it may use.
+        enctypes = list(enctypes) + [n for n in ('aes256', 'aes128', 'rc4') if n not in enctypes]
+        warnings.append(
+            '%s has no msDS-SupportedEncryptionTypes: a KDC then encrypts its tickets with a type of its own '
+            'default (on Windows DefaultDomainSupportedEncTypes, RC4 unless changed), so keys of %s were written. '
+            'Set kerberos_encryption_types on the gMSA (for example [aes256, aes128]) to choose.'
+            % (sam, ', '.join(enctypes)))
     if not enctypes:
         raise KeytabError(
             '%s has no usable encryption type: encryption_types asks for %s, and the account\'s '
@@ -344,8 +411,14 @@ def desired_entries(context, directory, params):
     spns = list(attrs.get('servicePrincipalName') or [])
     if params.get('principals'):
         names = [p if '@' in p else '%s@%s' % (p, realm) for p in params['principals']]
+        known = set(n.lower() for n in [account] + ['%s@%s' % (x, realm) for x in spns])
+        unknown = [n for n in names if n.lower() not in known]
+        if unknown:
+            raise KeytabError('principals %s are not names of %s (its account %s and its SPNs: %s): a ticket for '
+                              'them is never encrypted with this account\'s keys'
+                              % (', '.join(unknown), sam, account, ', '.join(spns) or 'none'))
     else:
-        names = [account] + ['%s@%s' % (s, realm) for s in spns]
+        names = [account] + ['%s@%s' % (x, realm) for x in spns]
     account_salt = salt(sam, directory.dns_domain)
     keys = {'current': derive_keys(context, mp.current, account_salt, enctypes)}
     if mp.previous is not None:
@@ -356,55 +429,102 @@ def desired_entries(context, directory, params):
             for name in enctypes:
                 entries.append((p, k, ENCTYPES[name][0], keys[which][name]))
     now = time.time()
-    facts = dict(account=sam, principals=names, kvno=kvno, encryption_types=enctypes,
-                 next_password_readable=mp.next_is_current, previous_password=mp.previous is not None,
+    due = next_refresh(mp, now)
+    facts = dict(account=sam, principals=names, kvno=kvno, encryption_types=enctypes, realm=realm,
+                 next_password_readable=mp.in_window, previous_password=mp.previous is not None,
                  query_password_seconds=int(mp.query_seconds), unchanged_password_seconds=int(mp.unchanged_seconds),
-                 next_refresh=iso(next_refresh(mp, now)), next_refresh_epoch=int(next_refresh(mp, now)))
+                 rotation=iso(now + mp.rotates_at), next_refresh=iso(due), next_refresh_epoch=int(due),
+                 domain_controller=directory.server_name)
     del keys, mp
-    return entries, facts
+    return entries, facts, warnings
 
 
-def _ours(existing, sam, realm):
-    """Whether an existing keytab was written for this account (it holds the account's own principal)."""
-    account = ('%s@%s' % (sam, realm)).lower()
-    return any(p.lower() == account for p, _k, _e, _key in existing)
+def _ours(existing, names):
+    """Whether an existing keytab was written for this account: it holds one of the principals it is written for."""
+    wanted = set(n.lower() for n in names)
+    return any(item[0].lower() in wanted for item in existing)
 
 
-def _refuse_foreign(path, existing, sam, realm):
-    if existing and not _ours(existing, sam, realm):
-        others = sorted(set(p for p, _k, _e, _key in existing))
+def _refuse_foreign(path, existing, names, sam):
+    if existing and not _ours(existing, names):
+        others = sorted(set(item[0] for item in existing))
         raise KeytabError('path %s already holds keys of other principals (%s) and none of %s: it is not a keytab '
                           'this module wrote, so it is left alone. Give the gMSA a keytab of its own (for example '
                           '/etc/gmsa-farm/%s.keytab); never point path at the machine keytab.'
-                          % (path, ', '.join(others[:5]), sam, sam.rstrip('$')))
+                          % (path, ', '.join(others[:5]), ', '.join(names[:3]), sam.rstrip('$')))
 
 
-def run(params, check_mode, open_directory):
+def domain_controllers(params):
+    """The DCs to try, in order: domain_server as given."""
+    return list(params.get('domain_server') or [])
+
+
+def read_directory(params, open_directory, read):
+    """``read(directory)`` on the first domain controller that answers it. Any failure on a DC - no answer, TLS,
+    Kerberos (clock skew included), a bind or search error, an answer this module cannot use - moves on to the next
+    one; when none succeeds, the error says what each DC answered."""
+    failures = []
+    for server in domain_controllers(params):
+        try:
+            with open_directory(dict(params, domain_server=[server])) as directory:
+                return read(directory)
+        except Exception as e:  # pylint: disable=broad-except  # any DC failure: report it, try the next DC
+            failures.append('%s: %s' % (server, getattr(e, 'msg', None) or e))
+    if len(failures) == 1:
+        raise KeytabError(failures[0])
+    raise KeytabError('no domain controller gave the password (tried %d, in order). %s'
+                      % (len(failures), ' | '.join(failures)))
+
+
+def check_path(path):
+    """What is knowable about ``path`` before any directory access: it must be a file (or nothing) in an existing
+    directory this process can write to (the new keytab is written beside it, then renamed over it)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise KeytabError('path %s is a directory; give the keytab file to write (for example %s/NAME.keytab)'
+                          % (path, path.rstrip('/')))
+    if not os.path.isdir(directory):
+        raise KeytabError('path %s: its directory %s does not exist' % (path, directory))
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise KeytabError('path %s: this process (uid %d) cannot write to its directory %s, where the new keytab is '
+                          'written before it replaces the old one' % (path, os.getuid(), directory))
+
+
+def run(params, check_mode, open_directory, now=None):
     """The whole task: returns a result dict (no secrets). ``open_directory(params)`` returns a connected Directory
-    (a context manager). Raises KeytabError / the directory's error with a message for a person."""
+    (a context manager) for the one DC in params['domain_server']. Raises KeytabError with a message for a person;
+    on any failure the keytab is left as it was."""
     context = _context()
     path = params['path']
+    if params.get('state') != 'absent':
+        check_path(path)
     existing = read_keytab(context, path)
     result = dict(changed=False, path=path)
+    sam = params['name'] if params['name'].endswith('$') else params['name'] + '$'
     if params.get('state') == 'absent':
-        sam = params['name'] if params['name'].endswith('$') else params['name'] + '$'
         if not existing:
             return result
-        realms = set(p.rsplit('@', 1)[-1] for p, _k, _e, _key in existing)
-        if not any(_ours(existing, sam, r) for r in realms):
-            _refuse_foreign(path, existing, sam, sorted(realms)[0])
+        realms = sorted(set(item[0].rsplit('@', 1)[-1] for item in existing))
+        names = ['%s@%s' % (sam, r) for r in realms] + list(params.get('principals') or [])
+        _refuse_foreign(path, existing, names, sam)
         result.update(changed=True, diff=dict(before='\n'.join(describe(existing)) + '\n', after=''))
         if not check_mode:
             os.unlink(path)
         return result
-    with open_directory(params) as directory:
-        entries, facts = desired_entries(context, directory, params)
-        realm = directory.dns_domain.upper()
-    _refuse_foreign(path, existing, facts['account'], realm)
+    entries, facts, warnings = read_directory(params, open_directory,
+                                              lambda d: desired_entries(context, d, params))
+    account = '%s@%s' % (facts['account'], facts['realm'])
+    _refuse_foreign(path, existing, [account] + facts['principals'], facts['account'])
+    keep = params.get('keep_previous_seconds')
+    keep = DEFAULT_KEEP_PREVIOUS if keep is None else keep
+    entries = entries + kept_entries([item for item in existing if item[0] in facts['principals']], entries,
+                                     time.time() if now is None else now, keep)
     result.update(facts)
-    result['entries'] = [dict(principal=p, kvno=k, encryption_type=ENCTYPES[ENCTYPE_NAMES[e]][2])
-                         for p, k, e, _key in entries]
-    if sorted(existing) != sorted(entries):
+    if warnings:
+        result['warnings'] = warnings
+    result['entries'] = [dict(principal=p, kvno=k, encryption_type=enctype_label(e)) for p, k, e, _key in entries]
+    before = sorted(item[:4] for item in existing)
+    if before != sorted(entries):
         old_keys = dict((describe([item])[0], item[3]) for item in existing)
         new_keys = dict((describe([item])[0], item[3]) for item in entries)
         result.update(changed=True, diff=dict(
@@ -413,7 +533,7 @@ def run(params, check_mode, open_directory):
             after=''.join(line + ('  (new key)\n' if old_keys.get(line, new_keys[line]) != new_keys[line] else '\n')
                           for line in describe(entries))))
         if not check_mode:
-            write_keytab_atomic(context, path, entries)
+            write_keytab_atomic(context, path, entries, dict((item[:4], item[4]) for item in existing))
     del entries, existing
     return result
 

@@ -16,10 +16,18 @@ description:
   - Decodes the MSDS-MANAGEDPASSWORD_BLOB (current and previous password, query and unchanged intervals), derives
     the Kerberos keys for the account's encryption types with AD's salt for the account (MIT krb5 through the
     Python library C(krb5)), and writes them to O(path) with the right key version numbers - the current password
-    at the account's kvno and the previous one at kvno - 1, so tickets issued before a rotation keep working.
-  - In the last minutes before a rotation the domain controller already returns the next password as the current
-    one; then service principals get it at kvno + 1 beside the password in use, and the account principal keeps
-    the password in use until the rotation (so C(kinit -k) still works).
+    at the account's kvno (C(msDS-KeyVersionNumber)) and the previous one at kvno - 1.
+  - In the last 5 minutes before a rotation (the blob's QueryPasswordInterval is at most the 5-minute clock skew)
+    the domain controller returns the next password as the current one and the password in use as the previous
+    one. Then service principals get the next key at kvno + 1 beside the key in use at kvno, so tickets from before
+    and after the rotation are accepted without another refresh; the account principal keeps the key in use until
+    the rotation (C(kinit -k) takes the highest kvno).
+  - Keys of earlier kvnos that the blob no longer sends (after a new account's first rotation the blob has no
+    previous password; a member that was down may miss rotations) stay in the keytab for O(keep_previous_seconds)
+    after the rotation that retired them, so tickets issued before it keep validating until they expire.
+  - Each domain controller of O(domain_server) is tried in order until one gives the password; any failure on one
+    (no answer, TLS, Kerberos or clock skew, an LDAP error) moves on to the next, and when none succeeds the
+    error says what each one answered.
   - The keytab is replaced atomically (written beside O(path), then renamed over it), and only when a key,
     principal or kvno changed. A replaced keytab keeps its owner, group and mode; O(owner), O(group), O(mode)
     set them.
@@ -33,7 +41,8 @@ requirements:
   - Python libraries C(ldap3), C(gssapi) and C(krb5) on the member host (Debian - C(python3-ldap3),
     C(python3-gssapi); C(krb5) from PyPI, built against C(libkrb5-dev)).
   - MIT Kerberos on the member, with the domain's realm in C(/etc/krb5.conf) (a joined host has it).
-  - For O(encryption_types=rc4) only - MD4 from OpenSSL or C(pycryptodome).
+  - For O(encryption_types=rc4) (and for an account without C(msDS-SupportedEncryptionTypes)) - MD4 from OpenSSL
+    or C(pycryptodome).
 extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
@@ -74,8 +83,10 @@ options:
     default: present
   encryption_types:
     description:
-      - Which keys to write, among the ones the account has (its C(msDS-SupportedEncryptionTypes); an account
-        without that attribute has all three).
+      - Which keys to write, among the ones the account has (its C(msDS-SupportedEncryptionTypes)).
+      - An account without C(msDS-SupportedEncryptionTypes) gets keys of all three types and a warning - a KDC then
+        chooses the ticket's type from its own defaults (a Windows DC from C(DefaultDomainSupportedEncTypes), RC4
+        unless changed).
       - Fails when none is left - the account has no usable encryption type.
     type: list
     elements: str
@@ -85,9 +96,16 @@ options:
     description:
       - Principals to write keys for. Default - the account (C(NAME$@REALM)) and each of its SPNs (what a
         Kerberos service such as Apache's mod_auth_gssapi looks up by the name in the ticket).
-      - Without a realm, the domain's realm is added.
+      - Without a realm, the domain's realm is added. Each must be the account (C(NAME$)) or one of its SPNs; other
+        names are refused (no ticket for them is encrypted with this account's keys).
     type: list
     elements: str
+  keep_previous_seconds:
+    description:
+      - How long keys of an earlier kvno stay after the rotation that retired them - the longest lifetime of a
+        service ticket in the domain (AD's default C(Maximum lifetime for service ticket) is 10 hours).
+    type: int
+    default: 36000
   domain_server:
     description:
       - DNS name of the domain controller(s), tried in order; C(host), C(host:port), C(ldaps://host[:port]) or
@@ -240,8 +258,18 @@ unchanged_password_seconds:
   description: Seconds during which the password will not change (UnchangedPasswordInterval).
   returned: state is present
   type: int
+rotation:
+  description: When the domain controller rotates the password next (UTC, ISO 8601), from the blob's query interval.
+  returned: state is present
+  type: str
+  sample: '2026-12-22T08:01:00Z'
+domain_controller:
+  description: The domain controller that gave the password.
+  returned: state is present
+  type: str
+  sample: dc1.example.com
 next_refresh:
-  description: When the keytab should be refreshed next (UTC, ISO 8601) - what the member role's timer uses.
+  description: When the keytab should be refreshed next (UTC, ISO 8601) - what the member role's refresh uses.
   returned: state is present
   type: str
   sample: '2026-12-22T07:56:00Z'
@@ -273,6 +301,7 @@ def argument_spec():
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         encryption_types=dict(type='list', elements='str', choices=sorted(ENCTYPES), default=['aes256', 'aes128']),
         principals=dict(type='list', elements='str'),
+        keep_previous_seconds=dict(type='int', default=36000),
     )
     return spec
 
@@ -285,6 +314,9 @@ def main():
     params = member_params(module.params)
     if not params['encryption_types']:
         module.fail_json(msg='encryption_types is empty: name at least one of %s' % ', '.join(sorted(ENCTYPES)))
+    if params['keep_previous_seconds'] < 0:
+        module.fail_json(msg='keep_previous_seconds is %d: give a number of seconds, 0 or more'
+                         % params['keep_previous_seconds'])
     try:
         result = run(params, module.check_mode, lambda p: Directory(p).connect())
     except (KeytabError, DirectoryError) as e:
@@ -294,7 +326,10 @@ def main():
         # owner, group, mode (a replaced keytab already kept the old ones); check mode only reports.
         file_args = module.load_file_common_arguments(module.params, path=params['path'])
         result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'])
-    result.pop('next_refresh_epoch', None)
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    for internal in ('next_refresh_epoch', 'realm'):
+        result.pop(internal, None)
     module.exit_json(**result)
 
 

@@ -9,6 +9,9 @@
 #
 # Settings (environment): GMSA_LAB_DIR (default: <repo>/.lab), GMSA_LAB_IP (default 127.0.0.10),
 # GMSA_LAB_REALM (default GMSALAB.TEST), GMSA_LAB_DOMAIN (default GMSALAB).
+# GMSA_LAB_FAKETIME=1 runs Samba under libfaketime (Debian 'faketime'): its clock is the real one moved by the offset
+# in <lab dir>/faketime (libfaketime's FAKETIME_TIMESTAMP_FILE, e.g. "+72000" seconds), read again on every clock
+# call, so a test moves the DC's clock (and a gMSA through its password rotation) without restarting Samba.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,6 +24,9 @@ realm_lower=$(echo "$REALM" | tr '[:upper:]' '[:lower:]')
 DC_HOST=dc1
 DC_FQDN="$DC_HOST.$realm_lower"
 SMB_CONF="$LAB_DIR/etc/smb.conf"
+FAKETIME=${GMSA_LAB_FAKETIME:-}
+FAKETIME_FILE="$LAB_DIR/faketime"
+LIBFAKETIME=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 PID_FILE="$LAB_DIR/run/samba.pid"
 ENV_FILE="$LAB_DIR/lab.env"
 KRB5_CONF="$LAB_DIR/krb5.conf"
@@ -65,6 +71,29 @@ install_samba() {
   apt-get update -q >/dev/null
   apt-get install -y -q -t bookworm-backports samba-ad-dc samba krb5-user ldap-utils winbind >/dev/null
   samba_ok || die "installed Samba is older than 4.21: $(samba --version)"
+}
+
+install_faketime() {
+  [ -n "$FAKETIME" ] || return 0
+  LIBFAKETIME=$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketime\.so\.1$' | head -1 || true)
+  if [ -z "$LIBFAKETIME" ]; then
+    log "installing libfaketime (Debian faketime) for a DC with a movable clock"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q faketime >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q faketime >/dev/null; }
+    LIBFAKETIME=$(dpkg -L libfaketime | grep '/libfaketime\.so\.1$' | head -1)
+  fi
+  [ -f "$FAKETIME_FILE" ] || echo '+0' > "$FAKETIME_FILE"
+}
+
+# samba, started under libfaketime when GMSA_LAB_FAKETIME is set. The monotonic clock stays real (faking it hangs
+# timed waits); FAKETIME_NO_CACHE makes every clock call read the offset file again.
+start_samba() {
+  if [ -n "$FAKETIME" ]; then
+    LD_PRELOAD="$LIBFAKETIME" FAKETIME_TIMESTAMP_FILE="$FAKETIME_FILE" FAKETIME_NO_CACHE=1 \
+      FAKETIME_DONT_FAKE_MONOTONIC=1 samba -s "$SMB_CONF" -D 9>&-
+  else
+    samba -s "$SMB_CONF" -D 9>&-  # the daemon must not inherit, and so hold forever, the 'up' lock
+  fi
 }
 
 # Samba's packaging starts daemons on install; the lab runs its own instance only.
@@ -181,6 +210,8 @@ GMSA_DOMAIN_USERNAME='Administrator@$REALM'
 GMSA_DOMAIN_PASSWORD='$pass'
 GMSA_DOMAIN_CA_CERT='$LAB_DIR/private/tls/ca.pem'
 KRB5_CONFIG='$KRB5_CONF'
+GMSA_LAB_FAKETIME_FILE='$( [ -n "$FAKETIME" ] && echo "$FAKETIME_FILE" )'
+GMSA_LAB_LIBFAKETIME='$( [ -n "$FAKETIME" ] && echo "$LIBFAKETIME" )'
 GMSA_LAB_SAMBA_TOOL_ARGS='-H ldaps://$DC_FQDN -U Administrator@$REALM%$pass --option=tlscafile=$LAB_DIR/private/tls/ca.pem --option=tlsverifypeer=ca_and_name'
 ENV
   sed -i 's/^\([A-Z0-9_]*\)=/export \1=/' "$ENV_FILE"
@@ -217,13 +248,14 @@ up() {
   ensure_ip
   ensure_hosts
   provision
+  install_faketime
   if running && status_quiet; then
     log "lab DC already running (pid $(cat "$PID_FILE")), reusing it"
   else
     running && { log "lab DC process is not answering, restarting it"; down_quiet; }
     mkdir -p "$LAB_DIR/run"
     log "starting samba"
-    samba -s "$SMB_CONF" -D 9>&-  # the daemon must not inherit, and so hold forever, the 'up' lock
+    start_samba
     wait_ready
     log "lab DC ready on $DC_FQDN ($LAB_IP): LDAPS 636, Kerberos 88"
   fi

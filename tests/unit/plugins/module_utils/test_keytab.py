@@ -1,5 +1,6 @@
-"""The keytab logic of gmsa_keytab without a DC: blob parsing, rotation window, salt, keys, atomic files, and the
-whole run against a stand-in directory (what a DC answers is built here from MS-ADTS 2.2.19's layout)."""
+"""The keytab logic of gmsa_keytab without a DC: blob parsing and refusals, salt, keys, atomic files, and the whole
+run against a stand-in directory. Blobs here are built from MS-ADTS 2.2.19's layout for the parser's edge cases; the
+rotation window is proven on blobs captured from the lab DC (test_keytab_rotation.py)."""
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ def test_parse_blob_current_previous_and_intervals():
     mp = K.parse_blob(blob(PW1, PW2, query=10 * DAY, unchanged=10 * DAY - 300))
     assert mp.current == PW1 and mp.previous == PW2
     assert mp.query_seconds == 10 * DAY and mp.unchanged_seconds == 10 * DAY - 300
-    assert not mp.next_is_current
+    assert not mp.in_window
     assert 'previous=True' in repr(mp) and PW1.hex() not in repr(mp)
     assert K.parse_blob(blob(PW1)).previous is None
 
@@ -95,9 +96,10 @@ def test_versions_outside_and_inside_the_rotation_window():
     assert K.plan_versions(normal, 5, 'HTTP/a@R', False) == [('HTTP/a@R', 5, 'current'), ('HTTP/a@R', 4, 'previous')]
     first = K.parse_blob(blob(PW1))
     assert K.plan_versions(first, 1, 'A$@R', True) == [('A$@R', 1, 'current')]
-    # The last minutes before the rotation: current is the next password, previous is the one in use.
-    window = K.parse_blob(blob(PW1, PW2, query=200, unchanged=0))
-    assert window.next_is_current
+    # The last minutes before the rotation (the DC's shape: query under 5 minutes, unchanged a whole interval
+    # ahead): current is the next password, previous is the one in use.
+    window = K.parse_blob(blob(PW1, PW2, query=200, unchanged=200 + DAY - 300))
+    assert window.in_window
     assert K.plan_versions(window, 5, 'HTTP/a@R', False) == [('HTTP/a@R', 6, 'current'), ('HTTP/a@R', 5, 'previous')]
     assert K.plan_versions(window, 5, 'A$@R', True) == [('A$@R', 5, 'previous')]
 
@@ -105,7 +107,8 @@ def test_versions_outside_and_inside_the_rotation_window():
 def test_next_refresh_follows_the_blob():
     assert K.next_refresh(K.parse_blob(blob(PW1, query=30 * DAY, unchanged=30 * DAY - 300)), 1000) == \
         1000 + 30 * DAY - 300 + K.REFRESH_DELAY
-    assert K.next_refresh(K.parse_blob(blob(PW1, PW2, query=200, unchanged=0)), 1000) == 1000 + 200 + K.REFRESH_DELAY
+    assert K.next_refresh(K.parse_blob(blob(PW1, PW2, query=200, unchanged=200 + DAY - 300)), 1000) == \
+        1000 + 200 + K.REFRESH_DELAY
 
 
 class FakeDirectory(object):
@@ -114,6 +117,7 @@ class FakeDirectory(object):
     def __init__(self, blob_value, kvno=3, enctypes='24', spns=('HTTP/web.example.com',), found=True):
         self.blob, self.kvno, self.enctypes, self.spns, self.found = blob_value, kvno, enctypes, spns, found
         self.default_nc, self.dns_domain, self.bound_as = 'DC=example,DC=com', 'example.com', 'WEB1$'
+        self.server_name = 'dc1.example.com'
         self.searches = []
 
     def __enter__(self):
@@ -124,11 +128,12 @@ class FakeDirectory(object):
 
     def search(self, base, ldap_filter, attributes, scope='subtree'):
         self.searches.append((base, ldap_filter, tuple(attributes), scope))
-        if 'msDS-KeyVersionNumber' in attributes:
+        if scope == 'base':
             return [dict(dn=base, attributes={'msDS-KeyVersionNumber': str(self.kvno)}, raw={})]
         if not self.found:
             return []
-        attrs = {'sAMAccountName': 'WebFarm$', 'servicePrincipalName': list(self.spns)}
+        attrs = {'sAMAccountName': 'WebFarm$', 'servicePrincipalName': list(self.spns),
+                 'msDS-KeyVersionNumber': str(self.kvno)}
         if self.enctypes is not None:
             attrs['msDS-SupportedEncryptionTypes'] = self.enctypes
         raw = {'msDS-ManagedPassword': [self.blob]} if self.blob else {}
@@ -136,7 +141,8 @@ class FakeDirectory(object):
 
 
 def run(tmp_path, directory, check=False, **params):
-    p = dict(name='WebFarm', path=str(tmp_path / 'web.keytab'), state='present', encryption_types=['aes256', 'aes128'])
+    p = dict(name='WebFarm', path=str(tmp_path / 'web.keytab'), state='present', encryption_types=['aes256', 'aes128'],
+             domain_server=['dc1.example.com'])
     p.update(params)
     return K.run(p, check, lambda _p: directory)
 
@@ -155,7 +161,7 @@ def test_run_check_write_rerun_and_no_secret_in_the_result(tmp_path):
     entries = K.read_keytab(krb5.init_context(), str(tmp_path / 'web.keytab'))
     assert len(entries) == 8
     text = json.dumps([checked, written])
-    for _p, _v, _e, key in entries:
+    for _p, _v, _e, key, _stamp in entries:
         assert key.hex() not in text
     assert PW1.hex() not in text and PW1.decode('utf-16-le', 'replace') not in text
     again = run(tmp_path, d)
@@ -226,3 +232,69 @@ def test_member_params_fill_the_machine_identity(monkeypatch):
     assert p['domain_username'] == 'WEB05$' and p['domain_timeout'] == 10 and p['state'] == 'present'
     p = K.member_params(dict(name='x', path='/k', domain_server=['dc1'], domain_ccache='FILE:/tmp/cc'))
     assert 'domain_keytab' not in p and 'domain_username' not in p
+
+
+def test_principals_option_reruns_on_its_own_keytab_and_refuses_names_not_on_the_account(tmp_path):
+    only_spn = ['HTTP/web.example.com']
+    first = run(tmp_path, FakeDirectory(blob(PW1)), principals=only_spn)
+    assert first['changed'] is True and first['principals'] == ['HTTP/web.example.com@EXAMPLE.COM']
+    again = run(tmp_path, FakeDirectory(blob(PW1)), principals=only_spn)
+    assert again['changed'] is False
+    before = open(tmp_path / 'web.keytab', 'rb').read()
+    with pytest.raises(K.KeytabError, match='principals HTTP/other.example.com@EXAMPLE.COM are not names of WebFarm'):
+        run(tmp_path, FakeDirectory(blob(PW1)), principals=['HTTP/other.example.com'])
+    assert open(tmp_path / 'web.keytab', 'rb').read() == before
+
+
+def test_an_account_without_supported_encryption_types_gets_every_type_a_kdc_may_use_and_a_warning(tmp_path):
+    r = run(tmp_path, FakeDirectory(blob(PW1), enctypes=None))
+    assert r['encryption_types'] == ['aes256', 'aes128', 'rc4']
+    assert len(r['warnings']) == 1 and 'msDS-SupportedEncryptionTypes' in r['warnings'][0]
+    assert 'DefaultDomainSupportedEncTypes' in r['warnings'][0]
+
+
+def test_bad_paths_are_refused_before_the_directory_is_asked(tmp_path):
+    d = FakeDirectory(blob(PW1))
+    with pytest.raises(K.KeytabError, match='path %s is a directory' % tmp_path):
+        run(tmp_path, d, path=str(tmp_path))
+    with pytest.raises(K.KeytabError, match='its directory %s/missing does not exist' % tmp_path):
+        run(tmp_path, d, path=str(tmp_path / 'missing' / 'k.keytab'))
+    assert d.searches == []
+
+
+class FailingDirectory(object):
+    def __init__(self, error):
+        self.error = error
+
+    def __enter__(self):
+        raise self.error
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_every_domain_controller_is_tried_and_each_error_is_reported(tmp_path):
+    class DirectoryError(Exception):
+        def __init__(self, msg):
+            super(DirectoryError, self).__init__(msg)
+            self.msg = msg
+    answers = {'dc1': FailingDirectory(DirectoryError('Could not reach any domain controller. Tried: dc1:636')),
+               'dc2': FailingDirectory(DirectoryError('Kerberos: Clock skew too great')),
+               'dc3': FakeDirectory(blob(PW1))}
+    tried = []
+
+    def open_directory(p):
+        tried.append(p['domain_server'])
+        return answers[p['domain_server'][0]]
+    p = dict(name='WebFarm', path=str(tmp_path / 'web.keytab'), state='present', encryption_types=['aes256'],
+             domain_server=['dc1', 'dc2', 'dc3'])
+    assert K.run(p, False, open_directory)['changed'] is True
+    assert tried == [['dc1'], ['dc2'], ['dc3']]
+    del answers['dc3']
+    p['domain_server'] = ['dc1', 'dc2']
+    before = open(tmp_path / 'web.keytab', 'rb').read()
+    with pytest.raises(K.KeytabError) as e:
+        K.run(p, False, open_directory)
+    assert 'tried 2, in order' in str(e.value)
+    assert 'dc1: Could not reach' in str(e.value) and 'dc2: Kerberos: Clock skew too great' in str(e.value)
+    assert open(tmp_path / 'web.keytab', 'rb').read() == before
