@@ -121,8 +121,14 @@ class RotationLab(object):
             conn.unbind()
 
     def kvno(self, dn):
-        self.admin.search(dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=['msDS-KeyVersionNumber'])
-        return int(self.admin.response[0]['raw_attributes']['msDS-KeyVersionNumber'][0])
+        """msDS-KeyVersionNumber as Administrator reads it (a new connection: Samba ends LDAP sessions when its
+        clock jumps)."""
+        conn = self.connect('Administrator@%s' % self.realm, self.env['GMSA_LAB_ADMIN_PASSWORD'])
+        try:
+            conn.search(dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=['msDS-KeyVersionNumber'])
+            return int(conn.response[0]['raw_attributes']['msDS-KeyVersionNumber'][0])
+        finally:
+            conn.unbind()
 
 
 def membership_sd(sids):
