@@ -48,7 +48,9 @@ DocumentRoot {dir}/www
 CGI = '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nREMOTE_USER=%s\\n" "$REMOTE_USER"\n'
 
 
-def start(directory, ip, port, keytab):
+def start(directory, ip, port, keytab, env=None, krb5_config=None):
+    """``env``: more environment for apache2 (the rotation lab runs it under libfaketime at the DC's clock);
+    ``krb5_config``: the Kerberos configuration to copy (default: KRB5_CONFIG's first file)."""
     os.makedirs(os.path.join(directory, 'www'), exist_ok=True)
     os.chmod(directory, 0o755)
     os.chmod(os.path.join(directory, 'www'), 0o755)
@@ -60,7 +62,8 @@ def start(directory, ip, port, keytab):
     os.chmod(cgi, 0o755)
     # The workers run as www-data: they get a readable copy of the lab's Kerberos configuration.
     krb5_conf = os.path.join(directory, 'krb5.conf')
-    with open(os.environ.get('KRB5_CONFIG', '/etc/krb5.conf').split(':')[0]) as src, open(krb5_conf, 'w') as dst:
+    source = krb5_config or os.environ.get('KRB5_CONFIG', '/etc/krb5.conf').split(':')[0]
+    with open(source) as src, open(krb5_conf, 'w') as dst:
         dst.write(src.read())
     os.chmod(krb5_conf, 0o644)
     stop(directory)
@@ -68,7 +71,7 @@ def start(directory, ip, port, keytab):
     p = subprocess.run(['apache2', '-f', os.path.join(directory, 'apache2.conf'), '-k', 'start'],
                        capture_output=True, text=True, check=False,
                        env=dict(os.environ, APACHE_RUN_DIR=directory, APACHE_LOCK_DIR=directory,
-                                APACHE_LOG_DIR=directory, KRB5_CONFIG=krb5_conf))
+                                APACHE_LOG_DIR=directory, KRB5_CONFIG=krb5_conf, **(env or {})))
     if p.returncode != 0:
         raise SystemExit('apache2 did not start: %s%s' % (p.stdout, p.stderr))
     for _attempt in range(100):

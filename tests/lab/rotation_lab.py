@@ -38,15 +38,26 @@ class RotationLab(object):
         self.domain = self.realm.lower()
         self.base = env['GMSA_LAB_BASE_DN']
         self.offset_file = env['GMSA_LAB_FAKETIME_FILE']
+        # Copies of the offset for clients that cannot read the lab directory (Apache's workers run as www-data).
+        self.mirrors = []
         self.admin = self.connect('Administrator@%s' % self.realm, env['GMSA_LAB_ADMIN_PASSWORD'])
 
     # ------------------------------------------------------------------------------------------- the clock
     def set_offset(self, seconds):
         """Move the DC's (and the clients') clock to real time + seconds."""
-        tmp = self.offset_file + '.tmp'
-        with open(tmp, 'w') as f:
-            f.write('%+ds\n' % int(seconds))
-        os.replace(tmp, self.offset_file)
+        for path in [self.offset_file] + self.mirrors:
+            tmp = path + '.tmp'
+            with open(tmp, 'w') as f:
+                f.write('%+ds\n' % int(seconds))
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+
+    def mirror_offset(self, path):
+        """Keep a world-readable copy of the offset at ``path``; returns the faketime environment that reads it."""
+        self.mirrors.append(path)
+        self.set_offset(self.offset())
+        return dict(LD_PRELOAD=self.env['GMSA_LAB_LIBFAKETIME'], FAKETIME_TIMESTAMP_FILE=path, FAKETIME_NO_CACHE='1',
+                    FAKETIME_DONT_FAKE_MONOTONIC='1')
 
     def offset(self):
         with open(self.offset_file) as f:

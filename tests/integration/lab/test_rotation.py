@@ -4,8 +4,9 @@ a new gMSA with a one-day interval goes into its first rotation window, past its
 window and past the second rotation, in seconds.
 
 Proven with independent clients: MIT kinit -k with the keytab, tickets the KDC issues to a domain user, a GSSAPI
-acceptor bound to the SPN by name (it matches kvno strictly, unlike kvno -k), klist -k, and the DC's
-msDS-KeyVersionNumber read as Administrator with raw ldap3."""
+acceptor bound to the SPN by name (it matches kvno strictly, unlike kvno -k), Apache with mod_auth_gssapi serving
+the SPN from the keytab (curl --negotiate), klist -k, and the DC's msDS-KeyVersionNumber read as Administrator with
+raw ldap3. Apache listens on 127.0.0.31:8083 (run under flock /work/linux-lab.lock with the other member tests)."""
 from __future__ import annotations
 
 import json
@@ -14,10 +15,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
 
+import apache_gssapi
 from conftest import REPO, start_lab
 from rotation_lab import RotationLab
 
@@ -36,7 +39,9 @@ def rot():
 
 
 @pytest.fixture
-def rot_farm(rot, tmp_path):
+def rot_farm(rot):
+    work = tempfile.mkdtemp(prefix='gmsa-rotation-')
+    os.chmod(work, 0o755)   # Apache's workers (www-data) read the keytab in it
     ou = rot.make_ou()
     tag = uuid.uuid4().hex[:6]
     host = rot.create_computer(ou, 'RM%s' % tag.upper())
@@ -47,12 +52,12 @@ def rot_farm(rot, tmp_path):
     assert rot.admin.add('CN=%s,%s' % (user, ou), ['top', 'person', 'organizationalPerson', 'user'], {
         'sAMAccountName': user, 'userAccountControl': 0x200,
         'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), rot.admin.result
-    os.chmod(tmp_path, 0o755)
     yield dict(ou=ou, host=host, name=name, sam=name + '$', dn=dn, spn='%s@%s' % (spn, rot.realm),
                account='%s$@%s' % (name, rot.realm), user='%s@%s' % (user, rot.realm), password=password,
-               dir=str(tmp_path), keytab=str(tmp_path / 'svc.keytab'))
+               dir=work, keytab=os.path.join(work, 'svc.keytab'))
     rot.set_offset(0)
     rot.delete_tree(ou)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def keytab_args(rot, farm):
@@ -61,8 +66,9 @@ def keytab_args(rot, farm):
                 domain_username=farm['host']['dn'], domain_password=farm['host']['password'])
 
 
-def at_dc_time(rot, args, **kw):
-    return subprocess.run(args, capture_output=True, text=True, check=False, env=rot.client_env(), **kw)
+def at_dc_time(rot, args, env=None, **kw):
+    return subprocess.run(args, capture_output=True, text=True, check=False, env=rot.client_env(**(env or {})),
+                          **kw)
 
 
 def kinit_keytab(rot, farm, keytab=None):
@@ -97,6 +103,36 @@ def keytab_kvnos(path):
     return kvnos
 
 
+APACHE_IP, APACHE_PORT = '127.0.0.31', 8083
+
+
+@pytest.fixture
+def apache(rot, rot_farm):
+    """Apache + mod_auth_gssapi on the member serving the SPN from the keytab, its clock at the DC's."""
+    directory = os.path.join(rot_farm['dir'], 'apache')
+    faked = rot.mirror_offset(os.path.join(rot_farm['dir'], 'faketime'))
+    started = []
+
+    def start():
+        apache_gssapi.start(directory, APACHE_IP, APACHE_PORT, rot_farm['keytab'], env=faked,
+                            krb5_config=rot.env['KRB5_CONFIG'])
+        started.append(directory)
+    yield start
+    for d in started:
+        apache_gssapi.stop(d)
+    rot.mirrors.remove(faked['FAKETIME_TIMESTAMP_FILE'])
+
+
+def curl(rot, farm, ccache):
+    host = farm['spn'].split('/', 1)[1].split('@')[0]
+    r = at_dc_time(rot, ['curl', '-s', '--negotiate', '-u', ':', '--resolve', '%s:%d:%s' % (host, APACHE_PORT,
+                                                                                         APACHE_IP),
+                         '-w', '\n%{http_code}', 'http://%s:%d/index.cgi' % (host, APACHE_PORT)],
+                   env=dict(KRB5CCNAME=ccache))
+    body, _sep, code = r.stdout.rpartition('\n')
+    return int(code or 0), body.strip()
+
+
 def into_window(rot, result, seconds_before=150):
     """Move the DC's clock to ``seconds_before`` the rotation the module's last result announced."""
     rot.set_offset(rot.offset() + result['query_password_seconds'] - seconds_before)
@@ -106,7 +142,7 @@ def past_rotation(rot, seconds_after=60):
     rot.set_offset(rot.offset() + 150 + seconds_after)
 
 
-def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, run_module):
+def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, run_module, apache):
     farm = rot_farm
     spn, account = farm['spn'], farm['account']
     r = run_module('gmsa_keytab', keytab_args(rot, farm), conn=False)
@@ -115,6 +151,9 @@ def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, 
     assert keytab_kvnos(farm['keytab']) == {spn: {1}, account: {1}}
     before_window = os.path.join(farm['dir'], 'before-window.keytab')
     shutil.copy(farm['keytab'], before_window)
+    os.chmod(farm['keytab'], 0o644)     # Apache's workers (www-data) read it; a replaced keytab keeps its mode
+    apache()
+    served = (200, 'REMOTE_USER=%s' % farm['user'])
 
     # ---- the first rotation window: the blob's current password is the next one.
     into_window(rot, r)
@@ -131,6 +170,7 @@ def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, 
     in_window_cc, kvno = user_ticket(rot, farm, 'in-window')
     assert kvno == 1
     assert accepted(rot, in_window_cc, farm['keytab'], spn)['accepted'] is True
+    assert curl(rot, farm, in_window_cc) == served
 
     # ---- past the first rotation, no refresh in between: the KDC rotates when it next looks the account up.
     past_rotation(rot)
@@ -138,6 +178,7 @@ def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, 
     assert kvno == 2 and rot.kvno(farm['dn']) == 2
     assert accepted(rot, after_cc, farm['keytab'], spn)['accepted'] is True
     assert accepted(rot, in_window_cc, farm['keytab'], spn)['accepted'] is True      # the older ticket, too
+    assert curl(rot, farm, after_cc) == served
     # The acceptor is strict: the keytab from before the window lacks kvno 2 and refuses the new ticket.
     refused = accepted(rot, after_cc, before_window, spn)
     assert refused['accepted'] is False and 'kvno 2' in refused['error'], refused
@@ -168,6 +209,7 @@ def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, 
     assert kvno == 3 and rot.kvno(farm['dn']) == 3
     assert accepted(rot, after2_cc, farm['keytab'], spn)['accepted'] is True
     assert accepted(rot, second_cc, farm['keytab'], spn)['accepted'] is True
+    assert curl(rot, farm, after2_cc) == served
     r = run_module('gmsa_keytab', keytab_args(rot, farm), conn=False)
     assert not r.failed, r
     assert r['kvno'] == 3 and r['previous_password'] is True
