@@ -4,7 +4,7 @@ It listens on a loopback port with its own certificate (a throw-away CA made her
 LDAPS, and forwards every LDAP message both ways, except requests that match a rule: those are answered by the
 proxy itself with the rule's result code, and never reach the DC. Tests use it to prove how the collection
 handles refusals Samba never gives (a value delete of a security descriptor refused, a write refused after
-others succeeded). Loopback only; every connection and the listener close when the test ends.
+others succeeded, a DC that answers every search with an error). Loopback only; every connection and the listener close when the test ends.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from ldap3.protocol.rfc4511 import (
 from pyasn1.codec.ber import decoder, encoder
 
 RESPONSES = {'modifyRequest': 'modifyResponse', 'addRequest': 'addResponse', 'delRequest': 'delResponse',
-             'modDNRequest': 'modDNResponse'}
+             'modDNRequest': 'modDNResponse', 'searchRequest': 'searchResDone'}
 CHANGE_OPS = {0: 'add', 1: 'delete', 2: 'replace'}
 
 
@@ -60,6 +60,7 @@ def _certificates(directory):
 
 # BER tags of the write requests (RFC 4511: [APPLICATION 6] modify, 8 add, 10 delete, 12 modDN).
 WRITE_TAGS = {0x66, 0x68, 0x4A, 0x6C}
+SEARCH_TAG = 0x63   # [APPLICATION 3]: decoded only while a rule answers searches (a DC that fails a read)
 
 
 def _op_tag(data):
@@ -67,6 +68,26 @@ def _op_tag(data):
     i = 2 + ((data[1] & 0x7F) if data[1] & 0x80 else 0)
     i += 2 + data[i + 1]        # messageID: tag, one length byte (IDs below 2^1008), value
     return data[i]
+
+
+def _ber_length(data, i):
+    """(length, index of the value) of the BER length at data[i]."""
+    if data[i] & 0x80:
+        n = data[i] & 0x7F
+        return int.from_bytes(data[i + 1:i + 1 + n], 'big'), i + 1 + n
+    return data[i], i + 1
+
+
+def _search_head(data):
+    """(messageID, baseObject) of an encoded searchRequest, read by hand: pyasn1 with ldap3's recursive Filter
+    spec cannot decode every filter (an AND of equality matches among them)."""
+    _length, i = _ber_length(data, 1)            # the LDAPMessage SEQUENCE
+    id_length, i = _ber_length(data, i + 1)      # messageID INTEGER
+    message_id = int.from_bytes(data[i:i + id_length], 'big')
+    i += id_length
+    _length, i = _ber_length(data, i + 1)        # [APPLICATION 3] searchRequest
+    base_length, i = _ber_length(data, i + 1)    # baseObject OCTET STRING
+    return message_id, data[i:i + base_length].decode('utf-8')
 
 
 def _read_message(sock):
@@ -94,7 +115,8 @@ def _read_exact(sock, n):
 
 
 class Rule(object):
-    """Answer requests of ``operation`` on ``dn`` (exactly; or whose DN contains ``dn_part``) - for a modify,
+    """Answer requests of ``operation`` (a write, or 'searchRequest' by its base DN) on ``dn`` (exactly; or whose DN
+    contains ``dn_part``) - for a modify,
     optionally only those deleting a value of ``delete_value_of`` - with ``result_code``, ``times`` times (None:
     always). ``before_answer()`` runs first (to make a concurrent change, say)."""
 
@@ -127,7 +149,8 @@ class FaultProxy(object):
         self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.server_ctx.load_cert_chain(cert, key)
         self.rules = []
-        self.seen = []          # (operation, dn) of every write request that passed through or was answered
+        self.seen = []          # (operation, dn, what) of every write request (and, while a rule answers searches,
+        #                         every search) that passed through or was answered
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(('127.0.0.1', 0))
@@ -204,8 +227,19 @@ class FaultProxy(object):
             pass
 
     def _intercept(self, data):
-        if _op_tag(data) not in WRITE_TAGS:
+        tag = _op_tag(data)
+        searched = tag == SEARCH_TAG and any(r.operation == 'searchRequest' for r in self.rules)
+        if tag not in WRITE_TAGS and not searched:
             return None         # binds, searches, extended operations: forwarded undecoded
+        if searched:
+            message_id, dn = _search_head(data)
+            for rule in self.rules:
+                if rule.matches('searchRequest', dn, None):
+                    rule.hits += 1
+                    self.seen.append(('searchRequest', dn, 'answered %d' % rule.result_code))
+                    return self._response(message_id, 'searchResDone', rule.result_code, rule.message)
+            self.seen.append(('searchRequest', dn, 'forwarded'))
+            return None
         message, _rest = decoder.decode(data, asn1Spec=LDAPMessage())
         op = message['protocolOp'].getName()
         if op not in RESPONSES:

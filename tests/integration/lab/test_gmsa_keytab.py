@@ -250,3 +250,36 @@ def test_refresh_command_runs_without_ansible(lab, linux_farm, member_dir):
                        encryption_types=['aes256']), f)
     bad = refresh('--force')
     assert bad.returncode == 1 and bad.stdout.startswith('nosuch: refresh FAILED: there is no gMSA named nosuch$')
+
+
+def test_every_domain_controller_is_tried_a_dead_one_and_one_answering_with_an_error(lab, linux_farm, run_module,
+                                                                                     member_dir, proxy):
+    """domain_server lists a dead address (nothing listens there), a DC whose every read of the gMSA fails (the fault
+    proxy answers busy), then the real DC: the keytab comes from the third. With only the first two, the message
+    names each DC with its own error and the keytab is left as it was."""
+    from ldap_fault_proxy import Rule
+    h1, name = linux_farm['hosts'][0], linux_farm['name']
+    proxy.rules.append(Rule('searchRequest', 51, dn_part='DC=', times=None, message='the DC is busy (injected)'))
+    bundle = os.path.join(member_dir, 'cas.pem')
+    with open(bundle, 'w') as f:
+        f.write(open(lab['GMSA_DOMAIN_CA_CERT']).read() + open(proxy.ca).read())
+    path = os.path.join(member_dir, 'failover.keytab')
+    dead, failing = '127.0.0.39:636', 'localhost:%d' % proxy.port
+    args = dict(as_password_host(lab, h1), name=name, path=path, domain_ca_cert=bundle, domain_timeout=3,
+                domain_server=[dead, failing, lab['GMSA_DOMAIN_SERVER']])
+    r = run_module('gmsa_keytab', args, conn=False)
+    assert not r.failed, r
+    assert r['changed'] is True and r['domain_controller'] == lab['GMSA_DOMAIN_SERVER'] and r['kvno'] == 1
+    assert any(op == 'searchRequest' and 'answered 51' in how for op, _dn, how in proxy.seen), (proxy.seen, r)
+    keys = klist_keys(path)
+    assert keys
+    before = open(path, 'rb').read()
+
+    r = run_module('gmsa_keytab', dict(args, domain_server=[dead, failing]), conn=False)
+    assert r.failed and r['changed'] is False
+    assert 'tried 2, in order' in r['msg']
+    assert re.search(r'127\.0\.0\.39:636: Could not reach any domain controller\. Tried: 127\.0\.0\.39:636 '
+                     r'\(ldaps\): .*refused', r['msg']), r['msg']
+    assert 'localhost:%d: ' % proxy.port in r['msg'] and 'the DC is busy (injected)' in r['msg'], r['msg']
+    assert r['msg'].index('127.0.0.39') < r['msg'].index('localhost')
+    assert open(path, 'rb').read() == before
