@@ -7,8 +7,8 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
 Used two ways, with the same code:
 * by the module ``gmsa.farm.gmsa_keytab`` (through Ansible), and
-* as the refresh command of the member's systemd timer: ``python3 _keytab.py --config FILE`` (the member role
-  copies this file and ``_ldap_connection.py`` side by side; neither needs Ansible at run time).
+* by the member's refresher ``gmsa_farm_keytab`` (``_keytab_refresh.py``, which the member role installs as a small
+  package with this file and ``_ldap_connection.py``; none of them needs Ansible at run time).
 
 Nothing here imports Ansible. No password, key or blob is ever put in a message, a log line or a result: the
 result describes keytab entries by principal, kvno and encryption type only.
@@ -27,14 +27,11 @@ Facts relied on (sources in docs/linux-facts.md, L1-L12):
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
-import json
 import os
 import socket
 import struct
-import sys
 import tempfile
 import time
 
@@ -217,9 +214,14 @@ def next_refresh(mp, now):
     """When the keytab should be refreshed next (epoch seconds): inside the window, just after the rotation (the
     account's own principal gets the new key, the DC's kvno moves); outside it, just after the window opens (the
     next password becomes readable CLOCK_SKEW seconds before the rotation)."""
-    if mp.in_window:
-        return now + mp.rotates_at + REFRESH_DELAY
-    return now + max(mp.rotates_at - CLOCK_SKEW, 0) + REFRESH_DELAY
+    return now + refresh_wait(mp.rotates_at, mp.in_window)
+
+
+def refresh_wait(rotates_in, in_window):
+    """Seconds from a read until the next refresh, given the seconds until the rotation."""
+    if in_window:
+        return rotates_in + REFRESH_DELAY
+    return max(rotates_in - CLOCK_SKEW, 0) + REFRESH_DELAY
 
 
 def kept_entries(existing, planned, now, keep_seconds):
@@ -536,54 +538,3 @@ def run(params, check_mode, open_directory, now=None):
             write_keytab_atomic(context, path, entries, dict((item[:4], item[4]) for item in existing))
     del entries, existing
     return result
-
-
-# ------------------------------------------------------------------------------------- the refresh command (timer)
-def _log(message):
-    sys.stdout.write(message + '\n')
-    sys.stdout.flush()
-
-
-def refresh_command(argv=None):
-    """``python3 _keytab.py --config FILE [--force]``: what the member's systemd timer runs. The config is the
-    module's options as JSON (no secrets: the host binds with its machine keytab). It talks to the directory only
-    when a refresh is due (the time the last blob gave, or a day since the last check), then writes the keytab if
-    its keys changed. One line per run for the journal."""
-    parser = argparse.ArgumentParser(prog='gmsa-farm-keytab', description=refresh_command.__doc__)
-    parser.add_argument('--config', required=True)
-    parser.add_argument('--force', action='store_true', help='refresh now, whatever the schedule says')
-    args = parser.parse_args(argv)
-    with open(args.config) as f:
-        params = member_params(json.load(f))
-    state_path = params.get('state_file') or params['path'] + '.refresh.json'
-    state = {}
-    if os.path.exists(state_path):
-        with open(state_path) as f:
-            state = json.load(f)
-    now = time.time()
-    due = min(state.get('next_refresh_epoch', 0), state.get('checked_epoch', 0) + params.get('max_age', 86400))
-    if not args.force and os.path.exists(params['path']) and now < due:
-        _log('%s: keytab %s is current; next refresh at %s' % (params['name'], params['path'], iso(due)))
-        return 0
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    connection = __import__('_ldap_connection')
-
-    def open_directory(p):
-        return connection.Directory(p).connect()
-    try:
-        result = run(params, False, open_directory)
-    except (KeytabError, connection.DirectoryError) as e:
-        _log('%s: refresh FAILED: %s' % (params['name'], getattr(e, 'msg', None) or e))
-        return 1
-    with open(state_path + '.tmp', 'w') as f:
-        json.dump(dict(checked_epoch=int(now), next_refresh_epoch=result['next_refresh_epoch'],
-                       next_refresh=result['next_refresh'], kvno=result['kvno']), f)
-    os.replace(state_path + '.tmp', state_path)
-    _log('%s: keytab %s %s (kvno %d, %s, %d principals); next refresh at %s'
-         % (params['name'], params['path'], 'updated' if result['changed'] else 'unchanged', result['kvno'],
-            ', '.join(result['encryption_types']), len(result['principals']), result['next_refresh']))
-    return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(refresh_command())
