@@ -24,6 +24,8 @@ Facts relied on (sources in docs/linux-facts.md, L1-L12):
 * Salt of a gMSA (a computer-class account): REALM + "host" + lower(name without $) + "." + lower(DNS domain)
   (MS-KILE 3.1.1.2); AES keys from the password decoded as UTF-16LE with unpaired surrogates replaced by U+FFFD
   and encoded UTF-8 (what Samba and Windows do with machine passwords); RC4 key = MD4 of the raw UTF-16LE bytes.
+* Keys are derived here (RFC 3962 with the standard library's PBKDF2 and cryptography's AES) and the keytab is
+  written in MIT's file format, so a member needs no compiled Kerberos binding: distro packages only.
 """
 from __future__ import annotations
 
@@ -36,12 +38,12 @@ import tempfile
 import time
 
 try:
-    import krb5
-    HAS_KRB5 = True
-    KRB5_IMPORT_ERROR = None
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
 except ImportError as e:  # pragma: no cover - depends on the host
-    HAS_KRB5 = False
-    KRB5_IMPORT_ERROR = e
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = e
 
 
 # name -> (Kerberos enctype number (RFC 3961/3962/4757), msDS-SupportedEncryptionTypes bit (MS-KILE 2.2.7), label)
@@ -169,17 +171,68 @@ def _md4(data):
                       'encryption_types')
 
 
-def derive_keys(context, raw_password, account_salt, enctypes):
-    """{enctype name: key bytes} for one password. AES: RFC 3962 string-to-key by MIT krb5 (pykrb5); RC4: the NT
-    hash (RFC 4757: MD4 of the UTF-16LE password)."""
+def nfold(data, nbytes):
+    """RFC 3961 section 5.1 n-fold of ``data`` to ``nbytes`` bytes."""
+    bits_in, bits_out = len(data) * 8, nbytes * 8
+    lcm = bits_in * bits_out // _gcd(bits_in, bits_out)
+    big = 0
+    value = int.from_bytes(data, 'big')
+    for i in range(lcm // bits_in):
+        rot = (13 * i) % bits_in       # each copy rotated right by 13 more bits
+        copy = ((value >> rot) | (value << (bits_in - rot))) & ((1 << bits_in) - 1)
+        big = (big << bits_in) | copy
+    out = [0] * nbytes
+    blob = big.to_bytes(lcm // 8, 'big')
+    for off in range(0, len(blob), nbytes):   # ones' complement addition of the nbytes-long chunks
+        carry = 0
+        for j in range(nbytes - 1, -1, -1):
+            t = out[j] + blob[off + j] + carry
+            out[j], carry = t & 0xff, t >> 8
+        while carry:
+            for j in range(nbytes - 1, -1, -1):
+                t = out[j] + carry
+                out[j], carry = t & 0xff, t >> 8
+                if not carry:
+                    break
+    return bytes(out)
+
+
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def _aes_block(key, block):
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return encryptor.update(block) + encryptor.finalize()
+
+
+def aes_string_to_key(password_utf8, account_salt, key_size, iterations=4096):
+    """RFC 3962 string-to-key: PBKDF2-HMAC-SHA1 of the password and salt, then DK(tkey, "kerberos") (RFC 3961
+    5.1: the 128-bit n-fold of the constant, encrypted with AES-CBC under a zero IV until there are enough bytes)."""
+    if not HAS_CRYPTOGRAPHY:
+        raise KeytabError('the Python library cryptography is required for AES keys (Debian/Ubuntu: apt-get install '
+                          'python3-cryptography; RHEL: dnf install python3-cryptography): %s'
+                          % CRYPTOGRAPHY_IMPORT_ERROR)
+    tkey = hashlib.pbkdf2_hmac('sha1', password_utf8, account_salt, iterations, key_size)
+    block, out = nfold(b'kerberos', 16), b''
+    while len(out) < key_size:
+        block = _aes_block(tkey, block)
+        out += block
+    return out[:key_size]
+
+
+def derive_keys(raw_password, account_salt, enctypes):
+    """{enctype name: key bytes} for one password. AES: RFC 3962 string-to-key of the password as UTF-8; RC4: the
+    NT hash (RFC 4757: MD4 of the UTF-16LE password)."""
     keys = {}
     utf8 = raw_password.decode('utf-16-le', 'replace').encode('utf-8')
     for name in enctypes:
-        number = ENCTYPES[name][0]
         if name == 'rc4':
             keys[name] = _md4(bytes(raw_password))
         else:
-            keys[name] = krb5.c_string_to_key(context, number, utf8, account_salt.encode('utf-8')).data
+            keys[name] = aes_string_to_key(utf8, account_salt.encode('utf-8'), 32 if name == 'aes256' else 16)
     return keys
 
 
@@ -255,37 +308,83 @@ def iso(epoch):
 
 
 # ---------------------------------------------------------------------------------------------------- keytab file
-def _context():
-    if not HAS_KRB5:
-        raise KeytabError('the Python library krb5 (pykrb5) is required on the member host (pip install krb5; it '
-                          'builds against MIT krb5: apt-get install libkrb5-dev gcc python3-dev): %s'
-                          % KRB5_IMPORT_ERROR)
-    return krb5.init_context()
+# MIT krb5's keytab file format, version 0x0502 (big-endian): per entry a signed 32-bit size (negative: a hole),
+# the principal (component count, realm and components as 16-bit counted strings, 32-bit name type), a 32-bit
+# timestamp, an 8-bit kvno, the key (16-bit enctype, counted key bytes), and the kvno again in 32 bits.
+KEYTAB_VERSION = b'\x05\x02'
+NT_PRINCIPAL = 1
 
 
-def read_keytab(context, path):
+def _split_principal(principal):
+    name, sep, realm = principal.rpartition('@')
+    if not sep or not name or not realm or '@' in name:
+        raise KeytabError('%r is not a Kerberos principal name (name@REALM)' % principal)
+    return name.split('/'), realm
+
+
+def _counted(text):
+    data = text.encode('utf-8')
+    return struct.pack('>H', len(data)) + data
+
+
+def keytab_bytes(entries, stamps=None, now=None):
+    """The keytab file holding ``entries`` [(principal, kvno, enctype number, key)]."""
+    now = int(time.time() if now is None else now)
+    out = [KEYTAB_VERSION]
+    for principal, kvno, enctype, key in entries:
+        components, realm = _split_principal(principal)
+        stamp = (stamps or {}).get((principal, kvno, enctype, key), now)
+        body = (struct.pack('>H', len(components)) + _counted(realm) + b''.join(_counted(c) for c in components) +
+                struct.pack('>IIBHH', NT_PRINCIPAL, stamp, kvno & 0xff, enctype, len(key)) + bytes(key) +
+                struct.pack('>I', kvno))
+        out.append(struct.pack('>i', len(body)) + body)
+    return b''.join(out)
+
+
+def parse_keytab(data, path='keytab'):
+    """[(principal, kvno, enctype number, key bytes, timestamp)] of a keytab file's bytes."""
+    if data[:2] != KEYTAB_VERSION:
+        raise KeytabError('path %s is not a keytab this module can read (it does not start with the MIT keytab '
+                          'version 0x0502); move it away or choose another path' % path)
+    out, i = [], 2
+    try:
+        while i + 4 <= len(data):
+            size = struct.unpack_from('>i', data, i)[0]
+            i += 4
+            if size <= 0:          # a hole left by a removed entry
+                i += -size
+                continue
+            body, i = data[i:i + size], i + size
+            if len(body) < size:
+                raise ValueError('truncated entry')
+            count, j = struct.unpack_from('>H', body, 0)[0], 2
+            parts = []
+            for _n in range(count + 1):
+                length = struct.unpack_from('>H', body, j)[0]
+                parts.append(body[j + 2:j + 2 + length].decode('utf-8'))
+                j += 2 + length
+            _name_type, stamp, kvno8, enctype, keylen = struct.unpack_from('>IIBHH', body, j)
+            j += 13
+            key = body[j:j + keylen]
+            j += keylen
+            kvno = struct.unpack_from('>I', body, j)[0] if len(body) >= j + 4 else kvno8
+            out.append(('/'.join(parts[1:]) + '@' + parts[0], kvno, enctype, bytes(key), stamp))
+    except (struct.error, ValueError, UnicodeDecodeError) as e:
+        raise KeytabError('path %s is not a readable keytab (%s); move it away or choose another path' % (path, e))
+    return out
+
+
+def read_keytab(path):
     """[(principal, kvno, enctype number, key bytes, timestamp)] of the keytab at path; [] when there is no file."""
     if not os.path.exists(path):
         return []
     if not os.path.isfile(path):
         raise KeytabError('path %s exists and is not a file' % path)
-    kt = krb5.kt_resolve(context, ('FILE:%s' % path).encode('utf-8'))
-    out = []
-    try:
-        for entry in kt:
-            name = krb5.unparse_name_flags(context, entry.principal).decode('utf-8')
-            out.append((name, entry.kvno, entry.key.enctype, bytes(entry.key.data), int(entry.timestamp)))
-    except krb5.Krb5Error as e:
-        raise KeytabError('path %s is not a readable keytab (%s); move it away or choose another path'
-                          % (path, _krb5_text(e)))
-    return out
+    with open(path, 'rb') as f:
+        return parse_keytab(f.read(), path)
 
 
-def _krb5_text(e):
-    return getattr(e, 'message', None) or str(e)
-
-
-def write_keytab_atomic(context, path, entries, stamps=None):
+def write_keytab_atomic(path, entries, stamps=None):
     """Write ``entries`` [(principal, kvno, enctype number, key)] to a new file next to ``path`` and rename it over
     ``path``: readers see the old keytab or the new one, never half of one. A keytab that is replaced keeps its
     owner, group and mode (a service reading it never loses access); a new one is 0600, owned by the caller.
@@ -294,6 +393,7 @@ def write_keytab_atomic(context, path, entries, stamps=None):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise KeytabError('the directory of path %s does not exist' % path)
+    data = keytab_bytes(entries, stamps)       # every name checked before anything is written
     mode, uid, gid = 0o600, None, None
     if os.path.exists(path):
         st = os.stat(path)
@@ -301,22 +401,15 @@ def write_keytab_atomic(context, path, entries, stamps=None):
     tmpdir = tempfile.mkdtemp(prefix='.gmsa-keytab-', dir=directory)
     tmp = os.path.join(tmpdir, 'keytab')
     try:
-        kt = krb5.kt_resolve(context, ('FILE:%s' % tmp).encode('utf-8'))
-        now = int(time.time())
-        for principal, kvno, enctype, key in entries:
-            princ = krb5.parse_name_flags(context, principal.encode('utf-8'))
-            block = krb5.init_keyblock(context, enctype, key)
-            stamp = (stamps or {}).get((principal, kvno, enctype, key), now)
-            krb5.kt_add_entry(context, kt, princ, kvno, stamp, block)
-        del kt
-        os.chmod(tmp, mode)
-        if uid is not None:
-            os.chown(tmp, uid, gid)
-        fd = os.open(tmp, os.O_RDONLY)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
+            os.write(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
+        os.chmod(tmp, mode)
+        if uid is not None:
+            os.chown(tmp, uid, gid)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -374,7 +467,7 @@ def _one(attrs, name):
     return v
 
 
-def desired_entries(context, directory, params):
+def desired_entries(directory, params):
     """Everything the blob gives the keytab, from one domain controller. Returns (entries, facts for the result,
     warnings)."""
     entry, blob, kvno = fetch(directory, params['name'])
@@ -422,9 +515,9 @@ def desired_entries(context, directory, params):
     else:
         names = [account] + ['%s@%s' % (x, realm) for x in spns]
     account_salt = salt(sam, directory.dns_domain)
-    keys = {'current': derive_keys(context, mp.current, account_salt, enctypes)}
+    keys = {'current': derive_keys(mp.current, account_salt, enctypes)}
     if mp.previous is not None:
-        keys['previous'] = derive_keys(context, mp.previous, account_salt, enctypes)
+        keys['previous'] = derive_keys(mp.previous, account_salt, enctypes)
     entries = []
     for principal in names:
         for p, k, which in plan_versions(mp, kvno, principal, principal.lower() == account.lower()):
@@ -496,11 +589,10 @@ def run(params, check_mode, open_directory, now=None):
     """The whole task: returns a result dict (no secrets). ``open_directory(params)`` returns a connected Directory
     (a context manager) for the one DC in params['domain_server']. Raises KeytabError with a message for a person;
     on any failure the keytab is left as it was."""
-    context = _context()
     path = params['path']
     if params.get('state') != 'absent':
         check_path(path)
-    existing = read_keytab(context, path)
+    existing = read_keytab(path)
     result = dict(changed=False, path=path)
     sam = params['name'] if params['name'].endswith('$') else params['name'] + '$'
     if params.get('state') == 'absent':
@@ -514,7 +606,7 @@ def run(params, check_mode, open_directory, now=None):
             os.unlink(path)
         return result
     entries, facts, warnings = read_directory(params, open_directory,
-                                              lambda d: desired_entries(context, d, params))
+                                              lambda d: desired_entries(d, params))
     account = '%s@%s' % (facts['account'], facts['realm'])
     _refuse_foreign(path, existing, [account] + facts['principals'], facts['account'])
     keep = params.get('keep_previous_seconds')
@@ -535,6 +627,6 @@ def run(params, check_mode, open_directory, now=None):
             after=''.join(line + ('  (new key)\n' if old_keys.get(line, new_keys[line]) != new_keys[line] else '\n')
                           for line in describe(entries))))
         if not check_mode:
-            write_keytab_atomic(context, path, entries, dict((item[:4], item[4]) for item in existing))
+            write_keytab_atomic(path, entries, dict((item[:4], item[4]) for item in existing))
     del entries, existing
     return result

@@ -280,7 +280,7 @@ import os  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 from ansible_collections.gmsa.farm.plugins.module_utils._keytab import (  # noqa: E402
-    HAS_KRB5, KRB5_IMPORT_ERROR, ENCTYPES, KeytabError, member_params, run,
+    HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR, ENCTYPES, KeytabError, member_params, run,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import (  # noqa: E402
     HAS_LDAP3, LDAP3_IMPORT_ERROR, Directory, DirectoryError, connection_argument_spec,
@@ -308,7 +308,8 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True)
-    for lib, ok, err in (('ldap3', HAS_LDAP3, LDAP3_IMPORT_ERROR), ('krb5', HAS_KRB5, KRB5_IMPORT_ERROR)):
+    for lib, ok, err in (('ldap3', HAS_LDAP3, LDAP3_IMPORT_ERROR),
+                         ('cryptography', HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)):
         if not ok:
             module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = member_params(module.params)

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _keytab as K
 
-krb5 = pytest.importorskip('krb5')
+krb5 = pytest.importorskip('krb5')      # MIT krb5's own string-to-key and keytab reader, to check ours against
 
 DAY = 86400
 
@@ -72,9 +72,43 @@ def test_salt_is_the_computer_salt_of_ms_kile():
     assert K.salt('webfarm', 'example.com') == 'EXAMPLE.COMhostwebfarm.example.com'
 
 
+def test_nfold_and_aes_string_to_key_give_the_rfc_test_vectors():
+    # RFC 3961 appendix A.1 and RFC 3962 appendix B.
+    for data, size, expected in [(b'012345', 8, 'be072631276b1955'), (b'password', 7, '78a07b6caf85fa'),
+                                 (b'Rough Consensus, and Running Code', 8, 'bb6ed30870b7f0e0'),
+                                 (b'password', 21, '59e4a8ca7c0385c3c37b3f6d2000247cb6e6bd5b3e'),
+                                 (b'Q', 21, '518a54a215a8452a518a54a215a8452a518a54a215'),
+                                 (b'kerberos', 16, '6b65726265726f737b9b5b2b93132b93')]:
+        assert K.nfold(data, size).hex() == expected
+    assert K.aes_string_to_key(b'password', b'ATHENA.MIT.EDUraeburn', 16, 1).hex() == \
+        '42263c6e89f4fc28b8df68ee09799f15'
+    assert K.aes_string_to_key(b'password', b'ATHENA.MIT.EDUraeburn', 32, 1200).hex() == \
+        '55a6ac740ad17b4846941051e1e8b0a7548d93b0ab30a8bc3ff16280382b8c2a'
+
+
+def test_keytab_file_is_mit_format_read_back_by_mit_krb5(tmp_path):
+    path = str(tmp_path / 'k.keytab')
+    entries = [('HTTP/web.example.com@EXAMPLE.COM', 300, 18, b'\x01' * 32), ('WebFarm$@EXAMPLE.COM', 2, 17, b'\x02' * 16)]
+    K.write_keytab_atomic(path, entries, {entries[0]: 1234567})
+    ctx = krb5.init_context()
+    theirs = [(krb5.unparse_name_flags(ctx, e.principal).decode(), e.kvno, e.key.enctype, bytes(e.key.data),
+               e.timestamp) for e in krb5.kt_resolve(ctx, ('FILE:%s' % path).encode())]
+    assert theirs == K.read_keytab(path)
+    assert theirs[0][1] == 300 and theirs[0][4] == 1234567      # a kvno above 255 (the 32-bit field)
+    # MIT's own writer, read by ours.
+    mit = str(tmp_path / 'mit.keytab')
+    kt = krb5.kt_resolve(ctx, ('FILE:%s' % mit).encode())
+    krb5.kt_add_entry(ctx, kt, krb5.parse_name_flags(ctx, b'a/b@R'), 7, 0, krb5.init_keyblock(ctx, 18, b'k' * 32))
+    del kt
+    assert [e[:4] for e in K.read_keytab(mit)] == [('a/b@R', 7, 18, b'k' * 32)]
+    (tmp_path / 'junk').write_bytes(b'\x05\x02\x00\x00\x00\x40xx')
+    with pytest.raises(K.KeytabError, match='is not a readable keytab'):
+        K.read_keytab(str(tmp_path / 'junk'))
+
+
 def test_aes_keys_use_utf8_with_replacement_characters_and_rc4_the_raw_bytes():
     ctx = krb5.init_context()
-    keys = K.derive_keys(ctx, PW1, 'EXAMPLE.COMhostweb.example.com', ['aes256', 'aes128', 'rc4'])
+    keys = K.derive_keys(PW1, 'EXAMPLE.COMhostweb.example.com', ['aes256', 'aes128', 'rc4'])
     text = '\ufffdA' + ''.join(chr(0x1000 + i) for i in range(125)) + '\ufffd'
     for name, number in (('aes256', 18), ('aes128', 17)):
         expected = krb5.c_string_to_key(ctx, number, text.encode('utf-8'), b'EXAMPLE.COMhostweb.example.com').data
@@ -158,7 +192,7 @@ def test_run_check_write_rerun_and_no_secret_in_the_result(tmp_path):
         'kvno %d %s %s' % (v, e, p) for p in ('WebFarm$@EXAMPLE.COM', 'HTTP/web.example.com@EXAMPLE.COM')
         for v in (3, 2) for e in ('aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96'))
     assert oct(os.stat(tmp_path / 'web.keytab').st_mode & 0o777) == '0o600'
-    entries = K.read_keytab(krb5.init_context(), str(tmp_path / 'web.keytab'))
+    entries = K.read_keytab(str(tmp_path / 'web.keytab'))
     assert len(entries) == 8
     text = json.dumps([checked, written])
     for _p, _v, _e, key, _stamp in entries:
@@ -194,9 +228,8 @@ def test_refusals_change_nothing(tmp_path):
         run(tmp_path, FakeDirectory(blob(PW1), found=False))
     assert os.listdir(tmp_path) == []
     # A keytab of other principals (the machine keytab) is never touched, present or absent.
-    ctx = krb5.init_context()
     machine = str(tmp_path / 'krb5.keytab')
-    K.write_keytab_atomic(ctx, machine, [('WEB1$@EXAMPLE.COM', 2, 18, b'k' * 32)])
+    K.write_keytab_atomic(machine, [('WEB1$@EXAMPLE.COM', 2, 18, b'k' * 32)])
     before = open(machine, 'rb').read()
     with pytest.raises(K.KeytabError, match='holds keys of other principals \\(WEB1\\$@EXAMPLE.COM\\)'):
         run(tmp_path, FakeDirectory(blob(PW1)), path=machine)
@@ -215,12 +248,11 @@ def test_absent_removes_only_its_own_keytab(tmp_path):
 
 
 def test_a_failed_write_leaves_the_old_keytab(tmp_path):
-    ctx = krb5.init_context()
     path = str(tmp_path / 'web.keytab')
-    K.write_keytab_atomic(ctx, path, [('WebFarm$@EXAMPLE.COM', 1, 18, b'a' * 32)])
+    K.write_keytab_atomic(path, [('WebFarm$@EXAMPLE.COM', 1, 18, b'a' * 32)])
     before = open(path, 'rb').read()
     with pytest.raises(Exception):
-        K.write_keytab_atomic(ctx, path, [('WebFarm$@EXAMPLE.COM', 2, 18, b'b' * 32), ('bad@@', 2, 18, b'c' * 32)])
+        K.write_keytab_atomic(path, [('WebFarm$@EXAMPLE.COM', 2, 18, b'b' * 32), ('bad@@', 2, 18, b'c' * 32)])
     assert open(path, 'rb').read() == before
     assert os.listdir(tmp_path) == ['web.keytab']
 

@@ -7,12 +7,8 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from ansible_collections.gmsa.farm.plugins.module_utils import _keytab_refresh as R
 from test_keytab_rotation import STAGES, StageDirectory, SAM
-
-pytest.importorskip('krb5')
 
 
 class Counting(object):
