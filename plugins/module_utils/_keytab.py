@@ -608,11 +608,20 @@ def run(params, check_mode, open_directory, now=None):
     entries, facts, warnings = read_directory(params, open_directory,
                                               lambda d: desired_entries(d, params))
     account = '%s@%s' % (facts['account'], facts['realm'])
-    _refuse_foreign(path, existing, [account] + facts['principals'], facts['account'])
-    keep = params.get('keep_previous_seconds')
-    keep = DEFAULT_KEEP_PREVIOUS if keep is None else keep
-    entries = entries + kept_entries([item for item in existing if item[0] in facts['principals']], entries,
-                                     time.time() if now is None else now, keep)
+    earlier = ['%s@%s' % (n if n.endswith('$') else n + '$', facts['realm']) for n in params.get('replaces') or []]
+    _refuse_foreign(path, existing, [account] + facts['principals'] + earlier, facts['account'])
+    if _ours(existing, earlier) and not _ours(existing, [account]):
+        # The keytab of an earlier generation (a rollover): its keys go at once, none is kept for old tickets -
+        # a rollover follows a compromise, and the compromised host had those keys.
+        result['replaced'] = sorted(set(item[0] for item in existing if item[0].lower() in
+                                        set(e.lower() for e in earlier)))
+        carried = []
+    else:
+        keep = params.get('keep_previous_seconds')
+        keep = DEFAULT_KEEP_PREVIOUS if keep is None else keep
+        carried = kept_entries([item for item in existing if item[0] in facts['principals']], entries,
+                               time.time() if now is None else now, keep)
+    entries = entries + carried
     result.update(facts)
     if warnings:
         result['warnings'] = warnings

@@ -100,6 +100,15 @@ options:
         names are refused (no ticket for them is encrypted with this account's keys).
     type: list
     elements: str
+  replaces:
+    description:
+      - Earlier generations of this gMSA (names), whose keytab O(path) may hold - after a rollover the keytab a
+        service reads keeps its path and gets the new generation's keys in place.
+      - A keytab that holds an earlier generation's account gets only the new keys - none of the earlier
+        generation's is kept for older tickets, since a rollover follows a compromise and the compromised host
+        had those keys.
+    type: list
+    elements: str
   keep_previous_seconds:
     description:
       - How long keys of an earlier kvno stay after the rotation that retired them - the longest lifetime of a
@@ -263,6 +272,12 @@ rotation:
   returned: state is present
   type: str
   sample: '2026-12-22T08:01:00Z'
+replaced:
+  description: The earlier generation's principals whose keys this run took out of the keytab (a rollover).
+  returned: when an earlier generation's keytab was replaced
+  type: list
+  elements: str
+  sample: [WebFarm$@EXAMPLE.COM]
 domain_controller:
   description: The domain controller that gave the password.
   returned: state is present
@@ -302,6 +317,7 @@ def argument_spec():
         encryption_types=dict(type='list', elements='str', choices=sorted(ENCTYPES), default=['aes256', 'aes128']),
         principals=dict(type='list', elements='str'),
         keep_previous_seconds=dict(type='int', default=36000),
+        replaces=dict(type='list', elements='str'),
     )
     return spec
 

@@ -330,3 +330,32 @@ def test_every_domain_controller_is_tried_and_each_error_is_reported(tmp_path):
     assert 'tried 2, in order' in str(e.value)
     assert 'dc1: Could not reach' in str(e.value) and 'dc2: Kerberos: Clock skew too great' in str(e.value)
     assert open(tmp_path / 'web.keytab', 'rb').read() == before
+
+
+def test_a_rollover_replaces_the_earlier_generations_keys_in_place(tmp_path):
+    run(tmp_path, FakeDirectory(blob(PW1), kvno=5))
+    old = dict((e[:3], e[3]) for e in K.read_keytab(str(tmp_path / 'web.keytab')))
+    # The new generation before its SPNs moved over: none of its names is in the keytab.
+    with pytest.raises(K.KeytabError, match='holds keys of other principals'):
+        run(tmp_path, NewGeneration(blob(PW2), spns=()), name='WebFarm-2')
+    r = run(tmp_path, NewGeneration(blob(PW2), spns=()), name='WebFarm-2', replaces=['WebFarm'])
+    assert r['changed'] is True and r['replaced'] == ['WebFarm$@EXAMPLE.COM']
+    assert [e[:2] for e in K.read_keytab(str(tmp_path / 'web.keytab'))] == [('WebFarm-2$@EXAMPLE.COM', 1)] * 2
+    # Its SPNs moved: the keytab at the same path gets them, and no key of the earlier generation comes back.
+    r = run(tmp_path, NewGeneration(blob(PW2)), name='WebFarm-2', replaces=['WebFarm'])
+    entries = K.read_keytab(str(tmp_path / 'web.keytab'))
+    assert sorted(set(e[:2] for e in entries)) == [('HTTP/web.example.com@EXAMPLE.COM', 1),
+                                                   ('WebFarm-2$@EXAMPLE.COM', 1)]
+    assert not set(e[3] for e in entries) & set(old.values())
+
+
+class NewGeneration(FakeDirectory):
+    def __init__(self, blob_value, spns=('HTTP/web.example.com',)):
+        super(NewGeneration, self).__init__(blob_value, kvno=1, spns=spns)
+
+    def search(self, base, ldap_filter, attributes, scope='subtree'):
+        found = super(NewGeneration, self).search(base, ldap_filter, attributes, scope)
+        for e in found:
+            if 'sAMAccountName' in e['attributes']:
+                e['attributes']['sAMAccountName'] = 'WebFarm-2$'
+        return found
