@@ -571,13 +571,16 @@ def read_directory(params, open_directory, read):
                       % (len(failures), ' | '.join(failures)))
 
 
-def check_path(path):
+def check_path(path, check_mode=False):
     """What is knowable about ``path`` before any directory access: it must be a file (or nothing) in an existing
-    directory this process can write to (the new keytab is written beside it, then renamed over it)."""
+    directory this process can write to (the new keytab is written beside it, then renamed over it). In check mode
+    a missing directory passes: an earlier task of the same run may create it."""
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise KeytabError('path %s is a directory; give the keytab file to write (for example %s/NAME.keytab)'
                           % (path, path.rstrip('/')))
+    if check_mode and not os.path.exists(directory):
+        return
     if not os.path.isdir(directory):
         raise KeytabError('path %s: its directory %s does not exist' % (path, directory))
     if not os.access(directory, os.W_OK | os.X_OK):
@@ -591,7 +594,7 @@ def run(params, check_mode, open_directory, now=None):
     on any failure the keytab is left as it was."""
     path = params['path']
     if params.get('state') != 'absent':
-        check_path(path)
+        check_path(path, check_mode)
     existing = read_keytab(path)
     result = dict(changed=False, path=path)
     sam = params['name'] if params['name'].endswith('$') else params['name'] + '$'
@@ -599,7 +602,8 @@ def run(params, check_mode, open_directory, now=None):
         if not existing:
             return result
         realms = sorted(set(item[0].rsplit('@', 1)[-1] for item in existing))
-        names = ['%s@%s' % (sam, r) for r in realms] + list(params.get('principals') or [])
+        accounts = [sam] + [n if n.endswith('$') else n + '$' for n in params.get('replaces') or []]
+        names = ['%s@%s' % (a, r) for a in accounts for r in realms] + list(params.get('principals') or [])
         _refuse_foreign(path, existing, names, sam)
         result.update(changed=True, diff=dict(before='\n'.join(describe(existing)) + '\n', after=''))
         if not check_mode:
