@@ -4,7 +4,8 @@ It listens on a loopback port with its own certificate (a throw-away CA made her
 LDAPS, and forwards every LDAP message both ways, except requests that match a rule: those are answered by the
 proxy itself with the rule's result code, and never reach the DC. Tests use it to prove how the collection
 handles refusals Samba never gives (a value delete of a security descriptor refused, a write refused after
-others succeeded, a DC that answers every search with an error). Loopback only; every connection and the listener close when the test ends.
+others succeeded, a DC that answers every search with an error). Loopback only; every connection and the
+listener close when the test ends.
 """
 from __future__ import annotations
 

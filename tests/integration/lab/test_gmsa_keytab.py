@@ -214,42 +214,65 @@ def test_refuses_foreign_keytab_unusable_enctype_and_unreachable_dc(lab, linux_f
     assert r.failed and 'there is no gMSA named nosuch' in r['msg']
 
 
-def test_refresh_command_runs_without_ansible(lab, linux_farm, member_dir):
-    """What the member's timer runs: the two module_utils files copied side by side, no Ansible importable."""
+def install_refresher(directory):
+    """The refresher package as the member role installs it: gmsa_farm_keytab/ with the collection's own files."""
+    package = os.path.join(directory, 'gmsa_farm_keytab')
+    os.makedirs(package)
+    for src, dest in (('_keytab_refresh.py', '__main__.py'), ('_keytab.py', '_keytab.py'),
+                      ('_ldap_connection.py', '_ldap_connection.py')):
+        shutil.copy(os.path.join(MODULE_UTILS, src), os.path.join(package, dest))
+    open(os.path.join(package, '__init__.py'), 'w').close()
+    return directory
+
+
+def test_refresher_runs_without_ansible_and_an_idle_tick_asks_nothing(lab, linux_farm, member_dir):
+    """What the member's timer runs: python3 -m gmsa_farm_keytab with the package on PYTHONPATH (as the unit sets
+    it), Ansible not importable, binding with the machine keytab. A tick that is not due opens no connection."""
     h1 = linux_farm['hosts'][0]
     machine = machine_keytab(lab, h1, member_dir)
-    lib = os.path.join(member_dir, 'lib')
-    os.mkdir(lib)
-    for f in ('_keytab.py', '_ldap_connection.py'):
-        shutil.copy(os.path.join(MODULE_UTILS, f), lib)
+    lib = install_refresher(os.path.join(member_dir, 'lib'))
     path = os.path.join(member_dir, 'timer.keytab')
     config = os.path.join(member_dir, 'config.json')
     with open(config, 'w') as f:
         json.dump(dict(as_keytab_host(lab, h1, machine), name=linux_farm['name'], path=path,
                        encryption_types=['aes256', 'aes128']), f)
-    code = ("import runpy, sys; sys.modules['ansible'] = None; sys.argv = ['gmsa-farm-keytab'] + sys.argv[1:]; "
-            "runpy.run_path(%r, run_name='__main__')" % os.path.join(lib, '_keytab.py'))
+    # No Ansible, and (to count connections) a socket.create_connection that records its callers.
+    code = ("import runpy, socket, sys; sys.modules['ansible'] = None; opened = []; real = socket.socket.connect\n"
+            "def connect(self, *a):\n    opened.append(a); return real(self, *a)\n"
+            "socket.socket.connect = connect; sys.argv = ['gmsa-farm-keytab'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('gmsa_farm_keytab', run_name='__main__')\n"
+            "finally:\n    print('connections=%d' % len(opened)); print('ldap3=%s' % ('ldap3' in sys.modules))\n")
 
     def refresh(*extra):
         return subprocess.run([sys.executable, '-c', code, '--config', config] + list(extra), capture_output=True,
-                              text=True, check=False, cwd=member_dir)
+                              text=True, check=False, cwd=member_dir, env=dict(os.environ, PYTHONPATH=lib))
     first = refresh()
     assert first.returncode == 0, first.stdout + first.stderr
-    assert re.match(r'^%s: keytab %s updated \(kvno 1, aes256, aes128, 2 principals\); next refresh at '
-                    r'\d{4}-\d\d-\d\dT' % (linux_farm['name'], re.escape(path)), first.stdout), first.stdout
+    assert re.match(r'^%s: keytab %s updated \(kvno 1, aes256, aes128, 2 principals, from %s\); next refresh at '
+                    r'\d{4}-\d\d-\d\dT' % (linux_farm['name'], re.escape(path), lab['GMSA_DOMAIN_SERVER']),
+                    first.stdout), first.stdout
+    assert 'connections=0' not in first.stdout and 'ldap3=True' in first.stdout
     assert klist_keys(path)
     state = json.load(open(path + '.refresh.json'))
-    assert state['kvno'] == 1 and state['next_refresh_epoch'] > state['checked_epoch'] + 20 * 86400
-    second = refresh()
-    assert second.returncode == 0 and ' is current; next refresh at ' in second.stdout, second.stdout
+    assert state['kvno'] == 1 and state['last_error'] is None and state['failures'] == 0
+    # A 30-day password: the next refresh is the daily check, not the window weeks away.
+    assert state['next_due_epoch'] == state['last_success_epoch'] + 86400
+    idle = refresh()
+    assert idle.returncode == 0 and ' is current; next refresh at ' in idle.stdout, idle.stdout
+    assert 'connections=0' in idle.stdout and 'ldap3=False' in idle.stdout
     forced = refresh('--force')
     assert forced.returncode == 0 and ' unchanged (kvno 1' in forced.stdout, forced.stdout
-    # A failure is one readable line and exit status 1 (what systemd records).
+    # A failure is one readable line, exit status 1 (what systemd records) and the error in the state file.
     with open(config, 'w') as f:
         json.dump(dict(as_keytab_host(lab, h1, machine), name='nosuch', path=path,
                        encryption_types=['aes256']), f)
     bad = refresh('--force')
-    assert bad.returncode == 1 and bad.stdout.startswith('nosuch: refresh FAILED: there is no gMSA named nosuch$')
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert bad.stdout.startswith('nosuch: refresh FAILED (attempt 1): %s: there is no gMSA named nosuch$'
+                                 % lab['GMSA_DOMAIN_SERVER']), bad.stdout
+    assert 'the keytab is unchanged; next try at ' in bad.stdout
+    state = json.load(open(path + '.refresh.json'))
+    assert 'there is no gMSA named nosuch$' in state['last_error'] and state['failures'] == 1
 
 
 def test_every_domain_controller_is_tried_a_dead_one_and_one_answering_with_an_error(lab, linux_farm, run_module,

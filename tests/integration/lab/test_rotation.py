@@ -217,3 +217,43 @@ def test_first_and_second_rotation_without_refreshing_in_between(rot, rot_farm, 
     assert {2, 3} <= kvnos[spn] and {2, 3} <= kvnos[account] and max(kvnos[spn]) == rot.kvno(farm['dn'])
     k = kinit_keytab(rot, farm)
     assert k.returncode == 0, k.stderr
+
+
+def test_the_refresher_schedule_lands_in_the_window_and_after_the_rotation(rot, rot_farm):
+    """The member's refresher (python3 -m gmsa_farm_keytab) runs at the DC's clock: its first run schedules the next
+    refresh inside the window, that one (the clock moved to exactly when it said) finds the next password and
+    schedules the one after the rotation, which finds the new kvno. Ticks in between ask the directory nothing."""
+    from test_gmsa_keytab import install_refresher
+    farm = rot_farm
+    lib = install_refresher(os.path.join(farm['dir'], 'lib'))
+    config = os.path.join(farm['dir'], 'svc.json')
+    with open(config, 'w') as f:
+        json.dump(keytab_args(rot, farm), f)
+    state_file = farm['keytab'] + '.refresh.json'
+
+    def tick():
+        r = at_dc_time(rot, [sys.executable, '-m', 'gmsa_farm_keytab', '--config', config], env=dict(PYTHONPATH=lib))
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout, json.load(open(state_file))
+
+    def move_to(epoch):
+        now = int(subprocess.run(['date', '+%s'], capture_output=True, text=True, env=rot.client_env()).stdout)
+        rot.set_offset(rot.offset() + epoch - now)
+
+    out, state = tick()
+    assert ' updated (kvno 1,' in out and state['kvno'] == 1
+    assert state['rotation_epoch'] - 300 < state['next_due_epoch'] < state['rotation_epoch']
+    move_to(state['next_due_epoch'] - 120)
+    out, _idle = tick()
+    assert ' is current; next refresh at ' in out
+    move_to(state['next_due_epoch'])
+    out, state = tick()
+    assert ' updated (kvno 1, next password readable,' in out, out
+    assert keytab_kvnos(farm['keytab']) == {farm['spn']: {1, 2}, farm['account']: {1}}
+    assert state['rotation_epoch'] < state['next_due_epoch'] <= state['rotation_epoch'] + 60
+    move_to(state['next_due_epoch'])
+    out, state = tick()
+    assert ' updated (kvno 2,' in out and state['kvno'] == 2 == rot.kvno(farm['dn']), out
+    assert keytab_kvnos(farm['keytab']) == {farm['spn']: {1, 2}, farm['account']: {1, 2}}
+    k = kinit_keytab(rot, farm)
+    assert k.returncode == 0, k.stderr

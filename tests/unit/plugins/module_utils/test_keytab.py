@@ -88,7 +88,8 @@ def test_nfold_and_aes_string_to_key_give_the_rfc_test_vectors():
 
 def test_keytab_file_is_mit_format_read_back_by_mit_krb5(tmp_path):
     path = str(tmp_path / 'k.keytab')
-    entries = [('HTTP/web.example.com@EXAMPLE.COM', 300, 18, b'\x01' * 32), ('WebFarm$@EXAMPLE.COM', 2, 17, b'\x02' * 16)]
+    entries = [('HTTP/web.example.com@EXAMPLE.COM', 300, 18, b'\x01' * 32),
+               ('WebFarm$@EXAMPLE.COM', 2, 17, b'\x02' * 16)]
     K.write_keytab_atomic(path, entries, {entries[0]: 1234567})
     ctx = krb5.init_context()
     theirs = [(krb5.unparse_name_flags(ctx, e.principal).decode(), e.kvno, e.key.enctype, bytes(e.key.data),
