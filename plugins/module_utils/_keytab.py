@@ -13,7 +13,7 @@ Used two ways, with the same code:
 Nothing here imports Ansible. No password, key or blob is ever put in a message, a log line or a result: the
 result describes keytab entries by principal, kvno and encryption type only.
 
-Facts relied on (sources in docs/linux-facts.md, L1-L12):
+Facts relied on (sources in docs/linux-facts.md, L1-L15):
 * MSDS-MANAGEDPASSWORD_BLOB layout (MS-ADTS 2.2.19); measured on Samba 4.22: 290 bytes, no previous password on
   a new account.
 * The rotation window (MS-ADTS 3.1.1.4.5.39 msDS-ManagedPassword; Samba's gmsa_recalculate_managed_pwd): when the
