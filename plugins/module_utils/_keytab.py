@@ -73,14 +73,29 @@ DEFAULTS = dict(state='present', encryption_types=['aes256', 'aes128'], domain_t
 
 
 def member_params(params):
-    """Defaults, then the machine's own identity: its keytab (/etc/krb5.keytab) and its account (HOST$)."""
+    """Defaults, then the machine's own identity: its keytab (/etc/krb5.keytab) and its account, read from that
+    keytab (the host name would be wrong past 15 characters, where the join truncated the account name)."""
     p = dict(DEFAULTS)
     p.update((k, v) for k, v in params.items() if v is not None)
     if p['domain_auth'] == 'kerberos' and not (p.get('domain_password') or p.get('domain_ccache')):
         p['domain_keytab'] = p.get('domain_keytab') or MACHINE_KEYTAB
     if not p.get('domain_username') and (p['domain_auth'] == 'simple' or p.get('domain_keytab')):
-        p['domain_username'] = socket.gethostname().split('.')[0].upper() + '$'
+        p['domain_username'] = machine_principal(p.get('domain_keytab')) or \
+            socket.gethostname().split('.')[0][:15].upper() + '$'
     return p
+
+
+def machine_principal(path):
+    """The computer account's principal (NAME$@REALM) in a machine keytab, or None (no file, unreadable, none)."""
+    try:
+        entries = read_keytab(path) if path else []
+    except (KeytabError, OSError):
+        return None
+    for principal, _kvno, _enctype, _key, _stamp in entries:
+        name = principal.rpartition('@')[0]
+        if '/' not in name and name.endswith('$'):
+            return principal
+    return None
 
 
 class KeytabError(Exception):

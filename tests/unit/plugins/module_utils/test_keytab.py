@@ -360,3 +360,15 @@ class NewGeneration(FakeDirectory):
             if 'sAMAccountName' in e['attributes']:
                 e['attributes']['sAMAccountName'] = 'WebFarm-2$'
         return found
+
+
+def test_the_machine_principal_comes_from_the_machine_keytab_not_the_host_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(K.socket, 'gethostname', lambda: 'a-very-long-web-host-name-05.example.com')
+    machine = str(tmp_path / 'krb5.keytab')
+    K.write_keytab_atomic(machine, [('host/a-very-long-web-host-name-05.example.com@EXAMPLE.COM', 3, 18, b'k' * 32),
+                                    ('A-VERY-LONG-WEB$@EXAMPLE.COM', 3, 18, b'k' * 32)])
+    p = K.member_params(dict(name='x', path='/k', domain_server=['dc1'], domain_keytab=machine))
+    assert p['domain_username'] == 'A-VERY-LONG-WEB$@EXAMPLE.COM'
+    # No readable machine keytab: the host name, cut to the 15 characters of a computer's account name.
+    p = K.member_params(dict(name='x', path='/k', domain_server=['dc1'], domain_keytab=str(tmp_path / 'none')))
+    assert p['domain_username'] == 'A-VERY-LONG-WEB$'
