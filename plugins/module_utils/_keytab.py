@@ -564,26 +564,61 @@ def _refuse_foreign(path, existing, names, sam):
                           % (path, ', '.join(others[:5]), ', '.join(names[:3]), sam.rstrip('$')))
 
 
-def domain_controllers(params):
-    """The DCs to try, in order: domain_server as given."""
-    return list(params.get('domain_server') or [])
+def srv_lookup(name):
+    """[(priority, weight, host, port)] of a DNS SRV name (dnspython; imported only when discovery is asked for)."""
+    try:
+        import dns.resolver
+    except ImportError:
+        raise KeytabError('domain_discovery needs the Python library dnspython (Debian/Ubuntu: apt-get install '
+                          'python3-dnspython; RHEL: dnf install python3-dns), or list the DCs in domain_server')
+    try:
+        answers = dns.resolver.resolve(name, 'SRV')
+    except Exception as e:  # pylint: disable=broad-except  # NXDOMAIN, no answer, timeout: all say the same here
+        raise KeytabError('domain_discovery: no DNS SRV records %s (%s)' % (name, e))
+    return [(a.priority, a.weight, str(a.target).rstrip('.'), a.port) for a in answers]
+
+
+def domain_controllers(params, lookup=None):
+    """(DCs to try in order, the discovery's error or None): domain_server as given, then, with domain_discovery,
+    the DCs of the domain's ``_ldap._tcp.dc._msdcs.<domain>`` SRV records (lowest priority first, then highest
+    weight) not already listed. Discovered DCs are reached on the port of domain_tls (636 for LDAPS; the SRV
+    record's 389 is plain LDAP)."""
+    servers = list(params.get('domain_server') or [])
+    domain = params.get('domain_discovery')
+    error = None
+    if domain:
+        name = '_ldap._tcp.dc._msdcs.%s' % domain.strip('.').lower()
+        try:
+            records = (lookup or srv_lookup)(name)
+        except KeytabError as e:
+            records, error = [], str(e)
+        known = set(x.lower() for x in servers)
+        for _priority, _weight, host, _port in sorted(records, key=lambda r: (r[0], -r[1], r[2])):
+            if host.lower() not in known:
+                known.add(host.lower())
+                servers.append(host)
+    if not servers:
+        raise KeytabError(error or 'no domain controller to ask: give domain_server, or domain_discovery with a DNS '
+                          'domain whose _ldap._tcp.dc._msdcs SRV records list its DCs')
+    return servers, error
 
 
 def read_directory(params, open_directory, read):
     """``read(directory)`` on the first domain controller that answers it. Any failure on a DC - no answer, TLS,
     Kerberos (clock skew included), a bind or search error, an answer this module cannot use - moves on to the next
     one; when none succeeds, the error says what each DC answered."""
-    failures = []
-    for server in domain_controllers(params):
+    servers, discovery_error = domain_controllers(params)
+    failures = [discovery_error] if discovery_error else []
+    for server in servers:
         try:
             with open_directory(dict(params, domain_server=[server])) as directory:
                 return read(directory)
         except Exception as e:  # pylint: disable=broad-except  # any DC failure: report it, try the next DC
             failures.append('%s: %s' % (server, getattr(e, 'msg', None) or e))
-    if len(failures) == 1:
+    if len(servers) == 1 and len(failures) == 1:
         raise KeytabError(failures[0])
     raise KeytabError('no domain controller gave the password (tried %d, in order). %s'
-                      % (len(failures), ' | '.join(failures)))
+                      % (len(servers), ' | '.join(failures)))
 
 
 def check_path(path, check_mode=False):

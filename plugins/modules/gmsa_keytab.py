@@ -123,7 +123,13 @@ options:
         host only the member's own credentials are used.
     type: list
     elements: str
-    required: true
+  domain_discovery:
+    description:
+      - A DNS domain whose DCs are found by DNS SRV (C(_ldap._tcp.dc._msdcs.DOMAIN)) and tried after O(domain_server)'s,
+        lowest priority first (then highest weight), on the port of O(domain_tls).
+      - Needs the Python library C(dnspython) on the member (Debian/Ubuntu C(python3-dnspython), RHEL C(python3-dns)).
+      - One of O(domain_server) and O(domain_discovery) is required.
+    type: str
   domain_port:
     description: TCP port; 636 with C(ldaps), 389 with C(starttls).
     type: int
@@ -308,7 +314,7 @@ def argument_spec():
     spec = connection_argument_spec()
     for option in spec.values():
         option.pop('fallback', None)
-    spec['domain_server']['required'] = True
+    spec['domain_server']['required'] = False
     spec['domain_auth']['default'] = 'kerberos'
     spec.update(
         name=dict(type='str', required=True),
@@ -318,12 +324,14 @@ def argument_spec():
         principals=dict(type='list', elements='str'),
         keep_previous_seconds=dict(type='int', default=36000),
         replaces=dict(type='list', elements='str'),
+        domain_discovery=dict(type='str'),
     )
     return spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, add_file_common_args=True,
+                           required_one_of=[('domain_server', 'domain_discovery')])
     for lib, ok, err in (('ldap3', HAS_LDAP3, LDAP3_IMPORT_ERROR),
                          ('cryptography', HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)):
         if not ok:

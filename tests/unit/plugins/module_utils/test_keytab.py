@@ -372,3 +372,25 @@ def test_the_machine_principal_comes_from_the_machine_keytab_not_the_host_name(t
     # No readable machine keytab: the host name, cut to the 15 characters of a computer's account name.
     p = K.member_params(dict(name='x', path='/k', domain_server=['dc1'], domain_keytab=str(tmp_path / 'none')))
     assert p['domain_username'] == 'A-VERY-LONG-WEB$'
+
+
+def test_dns_srv_discovery_adds_the_domains_dcs_after_the_listed_ones():
+    records = [(10, 50, 'dc3.example.com', 389), (0, 10, 'dc2.example.com', 389), (0, 90, 'dc1.example.com', 389)]
+    asked = []
+
+    def lookup(name):
+        asked.append(name)
+        return records
+    servers, error = K.domain_controllers(dict(domain_server=['dc2.example.com'], domain_discovery='Example.COM.'),
+                                          lookup)
+    assert asked == ['_ldap._tcp.dc._msdcs.example.com'] and error is None
+    assert servers == ['dc2.example.com', 'dc1.example.com', 'dc3.example.com']
+
+    def nxdomain(name):
+        raise K.KeytabError('domain_discovery: no DNS SRV records %s (NXDOMAIN)' % name)
+    assert K.domain_controllers(dict(domain_server=['dc9'], domain_discovery='example.com'), nxdomain) == (
+        ['dc9'], 'domain_discovery: no DNS SRV records _ldap._tcp.dc._msdcs.example.com (NXDOMAIN)')
+    with pytest.raises(K.KeytabError, match='no DNS SRV records'):
+        K.domain_controllers(dict(domain_discovery='example.com'), nxdomain)
+    with pytest.raises(K.KeytabError, match='no domain controller to ask'):
+        K.domain_controllers(dict())
