@@ -64,7 +64,8 @@ def main(env_file, out_file):
         lab.set_offset(0)
         lab.delete_tree(ou)
     data = dict(source='Samba %s AD DC, clock moved by libfaketime; captured by tests/lab/capture_rotation_blobs.py'
-                % subprocess.run(['samba', '--version'], capture_output=True, text=True).stdout.split()[-1],
+                % subprocess.run(['samba', '--version'], capture_output=True, text=True,
+                                 check=True).stdout.split()[-1],
                 realm=lab.realm, dns_domain=lab.domain, sam=name + '$', interval_days=1, stages=stages)
     with open(out_file, 'w') as f:
         json.dump(data, f, indent=1)

@@ -80,8 +80,8 @@ def test_linux_members_deploy_remove_and_rollover(linux_farm, lab):
     h1, h2, h3 = farm.hosts
     # Check mode of the whole new farm: passes, says why no keytab could be planned, writes nothing.
     out = farm.play('deploy_farm', [h1, h2, h3], check=True)
-    assert 'Check mode: %s: %s: there is no gMSA named %s$' % (farm.account, lab['GMSA_DOMAIN_SERVER'],
-                                                                farm.account) in out
+    dc = lab['GMSA_DOMAIN_SERVER']
+    assert 'Check mode: %s: %s: there is no gMSA named %s$' % (farm.account, dc, farm.account) in out
     assert farm.account_state(farm.account) is None and not os.path.exists(farm.keytab(h1))
     out = farm.play('deploy_farm', [h1, h2, h3])
     assert farm.group_members() == [h1, h2, h3]

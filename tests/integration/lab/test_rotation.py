@@ -125,8 +125,8 @@ def apache(rot, rot_farm):
 
 def curl(rot, farm, ccache):
     host = farm['spn'].split('/', 1)[1].split('@')[0]
-    r = at_dc_time(rot, ['curl', '-s', '--negotiate', '-u', ':', '--resolve', '%s:%d:%s' % (host, APACHE_PORT,
-                                                                                         APACHE_IP),
+    resolve = '%s:%d:%s' % (host, APACHE_PORT, APACHE_IP)
+    r = at_dc_time(rot, ['curl', '-s', '--negotiate', '-u', ':', '--resolve', resolve,
                          '-w', '\n%{http_code}', 'http://%s:%d/index.cgi' % (host, APACHE_PORT)],
                    env=dict(KRB5CCNAME=ccache))
     body, _sep, code = r.stdout.rpartition('\n')
@@ -237,7 +237,8 @@ def test_the_refresher_schedule_lands_in_the_window_and_after_the_rotation(rot, 
         return r.stdout, json.load(open(state_file))
 
     def move_to(epoch):
-        now = int(subprocess.run(['date', '+%s'], capture_output=True, text=True, env=rot.client_env()).stdout)
+        now = int(subprocess.run(['date', '+%s'], capture_output=True, text=True, env=rot.client_env(),
+                                 check=True).stdout)
         rot.set_offset(rot.offset() + epoch - now)
 
     out, state = tick()
