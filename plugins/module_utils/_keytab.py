@@ -13,7 +13,7 @@ Used two ways, with the same code:
 Nothing here imports Ansible. No password, key or blob is ever put in a message, a log line or a result: the
 result describes keytab entries by principal, kvno and encryption type only.
 
-Facts relied on (sources in docs/linux-facts.md, L1-L15):
+Facts relied on (sources in docs/linux-facts.md, L1-L16):
 * MSDS-MANAGEDPASSWORD_BLOB layout (MS-ADTS 2.2.19); measured on Samba 4.22: 290 bytes, no previous password on
   a new account.
 * The rotation window (MS-ADTS 3.1.1.4.5.39 msDS-ManagedPassword; Samba's gmsa_recalculate_managed_pwd): when the
@@ -482,9 +482,10 @@ def _one(attrs, name):
     return v
 
 
-def desired_entries(directory, params):
-    """Everything the blob gives the keytab, from one domain controller. Returns (entries, facts for the result,
-    warnings)."""
+def desired_entries(directory, params, carried_principals=()):
+    """Everything the blob gives the keytab, from one domain controller. ``carried_principals``: service principals
+    an earlier generation's keytab held, which get this account's keys too (its SPNs move to it after a rollover).
+    Returns (entries, facts for the result, warnings)."""
     entry, blob, kvno = fetch(directory, params['name'])
     attrs = entry['attributes']
     sam = _one(attrs, 'sAMAccountName') or params['name']
@@ -529,6 +530,7 @@ def desired_entries(directory, params):
                               % (', '.join(unknown), sam, account, ', '.join(spns) or 'none'))
     else:
         names = [account] + ['%s@%s' % (x, realm) for x in spns]
+    names += [c for c in carried_principals if c.lower() not in set(n.lower() for n in names)]
     account_salt = salt(sam, directory.dns_domain)
     keys = {'current': derive_keys(mp.current, account_salt, enctypes)}
     if mp.previous is not None:
@@ -659,8 +661,15 @@ def run(params, check_mode, open_directory, now=None):
         if not check_mode:
             os.unlink(path)
         return result
+    earlier_accounts = set('%s$' % n.rstrip('$').lower() for n in params.get('replaces') or [])
+    held = [item[0] for item in existing]
+    carried = []
+    if any(p.rpartition('@')[0].lower() in earlier_accounts for p in held):
+        # An earlier generation's keytab: its service principals keep their names with the new keys, so a service
+        # keeps accepting tickets for its SPN once the SPN has moved to the new generation.
+        carried = sorted(set(p for p in held if '/' in p.rpartition('@')[0]))
     entries, facts, warnings = read_directory(params, open_directory,
-                                              lambda d: desired_entries(d, params))
+                                              lambda d: desired_entries(d, params, carried))
     account = '%s@%s' % (facts['account'], facts['realm'])
     earlier = ['%s@%s' % (n if n.endswith('$') else n + '$', facts['realm']) for n in params.get('replaces') or []]
     _refuse_foreign(path, existing, [account] + facts['principals'] + earlier, facts['account'])

@@ -106,7 +106,8 @@ options:
         service reads keeps its path and gets the new generation's keys in place.
       - A keytab that holds an earlier generation's account gets only the new keys - none of the earlier
         generation's is kept for older tickets, since a rollover follows a compromise and the compromised host
-        had those keys.
+        had those keys. The service principals it held keep their names with the new generation's keys, so the
+        service accepts tickets for its SPN as soon as the SPN has moved to the new generation.
     type: list
     elements: str
   keep_previous_seconds:

@@ -145,6 +145,9 @@ def test_linux_members_deploy_remove_and_rollover(linux_farm, lab):
         new = farm.account[:13] + '-2'
         assert farm.kinit(h1, new).returncode == 0, farm.kinit(h1, new).stderr
         assert farm.kinit(h1).returncode != 0      # none of the compromised generation's keys stays
+        listed = subprocess.run(['klist', '-k', farm.keytab(h1)], capture_output=True, text=True, check=True).stdout
+        assert re.search(r'^\s*1 %s@' % re.escape(web), listed, re.M | re.I), listed   # the SPN, new keys, kvno 1
+        assert farm.account + '$@' not in listed
         assert not os.path.exists(os.path.join(farm.host_vars[h1]['member_keytab_dir'], new + '.keytab'))
         assert curl(lab, web.split('/')[1], ip, port, user, password, farm.tmp) == 200
         config = json.load(open(os.path.join(farm.host_vars[h1]['member_keytab_dir'], farm.account + '.json')))

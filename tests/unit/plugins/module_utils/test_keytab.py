@@ -341,7 +341,12 @@ def test_a_rollover_replaces_the_earlier_generations_keys_in_place(tmp_path):
         run(tmp_path, NewGeneration(blob(PW2), spns=()), name='WebFarm-2')
     r = run(tmp_path, NewGeneration(blob(PW2), spns=()), name='WebFarm-2', replaces=['WebFarm'])
     assert r['changed'] is True and r['replaced'] == ['WebFarm$@EXAMPLE.COM']
-    assert [e[:2] for e in K.read_keytab(str(tmp_path / 'web.keytab'))] == [('WebFarm-2$@EXAMPLE.COM', 1)] * 2
+    # The SPN keeps its name in the keytab, with the new generation's keys (the SPN moves to it next).
+    entries = K.read_keytab(str(tmp_path / 'web.keytab'))
+    assert sorted(set(e[:2] for e in entries)) == [('HTTP/web.example.com@EXAMPLE.COM', 1),
+                                                   ('WebFarm-2$@EXAMPLE.COM', 1)]
+    new_keys = set(e[3] for e in entries if e[0].startswith('WebFarm-2$'))
+    assert set(e[3] for e in entries if e[0].startswith('HTTP/')) == new_keys
     # Its SPNs moved: the keytab at the same path gets them, and no key of the earlier generation comes back.
     r = run(tmp_path, NewGeneration(blob(PW2)), name='WebFarm-2', replaces=['WebFarm'])
     entries = K.read_keytab(str(tmp_path / 'web.keytab'))
@@ -394,3 +399,11 @@ def test_dns_srv_discovery_adds_the_domains_dcs_after_the_listed_ones():
         K.domain_controllers(dict(domain_discovery='example.com'), nxdomain)
     with pytest.raises(K.KeytabError, match='no domain controller to ask'):
         K.domain_controllers(dict())
+
+
+def test_a_directory_this_process_cannot_write_is_refused_before_the_directory_is_asked(tmp_path, monkeypatch):
+    d = FakeDirectory(blob(PW1))
+    monkeypatch.setattr(K.os, 'access', lambda path, mode: False)     # what a non-root refresher meets
+    with pytest.raises(K.KeytabError, match=r'cannot write to its directory %s, where the new keytab' % tmp_path):
+        run(tmp_path, d)
+    assert d.searches == [] and os.listdir(tmp_path) == []
