@@ -454,8 +454,9 @@ def fetch(directory, name):
     query interval): the blob then already holds the new passwords while the kvno beside it is the old one. When the
     two kvnos differ the account is read once more, so the kvno labels always belong to the blob. Returns (entry,
     blob or None, kvno)."""
+    from ._ldap_connection import escape   # here, not at the top: an idle refresher tick imports no LDAP library
     sam = name if name.endswith('$') else name + '$'
-    from_filter = '(&(objectClass=msDS-GroupManagedServiceAccount)(sAMAccountName=%s))' % _escape(sam)
+    from_filter = '(&(objectClass=msDS-GroupManagedServiceAccount)(sAMAccountName=%s))' % escape(sam)
     for _attempt in range(3):
         found = directory.search(directory.default_nc, from_filter, ATTRIBUTES)
         if not found:
@@ -469,10 +470,6 @@ def fetch(directory, name):
             return entry, blob, kvno
     raise KeytabError('the kvno of %s kept changing while its password was read (%s, then %s); try again'
                       % (sam, _kvno(entry), kvno))
-
-
-def _escape(value):
-    return ''.join('\\%02x' % ord(ch) if ch in '*()\\\x00' else ch for ch in value)
 
 
 def _one(attrs, name):
@@ -616,7 +613,10 @@ def read_directory(params, open_directory, read):
             with open_directory(dict(params, domain_server=[server])) as directory:
                 return read(directory)
         except Exception as e:  # pylint: disable=broad-except  # any DC failure: report it, try the next DC
-            failures.append('%s: %s' % (server, getattr(e, 'msg', None) or e))
+            text = str(getattr(e, 'msg', None) or e)
+            # The connection layer's own "tried these" wording says nothing more for a single DC.
+            text = text.replace('Could not reach any domain controller. Tried: ', 'no answer from ')
+            failures.append('%s: %s' % (server, text))
     if len(servers) == 1 and len(failures) == 1:
         raise KeytabError(failures[0])
     raise KeytabError('no domain controller gave the password (tried %d, in order). %s'
