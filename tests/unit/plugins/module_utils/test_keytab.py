@@ -407,3 +407,11 @@ def test_a_directory_this_process_cannot_write_is_refused_before_the_directory_i
     with pytest.raises(K.KeytabError, match=r'cannot write to its directory %s, where the new keytab' % tmp_path):
         run(tmp_path, d)
     assert d.searches == [] and os.listdir(tmp_path) == []
+
+
+def test_the_refreshers_defaults_are_the_modules():
+    """The refresher fills in defaults without Ansible; they are the module's argument spec's, not a copy that drifts."""
+    from ansible_collections.gmsa.farm.plugins.modules import gmsa_keytab
+    spec = gmsa_keytab.argument_spec()
+    for option, value in K.DEFAULTS.items():
+        assert spec[option].get('default') == value, option
