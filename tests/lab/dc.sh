@@ -140,6 +140,15 @@ running() {
   [ -s "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null
 }
 
+# Whether the running DC has the clock this 'up' asks for (under libfaketime or not).
+clock_as_asked() {
+  local faked=no
+  if grep -q libfaketime "/proc/$(cat "$PID_FILE")/maps" 2>/dev/null; then
+    faked=yes
+  fi
+  if [ -n "$FAKETIME" ]; then [ "$faked" = yes ]; else [ "$faked" = no ]; fi
+}
+
 provision() {
   [ -f "$SMB_CONF" ] && return 0
   log "provisioning realm $REALM on $LAB_IP in $LAB_DIR"
@@ -249,10 +258,10 @@ up() {
   ensure_hosts
   provision
   install_faketime
-  if running && status_quiet; then
+  if running && status_quiet && clock_as_asked; then
     log "lab DC already running (pid $(cat "$PID_FILE")), reusing it"
   else
-    running && { log "lab DC process is not answering, restarting it"; down_quiet; }
+    running && { log "lab DC process is not answering or has another clock, restarting it"; down_quiet; }
     mkdir -p "$LAB_DIR/run"
     log "starting samba"
     start_samba
