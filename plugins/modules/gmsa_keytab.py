@@ -14,8 +14,8 @@ description:
     C(net ads join)) left there - and reads the gMSA's C(msDS-ManagedPassword). Only a computer in the gMSA's
     PrincipalsAllowedToRetrieveManagedPassword gets it.
   - Decodes the MSDS-MANAGEDPASSWORD_BLOB (current and previous password, query and unchanged intervals), derives
-    the Kerberos keys for the account's encryption types with AD's salt for the account (MIT krb5 through the
-    Python library C(krb5)), and writes them to O(path) with the right key version numbers - the current password
+    the Kerberos keys for the account's encryption types with AD's salt for the account (RFC 3962, computed in
+    Python), and writes them to O(path) with the right key version numbers - the current password
     at the account's kvno (C(msDS-KeyVersionNumber)) and the previous one at kvno - 1.
   - In the last 5 minutes before a rotation (the blob's QueryPasswordInterval is at most the 5-minute clock skew)
     the domain controller returns the next password as the current one and the password in use as the previous
@@ -33,13 +33,16 @@ description:
     set them.
   - No password, key or blob is ever returned, logged or shown in a diff, at any verbosity. The result and the
     diff list entries by principal, kvno and encryption type.
-  - The member role installs a systemd timer that runs the same code (without Ansible) shortly after the blob says
-    the next password can be read, and again after the rotation; see the role's README.
+  - The member role installs the same code as the refresher C(gmsa_farm_keytab) (run without Ansible by a systemd
+    timer every minute; a tick that is not due asks the directory nothing) - due just after the rotation window
+    opens and just after the rotation; see the role's README.
 author:
   - gmsa.farm maintainers (@gmsa-farm)
 requirements:
-  - Python libraries C(ldap3), C(gssapi) and C(krb5) on the member host (Debian - C(python3-ldap3),
-    C(python3-gssapi); C(krb5) from PyPI, built against C(libkrb5-dev)).
+  - Python libraries C(ldap3), C(gssapi) and C(cryptography) on the member host, from the distribution
+    (Debian/Ubuntu and RHEL family - C(python3-ldap3), C(python3-gssapi), C(python3-cryptography); RHEL's
+    C(python3-ldap3) from EPEL). Nothing is compiled.
+  - For O(domain_discovery) - C(dnspython) (Debian/Ubuntu C(python3-dnspython), RHEL C(python3-dns)).
   - MIT Kerberos on the member, with the domain's realm in C(/etc/krb5.conf) (a joined host has it).
   - For O(encryption_types=rc4) (and for an account without C(msDS-SupportedEncryptionTypes)) - MD4 from OpenSSL
     or C(pycryptodome).
