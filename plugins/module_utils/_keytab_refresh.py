@@ -134,7 +134,7 @@ def main(argv=None, now=None, open_directory=None):
         return 0
     try:
         result = run(params, False, open_directory or _open_directory)
-    except KeytabError as e:
+    except (KeytabError, OSError) as e:     # OSError: the keytab could not be written (disk full, read-only)
         state = after_failure(state, str(e), now)
         write_state(spath, state)
         _log('%s: refresh FAILED (attempt %d): %s; the keytab is unchanged; next try at %s'

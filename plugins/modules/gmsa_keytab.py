@@ -351,6 +351,9 @@ def main():
     except (KeytabError, DirectoryError) as e:
         module.fail_json(msg='%s: %s' % (params['name'], getattr(e, 'msg', None) or e), path=params['path'],
                          changed=False)
+    except OSError as e:
+        module.fail_json(msg='%s: the keytab %s could not be written (%s); the old one is unchanged'
+                         % (params['name'], params['path'], e), path=params['path'], changed=False)
     if params['state'] == 'present' and os.path.exists(params['path']):
         # owner, group, mode (a replaced keytab already kept the old ones); check mode only reports.
         file_args = module.load_file_common_arguments(module.params, path=params['path'])

@@ -115,3 +115,14 @@ def test_status_prints_the_state_for_monitoring(tmp_path, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert set(['last_success', 'next_due', 'last_error', 'kvno']) <= set(shown)
     assert 'unused' not in json.dumps(shown) and not os.path.exists(str(tmp_path / 'svc.keytab.refresh.json.tmp'))
+
+
+def test_a_keytab_that_cannot_be_written_is_a_failure_with_a_retry(tmp_path, monkeypatch):
+    cfg = config(tmp_path)
+
+    def full(*_a, **_k):
+        raise OSError(28, 'No space left on device')
+    monkeypatch.setattr(R, 'run', lambda *a, **k: full())
+    assert R.main(['--config', cfg], now=1_000_000, open_directory=Counting('new account')) == 1
+    s = state(tmp_path)
+    assert 'No space left on device' in s['last_error'] and s['next_due_epoch'] == 1_000_060
