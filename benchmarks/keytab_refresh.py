@@ -28,9 +28,9 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'lab'))
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _keytab_refresh as R  # noqa: E402
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import Directory  # noqa: E402
+from member_refresher import install_refresher  # noqa: E402
 from rotation_lab import membership_sd, read_env  # noqa: E402
 
-MODULE_UTILS = os.path.join(REPO, 'plugins', 'module_utils')
 COUNT_CONNECTIONS = (
     "import runpy, socket, sys; opened = []; real = socket.socket.connect\n"
     "def connect(self, *a):\n    opened.append(a); return real(self, *a)\n"
@@ -95,17 +95,12 @@ def main():
         requests = sorted(set(d.requests for d in opened))
 
         # An idle tick, as the timer runs it: a new process, the package on PYTHONPATH.
-        lib = os.path.join(work, 'lib', 'gmsa_farm_keytab')
-        os.makedirs(lib)
-        for src, dest in (('_keytab_refresh.py', '__main__.py'), ('_keytab.py', '_keytab.py'),
-                          ('_ldap_connection.py', '_ldap_connection.py')):
-            shutil.copy(os.path.join(MODULE_UTILS, src), os.path.join(lib, dest))
-        open(os.path.join(lib, '__init__.py'), 'w').close()
+        lib = install_refresher(os.path.join(work, 'lib'))
         idle_times, connections = [], set()
         for _rep in range(args.reps):
             t0 = time.perf_counter()
             p = subprocess.run([sys.executable, '-c', COUNT_CONNECTIONS, '--config', config], capture_output=True,
-                               text=True, check=True, env=dict(os.environ, PYTHONPATH=os.path.dirname(lib)))
+                               text=True, check=True, env=dict(os.environ, PYTHONPATH=lib))
             idle_times.append(time.perf_counter() - t0)
             assert ' is current; ' in p.stdout, p.stdout
             connections.add(p.stdout.strip().splitlines()[-1])

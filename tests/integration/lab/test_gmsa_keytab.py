@@ -18,9 +18,9 @@ import uuid
 import pytest
 
 import apache_gssapi
-from conftest import REPO, samba_tool
+from conftest import samba_tool
+from member_refresher import install_refresher
 
-MODULE_UTILS = os.path.join(REPO, 'plugins', 'module_utils')
 
 
 def klist_keys(path):
@@ -213,17 +213,6 @@ def test_refuses_foreign_keytab_unusable_enctype_and_unreachable_dc(lab, linux_f
     r = run_module('gmsa_keytab', dict(as_password_host(lab, h1), name='nosuch%s' % linux_farm['tag'], path=path),
                    conn=False)
     assert r.failed and 'there is no gMSA named nosuch' in r['msg']
-
-
-def install_refresher(directory):
-    """The refresher package as the member role installs it: gmsa_farm_keytab/ with the collection's own files."""
-    package = os.path.join(directory, 'gmsa_farm_keytab')
-    os.makedirs(package)
-    for src, dest in (('_keytab_refresh.py', '__main__.py'), ('_keytab.py', '_keytab.py'),
-                      ('_ldap_connection.py', '_ldap_connection.py')):
-        shutil.copy(os.path.join(MODULE_UTILS, src), os.path.join(package, dest))
-    open(os.path.join(package, '__init__.py'), 'w').close()
-    return directory
 
 
 def test_refresher_runs_without_ansible_and_an_idle_tick_asks_nothing(lab, linux_farm, member_dir):

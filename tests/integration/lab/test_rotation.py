@@ -22,9 +22,9 @@ import pytest
 
 import apache_gssapi
 from conftest import REPO, start_lab
+from member_refresher import install_refresher
 from rotation_lab import RotationLab
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 GSS_ACCEPT = os.path.join(REPO, 'tests', 'lab', 'gss_accept.py')
 
 
@@ -223,7 +223,6 @@ def test_the_refresher_schedule_lands_in_the_window_and_after_the_rotation(rot, 
     """The member's refresher (python3 -m gmsa_farm_keytab) runs at the DC's clock: its first run schedules the next
     refresh inside the window, that one (the clock moved to exactly when it said) finds the next password and
     schedules the one after the rotation, which finds the new kvno. Ticks in between ask the directory nothing."""
-    from test_gmsa_keytab import install_refresher
     farm = rot_farm
     lib = install_refresher(os.path.join(farm['dir'], 'lib'))
     config = os.path.join(farm['dir'], 'svc.json')
