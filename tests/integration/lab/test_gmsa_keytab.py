@@ -22,7 +22,6 @@ from conftest import samba_tool
 from member_refresher import install_refresher
 
 
-
 def klist_keys(path):
     """{(principal, kvno, enctype): key hex} from MIT klist -k -K -e (an independent reader of the keytab)."""
     p = subprocess.run(['klist', '-k', '-K', '-e', path], capture_output=True, text=True, check=True)
