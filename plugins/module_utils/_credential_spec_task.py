@@ -188,9 +188,12 @@ def _write(module, path, text, secret):
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(to_bytes(text))
-        existed = os.path.exists(path)
-        if not existed and module.params.get('mode') is None:
-            os.chmod(tmp, 0o600 if secret else 0o644)
+        if not os.path.exists(path):
+            # a new file: made first, empty, with its final mode, so the text never lies about with a wider one
+            # (atomic_move gives a new file the umask's mode, and keeps an existing file's)
+            mode = 0o600 if secret or module.params.get('mode') is not None else 0o644
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+            os.chmod(path, mode)
         module.atomic_move(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -11,13 +11,13 @@ version_added: 0.2.0
 description:
   - Builds the credential spec document Docker (C(--security-opt credentialspec=file://...)), Kubernetes (a
     C(GMSACredentialSpec) resource) and Amazon ECS take to run a Windows container as a group managed service
-    account, with no Windows host, RSAT or Docker: every field is read over LDAP.
+    account, with no Windows host, RSAT or Docker; every field is read over LDAP.
   - Field for field the document Microsoft's C(New-CredentialSpec) (CredentialSpec PowerShell module) writes for
     the same domain and account - C(CmsPlugins), C(DomainJoinConfig) (Sid, MachineAccountName, Guid, DnsTreeName,
     DnsName, NetBiosName), C(ActiveDirectoryConfig.GroupManagedServiceAccounts) (the account scoped by the
     domain's DNS name and by its NetBIOS name, then the additional accounts) and the optional
     C(HostAccountConfig) of the portable CCG plugin for hosts that are not domain members. Where it differs, it
-    is said in the guide "gMSA for containers": the account name is the directory's spelling, the keys have a
+    is said in the guide "gMSA for containers" - the account name is the directory's spelling, the keys have a
     fixed order, the plugin is not limited to Azure Key Vault.
   - Before anything is written, each account is checked - it exists, is a gMSA, is enabled, is not outbound-only
     when O(inbound=true), and each of O(container_hosts) (and O(host_account_config.retriever)) is among its
