@@ -2,7 +2,8 @@
 # The README's main command: install what is missing, start (or reuse) the embedded lab DC, deploy a farm on it
 # (deploy_farm's directory side; lab member hosts are computer accounts, one of them a Linux member that gets the
 # gMSA's keytab), prove every member can retrieve the gMSA password and that the Linux member's web endpoint answers
-# a Kerberos request, and write the audit report (.lab/reports/ by default, or GMSA_FARM_AUDIT_DIR).
+# a Kerberos request, and write the audit report (.lab/reports/ by default, or GMSA_FARM_AUDIT_DIR) with the lab
+# farm's container credential spec (Docker JSON and Kubernetes manifest) next to it.
 # Stop everything the project started with: bash scripts/stop.sh
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,5 +23,5 @@ if ! ansible-playbook -i tests/lab/inventory.yml tests/lab/lab_farm.yml \
 fi
 # One screen: the warnings, what was proven, where the report is, and the recap.
 grep -E '^\[WARNING\]' "$log" | sort -u || true
-sed -n 's/^ *"msg": "\(Proven: .*\)"$/lab: \1/p; s/^ *"\(Reports: .*\)",$/lab: \1/p; s/^ *"\(Privileged: .*\)",$/lab: \1/p; s/^ *"\(Unbounded retrievers: .*\)"$/lab: \1/p' "$log"
+sed -n 's/^ *"msg": "\(Proven: .*\)"$/lab: \1/p; s/^ *"\(Reports: .*\)",$/lab: \1/p; s/^ *"\(Privileged: .*\)",$/lab: \1/p; s/^ *"\(Unbounded retrievers: .*\)",\{0,1\}$/lab: \1/p; s/^ *"\(Credential specs: .*\)"$/lab: \1/p' "$log"
 sed -n '/^PLAY RECAP/,$p' "$log" | grep 'ok=' | sed 's/  */ /g; s/^/lab: /'

@@ -226,7 +226,12 @@ def run_absent(module, specs, listed):
                 if not module.check_mode:
                     os.unlink(path)
         changed_any = changed_any or bool(removed)
-        results.append(dict(name=s['name'], changed=bool(removed), removed=removed))
+        r = dict(name=s['name'], changed=bool(removed), removed=removed)
+        if s.get('path'):
+            r['path'] = s['path']
+        if (s.get('kubernetes') or {}).get('path'):
+            r['kubernetes_path'] = s['kubernetes']['path']
+        results.append(r)
     out = dict(changed=changed_any)
     if listed:
         out['credential_specs'] = results
