@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-import jsonschema
+import jsonschema  # comes with ansible-lint (requirements-dev.txt)
 
 SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'windows-gmsa',
                       'gmsacredentialspec-v1.schema.json')

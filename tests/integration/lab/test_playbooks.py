@@ -54,6 +54,17 @@ def test_readme_main_command(lab, tmp_path):
     import json
     archived = json.loads((tmp_path / 'gmsa-audit.json').read_text())
     assert [a['name'] for a in archived['accounts']] == ['LabFarm1'] and archived['scope'] == 'farm'
+    # the lab farm's container credential spec, next to the report: Docker's JSON, and the Kubernetes manifest
+    # that the windows-gmsa CRD schema accepts; the audit says which account it points at
+    assert 'lab: Credential specs: labfarm1 -> LabFarm1 -> ok' in out
+    spec = json.loads((tmp_path / 'labfarm1.json').read_text())
+    assert spec['DomainJoinConfig']['MachineAccountName'] == 'LabFarm1'
+    assert spec['DomainJoinConfig']['NetBiosName'] == lab['GMSA_LAB_NETBIOS']
+    import yaml
+    from k8s_crd import crd_problems
+    manifest = list(yaml.safe_load_all((tmp_path / 'labfarm1.gmsacredentialspec.yml').read_text()))
+    assert manifest[0]['credspec'] == spec and crd_problems(manifest[0]) == []
+    assert [c['account'] for c in archived['credential_specs']] == ['LabFarm1']
     assert len(out.splitlines()) <= 24, out
     log = open(os.path.join(REPO, '.lab', 'lab-run.log')).read()
     assert 'Could not match supplied host pattern' not in log and '[WARNING]: Using a template' not in log
