@@ -188,12 +188,12 @@ EXAMPLES = r'''
           namespace: web
       path: /srv/k8s/webapp01-gmsa.yml
 
-- name: Amazon ECS on hosts that are not domain members (the plugin fetches the credentials of svc-ccg)
+- name: Hosts that are not domain members (ECS domainless, AKS); the CCG plugin fetches the credentials of svc-ccg
   gmsa.farm.credential_spec:
     name: WebApp01
     host_account_config:
-      plugin_guid: "{859E1386-BDB4-49E8-85C7-3070B13920E1}"
-      plugin_input: "{{ ccg_plugin_input }}"
+      plugin_guid: "{{ ccg_plugin_guid }}"      # the GUID the plugin's documentation gives
+      plugin_input: "{{ ccg_plugin_input }}"    # what that plugin needs; may hold a secret
       retriever: svc-ccg
     path: /srv/credspecs/webapp01-ecs.json
 
