@@ -58,12 +58,92 @@ options:
     type: str
   specs:
     description:
-      - Several credential specs in one task (an estate or a farm), each a dictionary of the single-spec options
-        O(name) (required), O(additional_accounts), O(container_hosts), O(inbound), O(host_account_config),
-        O(path), O(kubernetes) and O(state).
-      - Every spec is read and checked before the first file is written.
+      - Several credential specs in one task (an estate or a farm). Every spec is read and checked before the first
+        file is written.
+      - Each entry takes the single-spec options, with the same meaning and defaults.
     type: list
     elements: dict
+    suboptions:
+      name:
+        description: The gMSA, as O(name).
+        type: str
+        required: true
+      additional_accounts:
+        description: As O(additional_accounts).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: The gMSA's name.
+            type: str
+            required: true
+          domain:
+            description: Its domain's DNS name; this domain when left out.
+            type: str
+      container_hosts:
+        description: As O(container_hosts).
+        type: list
+        elements: str
+        default: []
+      inbound:
+        description: As O(inbound).
+        type: bool
+        default: true
+      host_account_config:
+        description: As O(host_account_config).
+        type: dict
+        suboptions:
+          plugin_guid:
+            description: As O(host_account_config.plugin_guid).
+            type: str
+            required: true
+          plugin_input:
+            description: As O(host_account_config.plugin_input); never returned or logged.
+            type: str
+            required: true
+          portable_ccg_version:
+            description: As O(host_account_config.portable_ccg_version).
+            type: str
+            default: '1'
+          retriever:
+            description: As O(host_account_config.retriever).
+            type: str
+      path:
+        description: As O(path).
+        type: path
+      kubernetes:
+        description: As O(kubernetes).
+        type: dict
+        suboptions:
+          name:
+            description: As O(kubernetes.name).
+            type: str
+          service_accounts:
+            description: As O(kubernetes.service_accounts).
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              name:
+                description: The service account's name.
+                type: str
+                required: true
+              namespace:
+                description: Its namespace.
+                type: str
+                required: true
+          role_name:
+            description: As O(kubernetes.role_name).
+            type: str
+          path:
+            description: As O(kubernetes.path).
+            type: path
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
   additional_accounts:
     description:
       - More gMSAs the container may use, each a C(name) and optionally the C(domain) (DNS name) they are in,
@@ -73,6 +153,14 @@ options:
     type: list
     elements: dict
     default: []
+    suboptions:
+      name:
+        description: The gMSA's name (CN or sAMAccountName).
+        type: str
+        required: true
+      domain:
+        description: Its domain's DNS name; this domain when left out.
+        type: str
   container_hosts:
     description:
       - The domain-member container hosts that will run the containers, by computer name (C(web01), C(WEB01$),
@@ -131,10 +219,19 @@ options:
           - Defaults to the gMSA's name in lower case.
         type: str
       service_accounts:
-        description: Service accounts (C(name), C(namespace)) whose pods may use the spec.
+        description: Service accounts whose pods may use the spec.
         type: list
         elements: dict
         default: []
+        suboptions:
+          name:
+            description: The service account's name.
+            type: str
+            required: true
+          namespace:
+            description: Its namespace (a RoleBinding is made in each).
+            type: str
+            required: true
       role_name:
         description: The ClusterRole's name. Defaults to C(<name>-use); each RoleBinding is named C(<name>-use).
         type: str

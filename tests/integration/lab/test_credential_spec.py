@@ -236,3 +236,34 @@ def test_absent_removes_the_files(run_module, spec_gmsa, tmp_path):
                                            state='absent'))
     assert r['changed'] and r['removed'] == [path, k8s] and not os.path.exists(path) and not os.path.exists(k8s)
     assert run_module('credential_spec', dict(name=spec_gmsa['name'], path=path, state='absent'))['changed'] is False
+
+
+def test_ccg_plugin_input_not_in_playbook_output_at_vvv(lab, spec_gmsa, tmp_path):
+    """Through ansible-playbook -vvv --diff (the module invocation is logged): the plugin input stays hidden, in the
+    single and the list form, when it is written and when it changes."""
+    secret = 'S3cret-%s' % uuid.uuid4().hex
+    conn = dict(domain_server=[lab['GMSA_DOMAIN_SERVER']], domain_username=lab['GMSA_DOMAIN_USERNAME'],
+                domain_password=lab['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=lab['GMSA_DOMAIN_CA_CERT'])
+    hac = dict(plugin_guid='{CCC2A336-D7F3-4818-A213-272B7924213E}', plugin_input='{{ ccg_input }}',
+               retriever=spec_gmsa['host']['sam'])
+    play = [dict(hosts='localhost', connection='local', gather_facts=False,
+                 module_defaults={'group/gmsa.farm.ldap': conn}, tasks=[
+                     dict(name='single', **{'gmsa.farm.credential_spec': dict(
+                         name=spec_gmsa['name'], host_account_config=hac, path=str(tmp_path / 'a.json'))}),
+                     dict(name='list', **{'gmsa.farm.credential_spec': dict(specs=[dict(
+                         name=spec_gmsa['name'], host_account_config=hac, path=str(tmp_path / 'b.json'))])}),
+                 ])]
+    (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=os.path.join(os.path.dirname(__file__), '..', '..',
+                                                                           'ansible.cfg'))
+    for value in (secret, secret + '-new'):
+        (tmp_path / 'vars.json').write_text(json.dumps(dict(ccg_input=value)))
+        p = subprocess.run(['ansible-playbook', '-vvv', '--diff', '-e', '@%s' % (tmp_path / 'vars.json'),
+                            str(tmp_path / 'play.yml')], capture_output=True, text=True, env=env, check=False)
+        out = p.stdout + p.stderr
+        assert p.returncode == 0, out[-3000:]
+        assert 'changed=2' in out, out[-2000:]
+        assert secret not in out and 'S3cret' not in out and lab['GMSA_DOMAIN_PASSWORD'] not in out
+        assert '"plugin_input": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in out   # the logged invocation
+        assert json.loads((tmp_path / 'b.json').read_text())['ActiveDirectoryConfig']['HostAccountConfig'][
+            'PluginInput'] == value
