@@ -115,15 +115,14 @@ def _find(by_name, name):
 
 
 def _read(path):
+    """A file's text now (None when absent); bytes that are not UTF-8 only make it differ from the new text."""
     if not path or not os.path.exists(path):
         return None
-    if os.path.isdir(path):
-        raise cs.SpecError('%s is a folder: give the file\'s path' % path)
     with open(path, 'rb') as f:
-        return to_text(f.read(), errors='surrogate_or_strict')
+        return to_text(f.read(), errors='surrogate_or_replace')
 
 
-def plan_spec(spec, domain, by_name, check_dirs=True):
+def plan_spec(spec, domain, by_name):
     """One spec → its result (returned values), its files to write [(path, text, secret)], problems, warnings."""
     problems, warnings = [], []
     name = spec['name']
@@ -173,11 +172,11 @@ def plan_spec(spec, domain, by_name, check_dirs=True):
         if k8s.get('path'):
             result['kubernetes_path'] = k8s['path']
             files.append((k8s['path'], cs.render_yaml(docs), secret, 'yaml'))
-    if check_dirs:
-        for path, _text, _secret, _kind in files:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                problems.append('%s: the folder of %s does not exist: create it first' % (name, path))
+    for path, _text, _secret, _kind in files:
+        if os.path.isdir(path):
+            problems.append('%s: %s is a folder: give the file\'s path' % (name, path))
+        elif not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            problems.append('%s: the folder of %s does not exist: create it first' % (name, path))
     return result, files, problems, warnings
 
 

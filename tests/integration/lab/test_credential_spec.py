@@ -267,3 +267,23 @@ def test_ccg_plugin_input_not_in_playbook_output_at_vvv(lab, spec_gmsa, tmp_path
         assert '"plugin_input": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' in out   # the logged invocation
         assert json.loads((tmp_path / 'b.json').read_text())['ActiveDirectoryConfig']['HostAccountConfig'][
             'PluginInput'] == value
+
+
+@pytest.mark.parametrize('args, words', [
+    (dict(kubernetes=dict(name='WebApp')), ['kubernetes.name', "'WebApp'"]),
+    (dict(host_account_config=dict(plugin_guid='CCC2A336', plugin_input='x')), ['host_account_config.plugin_guid',
+                                                                               "'CCC2A336'"]),
+    (dict(path='/nonexistent-folder/x.json'), ['folder of /nonexistent-folder/x.json does not exist']),
+    (dict(path='/tmp'), ['/tmp is a folder']),
+])
+def test_bad_options_name_the_option_and_write_nothing(run_module, spec_gmsa, tmp_path, args, words):
+    k8s = str(tmp_path / 'k.yml')
+    full = dict(name=spec_gmsa['name'])
+    full.update(args)
+    if 'kubernetes' in full:
+        full['kubernetes']['path'] = k8s
+    r = run_module('credential_spec', full)
+    assert r.failed and not r.get('changed'), r
+    for w in words:
+        assert w in r['msg'], r['msg']
+    assert not os.listdir(str(tmp_path))
