@@ -71,8 +71,8 @@ def farm_credential_specs(farm, hostvars=None, groups=None, generation='current'
         if spec.get('kubernetes') is not None:
             k8s = dict(name=name, path=posixpath.join(folder, name + '.gmsacredentialspec.yml'))
             if state == 'present':
-                k8s.update((k, v) for k, v in (spec['kubernetes'] or {}).items() if k in ('service_accounts',
-                                                                                         'role_name', 'name'))
+                given = spec['kubernetes'] or {}
+                k8s.update((k, v) for k, v in given.items() if k in ('service_accounts', 'role_name', 'name'))
             e['kubernetes'] = k8s
         out.append(e)
     return out

@@ -356,7 +356,7 @@ def shown_text(text, secret, kind='json'):
     try:
         if kind == 'yaml':
             import yaml  # ansible-core depends on PyYAML
-            docs = [d for d in yaml.safe_load_all(text)]
+            docs = list(yaml.safe_load_all(text))
             out = []
             for d in docs:
                 if isinstance(d, dict) and isinstance(d.get('credspec'), dict):

@@ -51,8 +51,8 @@ def argument_spec():
     spec = connection_argument_spec()
     spec.update(SPEC_OPTIONS)
     spec['name'] = dict(type='str')
-    spec['specs'] = dict(type='list', elements='dict', options=dict(name=dict(type='str', required=True),
-                                                                     **SPEC_OPTIONS))
+    spec['specs'] = dict(type='list', elements='dict',
+                         options=dict(name=dict(type='str', required=True), **SPEC_OPTIONS))
     return spec
 
 

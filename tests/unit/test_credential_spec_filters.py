@@ -33,8 +33,8 @@ def test_description_to_module_specs():
 
 def test_rollover_keeps_the_names_and_drops_the_compromised_host():
     web, batch = farm_credential_specs(FARM, HOSTVARS, GROUPS, generation='rollover', exclude=['ctr02'])
-    assert (web['name'], web['path'], web['kubernetes']['name']) == ('WebFarm1-2', '/srv/specs/webfarm1.json',
-                                                                    'webfarm1')
+    assert (web['name'], web['path'], web['kubernetes']['name']) == \
+        ('WebFarm1-2', '/srv/specs/webfarm1.json', 'webfarm1')
     assert batch['name'] == 'Batch1b' and web['container_hosts'] == ['CTR01$']
 
 
@@ -69,8 +69,8 @@ def spec_text(account):
 
 
 def test_audit_reads_the_account_out_of_each_file():
-    accounts = [dict(sam_account_name='WebFarm1-2$', enabled=True), dict(sam_account_name='WebFarm1$',
-                                                                        enabled=False)]
+    accounts = [dict(sam_account_name='WebFarm1-2$', enabled=True),
+                dict(sam_account_name='WebFarm1$', enabled=False)]
     files = [dict(name='web', path='/s/web.json', content=spec_text('WebFarm1-2')),
              dict(name='old', path='/s/old.json', content=spec_text('WebFarm1')),
              dict(name='other', path='/s/other.json', content=spec_text('Elsewhere')),

@@ -207,7 +207,7 @@ def test_ccg_plugin_input_never_shown_and_file_private(run_module, admin, spec_g
 
 def test_estate_in_one_task_costs_a_fixed_number_of_searches(run_module, ou, spec_gmsa, monkeypatch, tmp_path):
     names = [spec_gmsa['name']]
-    for _ in range(3):
+    for _i in range(3):
         n = uid('es')
         assert not run_module('gmsa', dict(name=n, path=ou, dns_hostname='%s.gmsalab.test' % n,
                                            allowed_to_retrieve_password=dict(set=[spec_gmsa['host']['sam']]))).failed
@@ -254,8 +254,8 @@ def test_ccg_plugin_input_not_in_playbook_output_at_vvv(lab, spec_gmsa, tmp_path
                          name=spec_gmsa['name'], host_account_config=hac, path=str(tmp_path / 'b.json'))])}),
                  ])]
     (tmp_path / 'play.yml').write_text(yaml.safe_dump(play))
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=os.path.join(os.path.dirname(__file__), '..', '..',
-                                                                           'ansible.cfg'))
+    cfg = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'ansible.cfg')
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_CONFIG=cfg)
     for value in (secret, secret + '-new'):
         (tmp_path / 'vars.json').write_text(json.dumps(dict(ccg_input=value)))
         p = subprocess.run(['ansible-playbook', '-vvv', '--diff', '-e', '@%s' % (tmp_path / 'vars.json'),
@@ -271,8 +271,8 @@ def test_ccg_plugin_input_not_in_playbook_output_at_vvv(lab, spec_gmsa, tmp_path
 
 @pytest.mark.parametrize('args, words', [
     (dict(kubernetes=dict(name='WebApp')), ['kubernetes.name', "'WebApp'"]),
-    (dict(host_account_config=dict(plugin_guid='CCC2A336', plugin_input='x')), ['host_account_config.plugin_guid',
-                                                                               "'CCC2A336'"]),
+    (dict(host_account_config=dict(plugin_guid='CCC2A336', plugin_input='x')),
+     ['host_account_config.plugin_guid', "'CCC2A336'"]),
     (dict(path='/nonexistent-folder/x.json'), ['folder of /nonexistent-folder/x.json does not exist']),
     (dict(path='/tmp'), ['/tmp is a folder']),
 ])

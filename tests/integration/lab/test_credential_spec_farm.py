@@ -5,7 +5,6 @@ decommission_farm removes them."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import yaml
@@ -39,8 +38,7 @@ def test_farm_credential_specs_follow_the_farm(container_farm, tmp_path):
     farm.run('deploy_farm', [h1, h2])
     spec = read_spec(farm)
     assert spec['DomainJoinConfig']['MachineAccountName'] == farm.account
-    assert spec['ActiveDirectoryConfig']['GroupManagedServiceAccounts'][1] == {'Name': farm.account,
-                                                                              'Scope': 'GMSALAB'}
+    assert spec['ActiveDirectoryConfig']['GroupManagedServiceAccounts'][1] == dict(Name=farm.account, Scope='GMSALAB')
     docs = list(yaml.safe_load_all((farm.specs / 'web.gmsacredentialspec.yml').read_text()))
     assert docs[0]['metadata']['name'] == 'web' and docs[0]['credspec'] == spec and crd_problems(docs[0]) == []
     assert [d['kind'] for d in docs] == ['GMSACredentialSpec', 'ClusterRole', 'RoleBinding']
