@@ -56,7 +56,7 @@ def test_readme_main_command(lab, tmp_path):
     assert [a['name'] for a in archived['accounts']] == ['LabFarm1'] and archived['scope'] == 'farm'
     # the lab farm's container credential spec, next to the report: Docker's JSON, and the Kubernetes manifest
     # that the windows-gmsa CRD schema accepts; the audit says which account it points at
-    assert 'lab: Credential specs: labfarm1 -> LabFarm1 -> ok' in out
+    assert 'lab: Credential specs: labfarm1 -> LabFarm1 (ok)' in out
     spec = json.loads((tmp_path / 'labfarm1.json').read_text())
     assert spec['DomainJoinConfig']['MachineAccountName'] == 'LabFarm1'
     assert spec['DomainJoinConfig']['NetBiosName'] == lab['GMSA_LAB_NETBIOS']
