@@ -287,3 +287,20 @@ def test_bad_options_name_the_option_and_write_nothing(run_module, spec_gmsa, tm
     for w in words:
         assert w in r['msg'], r['msg']
     assert not os.listdir(str(tmp_path))
+
+
+def test_additional_accounts_are_checked_in_this_domain_and_written_as_given_elsewhere(run_module, ou, spec_gmsa,
+                                                                                       tmp_path):
+    extra = uid('ad')
+    assert not run_module('gmsa', dict(name=extra, path=ou, outbound_auth_only=True)).failed
+    path = str(tmp_path / 's.json')
+    r = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path, additional_accounts=[
+        dict(name=extra.upper()), dict(name='Reports01', domain='child.example.com')]))
+    assert not r.failed, r
+    assert r['credential_spec']['ActiveDirectoryConfig']['GroupManagedServiceAccounts'][2:] == [
+        dict(Name=extra, Scope='gmsalab.test'), dict(Name='Reports01', Scope='child.example.com')]
+    assert any('Reports01 of child.example.com is written unchecked' in w for w in r.warning_texts), r
+    os.unlink(path)
+    missing = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path,
+                                                 additional_accounts=[dict(name='nosuch01')]))
+    assert missing.failed and 'additional account nosuch01' in missing['msg'] and not os.path.exists(path)
