@@ -348,6 +348,15 @@ kubernetes_content:
   description: The manifest as YAML (a plugin input masked).
   returned: with O(name), when O(kubernetes) is given
   type: str
+kubernetes_path:
+  description: O(kubernetes.path), when given.
+  returned: with O(name), when O(kubernetes.path) is given
+  type: str
+removed:
+  description: With O(state=absent), the files removed (or that would be, in check mode).
+  returned: with O(name) and O(state=absent)
+  type: list
+  elements: str
 account:
   description: The gMSA's distinguished name and sAMAccountName, and its effective retrievers (gmsa_info's answer).
   returned: success, with O(name) and O(state=present)
