@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 import yaml
@@ -166,3 +167,39 @@ def test_crd_check_catches_a_field_the_api_server_would_drop():
 
 def test_default_resource_name_is_a_kubernetes_name():
     assert cs.default_resource_name('WebApp_01$') == 'webapp-01'
+
+
+class _CapturedDirectory(object):
+    """Answers read_domain's searches from the crossRef answer captured on the lab DC; with ``plain_dn`` the
+    extended-DN parts are left out, as a DC that ignores the control would answer."""
+
+    def __init__(self, cap, plain_dn=False):
+        self.cap, self.plain_dn, self.searches = cap, plain_dn, []
+        dse = cap['root_dse']
+        self.default_nc, self.root_domain_nc = dse['defaultNamingContext'], dse['rootDomainNamingContext']
+        self.configuration_nc = dse['configurationNamingContext']
+
+    def search(self, base, ldap_filter, attributes, scope='subtree', controls=None):
+        self.searches.append((base, scope))
+        if base.startswith('CN=Partitions'):
+            entries = json.loads(json.dumps(self.cap['entries']))
+            if self.plain_dn:
+                for e in entries:
+                    e['attributes']['nCName'] = [e['attributes']['nCName'][0].rsplit('>;', 1)[-1]]
+            return entries
+        exp = self.cap['expected']
+        subs = [int(x) for x in exp['sid'].split('-')[3:]]
+        sid = bytes([1, len(subs)]) + (5).to_bytes(6, 'big') + b''.join(x.to_bytes(4, 'little') for x in subs)
+        return [dict(dn=base, attributes={}, raw=dict(objectGUID=[uuid.UUID(exp['guid']).bytes_le],
+                                                      objectSid=[sid]))]
+
+
+def test_read_domain_is_one_search_and_falls_back_when_the_dc_gives_no_extended_dn():
+    with open(os.path.join(DATA, 'lab', 'crossref_extended_dn.json')) as f:
+        cap = json.load(f)
+    for plain, searches in ((False, 1), (True, 2)):
+        d = _CapturedDirectory(cap, plain_dn=plain)
+        facts = cs.read_domain(d)
+        assert len(d.searches) == searches
+        for key, value in cap['expected'].items():
+            assert facts[key] == value, (plain, key)
