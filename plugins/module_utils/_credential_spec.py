@@ -268,7 +268,9 @@ def account_problems(report, container_hosts, inbound, ccg_retriever=None):
     for what, given, sam in wanted:
         if sam.lower() in retrievers:
             continue
-        listed = ', '.join(report['effective_retrievers']) or 'none'
+        listed = ', '.join(report['effective_retrievers']) or (
+            'none: msDS-GroupMSAMembership allows no one, or the bound account may not read it'
+            if not report.get('allowed_principals') else 'none')
         if report['retrievers_unbounded']:
             warnings.append('%s: %s %s is not among the retrievers that could be enumerated (%s); %s'
                             % (name, what, given, listed, '; '.join(report['unbounded_reasons'])))

@@ -304,3 +304,21 @@ def test_additional_accounts_are_checked_in_this_domain_and_written_as_given_els
     missing = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path,
                                                  additional_accounts=[dict(name='nosuch01')]))
     assert missing.failed and 'additional account nosuch01' in missing['msg'] and not os.path.exists(path)
+
+
+def test_a_plain_domain_user_can_build_and_check_specs(run_module, admin, lab, ou, spec_gmsa, tmp_path):
+    """Least privilege: building and checking a spec only reads. Measured on Samba 4.22: a domain user with no
+    group beyond Domain Users reads every field and the retrievers, and gets the same document as Administrator."""
+    import uuid as _uuid
+    sam = uid('u')
+    password = 'User-%s-9a!' % _uuid.uuid4().hex
+    assert admin.add('CN=%s,%s' % (sam, ou), ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': sam, 'userAccountControl': 0x200,
+        'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), admin.result
+    args = dict(name=spec_gmsa['name'], container_hosts=[spec_gmsa['host']['name']])
+    as_admin = run_module('credential_spec', args)
+    as_user = run_module('credential_spec', dict(args, domain_username='%s@%s' % (sam, lab['GMSA_LAB_REALM']),
+                                                 domain_password=password))
+    assert not as_user.failed, as_user
+    assert as_user['credential_spec'] == as_admin['credential_spec']
+    assert as_user['account']['effective_retrievers'] == [spec_gmsa['host']['sam']]

@@ -115,6 +115,9 @@ def test_checks_name_the_account_and_the_host():
     assert cs.account_problems(report(), ['ctr01', 'CTR02$', 'ctr01.contoso.com', 'CONTOSO\\ctr02'], True) == \
         ([], [])
     problems, _w = cs.account_problems(report(), ['ctr03'], True)
+    # an empty grant reads the same as one the bound account may not read: the message says both
+    empty, _w = cs.account_problems(report(effective_retrievers=[], allowed_principals=[]), ['ctr01'], True)
+    assert 'or the bound account may not read it' in empty[0]
     assert len(problems) == 1 and 'Web$' in problems[0] and 'ctr03' in problems[0] and 'CTR01$' in problems[0]
     problems, _w = cs.account_problems(report(enabled=False, outbound_auth_only=True, account_type='standalone'),
                                        [], True)
