@@ -246,6 +246,9 @@ options:
     choices: [present, absent]
     default: present
 notes:
+  - It only reads the directory. Measured on Samba 4.22, a domain user with no other rights gets the same
+    document and retrievers as an administrator. The retriever check needs read access to each gMSA's
+    C(msDS-GroupMSAMembership); where the bound account may not read it, the check fails and says so.
   - Containers get the gMSA's tickets through the container host, which must be able to retrieve the password
     (a domain member in the allowed principals, directly or through a group) or, on a host that is not a domain
     member, through the CCG plugin and the account it uses.
