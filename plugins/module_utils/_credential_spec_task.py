@@ -221,7 +221,9 @@ def run_absent(module, specs, listed):
                 raise TaskFailure('%s is a folder: give the file\'s path' % path)
             if os.path.exists(path):
                 removed.append(path)
-                diffs.append(dict(before_header=path, after_header=path, before='(file)\n', after=''))
+                kind = 'yaml' if path.endswith(('.yml', '.yaml')) else 'json'
+                diffs.append(dict(before_header=path, after_header=path,
+                                  before=cs.shown_text(_read(path), None, kind), after=''))
                 if not module.check_mode:
                     os.unlink(path)
         changed_any = changed_any or bool(removed)

@@ -232,6 +232,9 @@ def test_absent_removes_the_files(run_module, spec_gmsa, tmp_path):
     r = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path, kubernetes=dict(path=k8s),
                                            state='absent'), check=True)
     assert r['changed'] and os.path.exists(path)
+    with open(path) as f:
+        assert [d['before'] for d in r['diff']][0] == f.read() and r['diff'][1]['before'].startswith('---\n')
+    assert [d['after'] for d in r['diff']] == ['', '']
     r = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path, kubernetes=dict(path=k8s),
                                            state='absent'))
     assert r['changed'] and r['removed'] == [path, k8s] and not os.path.exists(path) and not os.path.exists(k8s)
