@@ -58,6 +58,8 @@ def test_farm_credential_specs_follow_the_farm(container_farm, tmp_path):
         ('web', farm.account, 'ok')]
     assert '| web | `%s` | `%s` | ok |' % (farm.specs / 'web.json', farm.account) in \
         (tmp_path / 'r' / 'gmsa-audit.md').read_text()
+    assert '<td>web</td><td><code>%s</code></td><td>%s</td><td>ok</td>' % (farm.specs / 'web.json', farm.account) in \
+        (tmp_path / 'r' / 'gmsa-audit.html').read_text()
 
     # rollover: same file and resource name, pointing at the new generation
     farm.run('compromised_host', [h1, h2], dict(gmsa_farm_compromised_host=h1, gmsa_farm_rollover=True))
