@@ -12,8 +12,8 @@ description:
   - Builds the credential spec document Docker (C(--security-opt credentialspec=file://...)), Kubernetes (a
     C(GMSACredentialSpec) resource) and Amazon ECS take to run a Windows container as a group managed service
     account, with no Windows host, RSAT or Docker; every field is read over LDAP.
-  - Field for field the document Microsoft's C(New-CredentialSpec) (CredentialSpec PowerShell module) writes for
-    the same domain and account - C(CmsPlugins), C(DomainJoinConfig) (Sid, MachineAccountName, Guid, DnsTreeName,
+  - The document is, field for field, what Microsoft's C(New-CredentialSpec) (CredentialSpec PowerShell module)
+    writes for the same domain and account - C(CmsPlugins), C(DomainJoinConfig) (Sid, MachineAccountName, Guid, DnsTreeName,
     DnsName, NetBiosName), C(ActiveDirectoryConfig.GroupManagedServiceAccounts) (the account scoped by the
     domain's DNS name and by its NetBIOS name, then the additional accounts) and the optional
     C(HostAccountConfig) of the portable CCG plugin for hosts that are not domain members. Where it differs, it
