@@ -54,7 +54,8 @@ def farm_credential_specs(farm, hostvars=None, groups=None, generation='current'
         account = accounts.get(spec['account'])
         if account is None:
             raise AnsibleFilterError('gmsa_farm.containers.specs[%d].account %r is not one of the farm\'s accounts '
-                                     '(%s)' % (i, spec['account'], ', '.join(sorted(accounts)) or 'none'))
+                                     '(%s); after a rollover renamed an account in accounts, rename it here too'
+                                     % (i, spec['account'], ', '.join(sorted(accounts)) or 'none'))
         name = spec_name(spec)
         if name in seen:
             raise AnsibleFilterError('gmsa_farm.containers.specs: two specs are named %r (give each its own name)'
