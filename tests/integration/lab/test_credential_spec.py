@@ -319,7 +319,7 @@ def test_a_plain_domain_user_can_build_and_check_specs(run_module, admin, lab, o
         'sAMAccountName': sam, 'userAccountControl': 0x200,
         'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), admin.result
     args = dict(name=spec_gmsa['name'], container_hosts=[spec_gmsa['host']['name']])
-    as_admin = run_module('credential_spec', args)
+    as_admin = run_module('credential_spec', args, as_admin=True)
     as_user = run_module('credential_spec', dict(args, domain_username='%s@%s' % (sam, lab['GMSA_LAB_REALM']),
                                                  domain_password=password))
     assert not as_user.failed, as_user

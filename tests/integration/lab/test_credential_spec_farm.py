@@ -14,8 +14,8 @@ from test_farm_playbooks import Farm
 
 
 @pytest.fixture
-def container_farm(lab, admin, tmp_path):
-    f = Farm(lab, admin, tmp_path)
+def container_farm(lab, admin, tmp_path, delegated):
+    f = Farm(lab, admin, tmp_path, delegated)
     f.specs = tmp_path / 'specs'
     f.desc['containers'] = dict(controller_dir=str(f.specs), specs=[dict(
         account=f.account, name='web', kubernetes=dict(service_accounts=[dict(name='default', namespace='web')]))])
