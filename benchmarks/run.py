@@ -8,7 +8,7 @@ Measures, several repetitions each (min and median):
      (benchmarks/raw_ldap3.py), and samba-tool service-account for the operations it has;
   2. LDAP requests sent after the bind per task (the module counts them when GMSA_FARM_COUNT_REQUESTS is set);
   3. gmsa_info over 1000 accounts vs a raw ldap3 paged search of the same attributes;
-  4. a whole estate (issue 12): 100 accounts (2 SPNs, 2 allowed principals each) as one list task, as a
+  4. a whole estate: 100 accounts (2 SPNs, 2 allowed principals each) as one list task, as a
      per-account loop, through samba-tool (sampled, extrapolated) and the raw ldap3 floor - first run,
      idempotent rerun, check mode; 1000 accounts as one list task, with the module's peak RSS.
 Writes benchmarks/results/benchmark.{md,json,png} and estate.{md,json,png}. Not a pass/fail test.
@@ -176,7 +176,7 @@ class Bench(object):
             self.record('gmsa_info, %d accounts' % count, 'module', dt, r['ldap_requests'])
         del ldap3
 
-    # ------------------------------------------------------------------ case 4: a whole estate (issue 12)
+    # ------------------------------------------------------------------ case 4: a whole estate
     def playbook(self, name, text, extra, check=False):
         pb = os.path.join(self.tmp, name + '.yml')
         with open(pb, 'w') as f:
@@ -317,7 +317,7 @@ def write_estate(b, meta):
             cases.append(case)
     if not cases:
         return
-    lines = ['# Estate benchmark (issue 12)', '',
+    lines = ['# Estate benchmark', '',
              'Each account: 2 SPNs, 2 allowed principals. Wall seconds of `ansible-playbook` (list task, per-account '
              'loop), of the minimal ldap3 script doing the same LDAP work (the floor), and samba-tool measured on '
              '%d accounts (create, 2 spn add, 2 group-msa-membership add each) and extrapolated. Lab DC: Samba %s, %s.'
@@ -436,7 +436,7 @@ def main():
     ap.add_argument('--loop-accounts', type=int, default=100, help='accounts of the estate cases')
     ap.add_argument('--big-accounts', type=int, default=1000, help='accounts of the large estate (list task only)')
     ap.add_argument('--samba-sample', type=int, default=10, help='accounts samba-tool really creates')
-    ap.add_argument('--estate-only', action='store_true', help='only the estate cases (issue 12)')
+    ap.add_argument('--estate-only', action='store_true', help='only the estate cases')
     ap.add_argument('--replot', action='store_true', help='rewrite the table and chart from results/benchmark.json')
     a = ap.parse_args()
     if a.replot:

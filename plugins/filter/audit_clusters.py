@@ -64,7 +64,7 @@ def _task_name(item):
 
 def host_migration_candidates(host_facts, host, computer_name=None):
     """Services, IIS application pools and scheduled tasks of one Windows host that run as domain user accounts
-    (accounts with a password someone keeps): what seed 002's "Move to a gMSA" replaces. What the read-only
+    (accounts with a password someone keeps): what the "Move to a gMSA" steps of Microsoft's "Secure group managed service accounts" replace. What the read-only
     modules return is W21.
 
     host_facts: dict(services=<win_service_info.services>, app_pools=<web_app_pool_info.app_pools>,

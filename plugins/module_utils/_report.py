@@ -35,7 +35,7 @@ IN_CHAIN = '1.2.840.113556.1.4.1941'
 # Every managed service account class (gMSA, sMSA, dMSA): the one list is _gmsa.CLASS_BY_TYPE.
 ACCOUNT_CLASSES = '(|%s)' % ''.join('(objectClass=%s)' % c for c in sorted(g.CLASS_BY_TYPE.values()))
 
-# Privileged groups (seed 002: a gMSA in a privileged group is a risk): the groups AD protects with AdminSDHolder
+# Privileged groups (Microsoft's "Secure group managed service accounts": a gMSA in a privileged group is a risk): the groups AD protects with AdminSDHolder
 # and the other tier-0 groups (MS-ADTS 6.1.1.6.17; "Appendix C: Protected Accounts and Groups in AD").
 # Domain RIDs of the account's own domain; forest-wide groups exist only in the forest root domain.
 PRIVILEGED_DOMAIN_RIDS = {512: 'Domain Admins', 516: 'Domain Controllers', 520: 'Group Policy Creator Owners',
@@ -556,7 +556,7 @@ CANDIDATE_FILTER = ('(&(objectCategory=person)(objectClass=user)(servicePrincipa
 
 
 def migration_candidates(directory, base):
-    """User accounts that run services (they have SPNs): what seed 002 moves to gMSAs. One paged search."""
+    """User accounts that run services (they have SPNs): what Microsoft's "Secure group managed service accounts" moves to gMSAs. One paged search."""
     out = []
     for e in directory.search(base, CANDIDATE_FILTER, ['sAMAccountName', 'servicePrincipalName', 'pwdLastSet'],
                               paged=True):

@@ -1,4 +1,4 @@
-"""Issue 11: the audit picture stays readable at hundreds of accounts, and host-side migration candidates."""
+"""The audit picture stays readable at hundreds of accounts, and host-side migration candidates."""
 from __future__ import annotations
 
 import json

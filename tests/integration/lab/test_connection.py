@@ -202,7 +202,7 @@ def test_info_options_taking_a_filter_or_a_dn_are_checked(run_module, lab, args,
 def test_kerberos_with_a_lower_case_upn_and_no_krb5_conf_for_the_realm(run_module, lab, tmp_path, monkeypatch,
                                                                        delegated):
     """Users write UPNs in lower case and execution environments have no krb5.conf for their domain: the realm is
-    upper-cased and the DCs of domain_server are the KDCs (issue 14)."""
+    upper-cased and the DCs of domain_server are the KDCs."""
     empty = tmp_path / 'krb5.conf'
     empty.write_text('[libdefaults]\n  dns_lookup_kdc = false\n')
     monkeypatch.setenv('KRB5_CONFIG', str(empty))

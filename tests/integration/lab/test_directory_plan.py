@@ -1,4 +1,4 @@
-"""Issue 10 against the lab DC: one plan of every write, honest partial failures, and the answers only a Windows
+"""Against the lab DC: one plan of every write, honest partial failures, and the answers only a Windows
 DC gives - injected by a fault proxy in front of the lab DC (tests/lab/ldap_fault_proxy.py), since Samba never
 gives them."""
 from __future__ import annotations
@@ -233,7 +233,7 @@ def test_own_domain_netbios_prefix_is_accepted(gmsa, computers, lab):
     assert not r.failed and r['diff']['after']['allowed_to_retrieve_password'] == [host['sam']]
 
 
-# ----------------------------------------------------------------------------- issue 11: the compromised host's account
+# ----------------------------------------------------------------------------- the compromised host's account
 def test_computer_account_disable_and_reset(run_module, computers, admin, ou, lab):
     from conftest import ldap3_connect
     host = computers.create(uid('c'))

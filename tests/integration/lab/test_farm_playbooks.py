@@ -112,7 +112,7 @@ def farm(lab, admin, tmp_path, delegated):
 
 def test_check_mode_of_a_whole_new_farm_reports_and_changes_nothing(farm, admin, lab):
     """AWX check jobs run deploy_farm --check on a farm that does not exist yet: the gMSA task must not fail on
-    the host group the earlier task would create (issue 10, 8)."""
+    the host group the earlier task would create."""
     h1, h2, _h3 = farm.hosts
     out = farm.run('deploy_farm', [h1, h2], check=True)
     assert 'no such principal in the domain: %s' % farm.group in out and 'check mode' in out
@@ -157,7 +157,7 @@ def test_farm_lifecycle(farm):
 
     # h2 comes back, then h1 is compromised and the gMSA rolls over to a new generation. h1 took Kerberos tickets
     # while in the farm group (a TGT, and a service ticket for the DC's LDAP, cached by reading the password):
-    # those carry the group's SID and stay valid after the run (issue 11, 4).
+    # those carry the group's SID and stay valid after the run.
     farm.run('add_member', [h1, h2], dict(gmsa_farm_new_members=[h2]))
     ccache = 'FILE:%s' % (farm.tmp / 'h1.ccache')
     farm.helper(['kinit', h1, ccache])
@@ -228,8 +228,8 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
 
 
 def test_migrate_service_account(farm, admin, lab, tmp_path):
-    """Seed 002's "Move to a gMSA": check mode changes nothing; the SPNs move from the user account to a new gMSA
-    allowed to the farm's hosts, the user account is disabled; a second run changes nothing (issue 11)."""
+    """The "Move to a gMSA" playbook: check mode changes nothing; the SPNs move from the user account to a new gMSA
+    allowed to the farm's hosts, the user account is disabled; a second run changes nothing."""
     h1 = farm.hosts[0]
     farm.run('deploy_farm', [h1])
     user = 'svc' + farm.account[2:]

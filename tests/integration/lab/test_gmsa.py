@@ -381,7 +381,7 @@ BAD_INPUTS = [
 
 
 def test_unknown_principal_fails_the_real_run_and_warns_in_check_mode(gmsa, existing, admin, ou):
-    """A check run of a new farm must not fail on the host group an earlier task would create (issue 10, 8)."""
+    """A check run of a new farm must not fail on the host group an earlier task would create."""
     args = dict(name=existing['name'], allowed_to_retrieve_password=dict(add=['nosuchhost42']))
     before = dump_tree(admin, ou)
     c = gmsa(args, check=True)

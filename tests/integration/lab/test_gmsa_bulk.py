@@ -1,4 +1,4 @@
-"""Issue 12: the list form of gmsa - many accounts in one task, same validation, planner and writes, reads
+"""The list form of gmsa - many accounts in one task, same validation, planner and writes, reads
 batched; verified with samba-tool (an independent client)."""
 from __future__ import annotations
 

@@ -115,7 +115,7 @@ def reads(lab, principal, gmsa_dn):
 
 
 def test_reported_retrievers_are_exactly_who_reads_the_password(run_module, admin, ou, lab, computers):
-    """Issue 11: the audit never under-reports. For each grant - a group with a nested group and a user in it,
+    """The audit never under-reports. For each grant - a group with a nested group and a user in it,
     Domain Computers (members through their primary group), a computer directly, Authenticated Users - the
     reported retrievers among these principals equal those that really read the password by binding."""
     a, b, c = computers.create(uid('a')), computers.create(uid('b')), computers.create(uid('c'))
@@ -151,7 +151,7 @@ def test_reported_retrievers_are_exactly_who_reads_the_password(run_module, admi
 
 
 def test_stale_orphaned_and_migration_candidates(run_module, admin, ou, lab, computers):
-    """Seed 002's discovery: accounts nobody uses, accounts no host can use, and user accounts with SPNs."""
+    """Discovery, as Microsoft's "Secure group managed service accounts" describes it: accounts nobody uses, accounts no host can use, and user accounts with SPNs."""
     host = computers.create(uid('h'))
     used, orphan = uid('iu'), uid('io')
     for name, allowed in ((used, [host['sam']]), (orphan, [host['sam']])):

@@ -205,7 +205,7 @@ def test_plain_user_lacks_rights(no_keys, kds, kds_admin, kds_lab):
         kds_admin.delete(dn)
 
 
-# ----------------------------------------------------------------------------- issue 10: descriptor, config, wait
+# ----------------------------------------------------------------------------- descriptor, config, wait
 def key_sddl(conn, lab, key_id):
     """The key's DACL as SDDL, read independently (ldap3 + the SD-flags control, parsed by winacl)."""
     from ldap3.protocol.microsoft import security_descriptor_control

@@ -1,4 +1,4 @@
-"""Pure tests of issue 10's pieces: the plan of every write (order, count), the executor's failure reports and
+"""Pure tests of the directory plan's pieces: the plan of every write (order, count), the executor's failure reports and
 retries against a scripted directory, the rights check, input checks, principals of other domains, dMSA
 planning, and the KDS key descriptor report."""
 from __future__ import annotations
