@@ -280,7 +280,7 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: The seed's ITFarm1 - a gMSA for a web farm, retrievable by the farm's host group
+- name: ITFarm1 (the name Microsoft's Get started guide uses) - a gMSA for a web farm, retrievable by the farm's host group
   gmsa.farm.gmsa:
     name: ITFarm1
     dns_hostname: itfarm1.contoso.com
