@@ -13,7 +13,7 @@ def test_build_has_no_development_files(tmp_path):
                        capture_output=True, text=True, check=False)
     assert p.returncode == 0, p.stderr
     tarball = [f for f in os.listdir(tmp_path) if f.endswith('.tar.gz')]
-    assert tarball == ['gmsa-farm-0.1.0.tar.gz']
+    assert tarball == ['gmsa-farm-1.0.0.tar.gz']
     with tarfile.open(tmp_path / tarball[0]) as t:
         names = t.getnames()
     assert 'plugins/modules/kds_root_key.py' in names
