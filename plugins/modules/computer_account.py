@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: computer_account
 short_description: Disable a member computer's account and reset its password (compromised host response)
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Acts on a farm member's computer account over LDAP, without contacting the host - what the response to a
     compromised host needs in the directory.

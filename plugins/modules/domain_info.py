@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: domain_info
 short_description: Read what gMSA management needs to know about an Active Directory domain, over LDAP
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Connects to a domain controller over LDAPS or StartTLS, reads rootDSE once, the domain head, the
     NetBIOS name and the schema, and returns the domain's names, functional levels, the Managed Service

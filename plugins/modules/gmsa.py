@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: gmsa
 short_description: Create, update or delete a group managed service account (gMSA), sMSA or dMSA over LDAP
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Manages a managed service account straight over LDAP from the controller, with every
     C(New-ADServiceAccount) parameter, and no Windows jump host or RSAT.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: gmsa_host
 short_description: Install, test or uninstall a managed service account on a Windows member host
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes a group (or standalone) managed service account usable on the Windows host, the way
     C(Install-ADServiceAccount), C(Test-ADServiceAccount) and C(Uninstall-ADServiceAccount) do, without the

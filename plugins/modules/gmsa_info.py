@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: gmsa_info
 short_description: Report managed service accounts, who can retrieve each password, and risky privileges
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists group and standalone managed service accounts by name, by LDAP filter, or everything under a path
     (paged), with their settings in people's terms.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: gmsa_keytab
 short_description: A Linux farm member's keytab for a gMSA, from the managed password
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Runs on the Linux member host. Binds to a domain controller over LDAPS (or StartTLS) B(as the member computer)
     - by default with the machine keytab C(/etc/krb5.keytab) that joining the domain (realmd, adcli, sssd, Samba

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: host_group
 short_description: Manage a farm's host security group (the principal allowed to retrieve a gMSA password)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates or deletes the security group whose members are the farm's hosts, over LDAP.
   - Member changes are per-value modifications (add this member, delete that member), sent with any description

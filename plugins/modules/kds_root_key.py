@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: kds_root_key
 short_description: Ensure a Key Distribution Services (KDS) root key exists, over LDAP
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Domain controllers derive every gMSA password from a KDS root key. Without a usable one, creating a gMSA
     fails. This module makes sure a root key exists (or removes one), writing exactly the attributes

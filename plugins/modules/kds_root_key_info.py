@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: kds_root_key_info
 short_description: List the forest's KDS root keys and whether domain controllers can use them, over LDAP
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads every C(msKds-ProvRootKey) object with one search and tells, for each, when it was created, its
     start time, when DCs start using it and whether they do now. Also names the key DCs use now.

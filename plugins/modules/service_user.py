@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: service_user
 short_description: The SPNs and enabled state of an ordinary user account that runs a service (moving it to a gMSA)
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Changes, over LDAP, what a move to a gMSA changes on the old service account - a user account, not a managed
     one - its service principal names and whether it is enabled. The C(migrate_service_account) playbook uses it

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: windows_service_identity
 short_description: Run a Windows service, SQL Server service, IIS pool, task or BizTalk host instance as a gMSA
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Moves a service, a SQL Server Database Engine or Agent service, an IIS application pool, a scheduled task or a
     BizTalk host instance to a gMSA (or back to a built-in or virtual account), grants the logon right it needs,

@@ -84,7 +84,7 @@ def awx_job(lab, admin, tmp_path):
     envvars = awx_credential_env(str(pdd), inputs)
     # what the EE provides: the collection installed, Kerberos configuration for the realm
     envvars.update(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'), KRB5_CONFIG=lab['KRB5_CONFIG'],
-                   ANSIBLE_NOCOLOR='1')
+                   ANSIBLE_NOCOLOR='1', HOME=str(tmp_path / 'home'))
     (pdd / 'env' / 'envvars').write_text(yaml.safe_dump(envvars))
     job = dict(pdd=pdd, farm=farm, hosts=hosts, helper=helper, envvars=envvars, n=0)
 
@@ -174,10 +174,13 @@ def test_example_project_through_ansible_runner_with_the_credential_injectors(aw
     # independent check: each member computer retrieves the password, bound as itself
     assert all(awx_job['helper'](['verify', account] + awx_job['hosts']).values())
 
-    # Audit, reports to a folder of the job
-    reports = tmp_path / 'reports'
-    audit = awx_job['run']('audit.yml', dict(gmsa_farm_audit_dir=str(reports)))
+    # Audit without gmsa_farm_audit_dir: the reports go to the job user's home, not into the project or the
+    # installed collection
+    audit = awx_job['run']('audit.yml')
     assert audit['rc'] == 0, audit['out'][-4000:]
+    reports = tmp_path / 'home' / 'gmsa-audit'
+    assert 'Reports: %s/gmsa-audit.md' % reports in audit['out']
+    assert not list((awx_job['pdd'] / 'project').rglob('gmsa-audit*'))
     assert json.loads((reports / 'gmsa-audit.json').read_text())['accounts'][0]['name'] == account
     assert_no_secret(audit, secret)
 
