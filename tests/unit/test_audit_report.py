@@ -5,10 +5,12 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 from ansible_collections.gmsa.farm.plugins.filter.audit_clusters import audit_clusters, host_migration_candidates
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)     # the ansible-core the tests run with
 
 
 def account(name, retrievers, privileged=False, unbounded=False, allowed='Hosts'):
@@ -73,7 +75,7 @@ def render(tmp_path, template, variables):
     vfile = tmp_path / 'vars.json'
     vfile.write_text(json.dumps(variables))
     dest = tmp_path / os.path.basename(template)[:-3]
-    p = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible'), 'localhost', '-m', 'ansible.builtin.template',
+    p = subprocess.run([os.path.join(BIN, 'ansible'), 'localhost', '-m', 'ansible.builtin.template',
                         '-a', 'src=%s dest=%s' % (os.path.join(REPO, 'playbooks', 'templates', template), dest),
                         '-e', '@%s' % vfile], capture_output=True, text=True, cwd=REPO, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -128,7 +130,7 @@ def test_markdown_lists_flagged_dmsa_creators_and_who_can_change(tmp_path):
 def test_every_filter_has_its_own_ansible_doc_page():
     names = sorted(f[:-4] for f in os.listdir(os.path.join(REPO, 'plugins', 'filter')) if f.endswith('.yml'))
     assert {'audit_clusters', 'computer_accounts', 'host_migration_candidates', 'rollover_name'} <= set(names)
-    p = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible-doc'), '-t', 'filter', '--json'] +
+    p = subprocess.run([os.path.join(BIN, 'ansible-doc'), '-t', 'filter', '--json'] +
                        ['gmsa.farm.' + n for n in names], capture_output=True, text=True, cwd=REPO, check=False)
     assert p.returncode == 0, p.stderr
     docs = json.loads(p.stdout)

@@ -8,8 +8,10 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)     # the ansible-core the tests run with
 TEMPLATE = os.path.join(REPO, 'playbooks', 'templates', 'audit_report.html.j2')
 # markup that would run script (an event handler, a script element), break out of an attribute or an element,
 # and plain formatting: each must arrive as the characters it is
@@ -39,7 +41,7 @@ def render_html(tmp_path, variables):
     vfile = tmp_path / 'vars.json'
     vfile.write_text(json.dumps(variables))
     dest = tmp_path / 'gmsa-audit.html'
-    p = subprocess.run([os.path.join(REPO, '.venv', 'bin', 'ansible'), 'localhost', '-m', 'ansible.builtin.template',
+    p = subprocess.run([os.path.join(BIN, 'ansible'), 'localhost', '-m', 'ansible.builtin.template',
                         '-a', 'src=%s dest=%s' % (TEMPLATE, dest), '-e', '@%s' % vfile],
                        capture_output=True, text=True, cwd=REPO, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
