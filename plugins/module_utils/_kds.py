@@ -240,9 +240,9 @@ def describe_key(entry, now):
             valid_id = True
         except (ValueError, AttributeError):
             valid_id = False
-        return dict(key_id=key_id, distinguished_name=entry['dn'], readable=False, created=None, effective=None,
-                    usable_at=None, usable=None, valid_id=valid_id, domain_controller=None, kdf_algorithm=None,
-                    _created=None)
+        return dict(key_id=key_id, distinguished_name=entry['dn'], readable=False, creation_time=None,
+                    effective_time=None, created=None, effective=None, usable_at=None, usable=None,
+                    valid_id=valid_id, domain_controller=None, kdf_algorithm=None, _created=None)
     start = from_filetime(_first(a.get('msKds-UseStartTime')))
     created = from_filetime(_first(a.get('msKds-CreateTime')))
     usable_at = start + USABLE_DELAY if start else None
@@ -256,6 +256,9 @@ def describe_key(entry, now):
         key_id=key_id,
         distinguished_name=entry['dn'],
         readable=True,
+        creation_time=iso(created),
+        effective_time=iso(start),
+        # the names before 1.0.0, kept as documented aliases until 2.0.0
         created=iso(created),
         effective=iso(start),
         usable_at=iso(usable_at),

@@ -144,13 +144,23 @@ key_id:
   returned: success
   type: str
   sample: 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11
-created:
+creation_time:
   description: When the key was created (ISO 8601, UTC).
   returned: success and state=present
   type: str
   sample: '2026-11-22T03:49:06Z'
-effective:
+effective_time:
   description: The key's start time, C(msKds-UseStartTime) (what C(Get-KdsRootKey) calls EffectiveTime).
+  returned: success and state=present
+  type: str
+  sample: '2026-11-21T17:44:06Z'
+created:
+  description: Deprecated alias of RV(creation_time); removed in 2.0.0.
+  returned: success and state=present
+  type: str
+  sample: '2026-11-22T03:49:06Z'
+effective:
+  description: Deprecated alias of RV(effective_time); removed in 2.0.0.
   returned: success and state=present
   type: str
   sample: '2026-11-21T17:44:06Z'
@@ -164,10 +174,9 @@ usable:
   returned: success and state=present
   type: bool
   sample: true
-keys:
+kds_root_keys:
   description:
-    - All root keys after the task (no key material).
-    - In templates write C(result['keys']); C(result.keys) is the dictionary method.
+    - All root keys after the task (no key material), under the name microsoft.ad uses.
   returned: success
   type: list
   elements: dict
@@ -180,12 +189,20 @@ keys:
       description: DN of the key object.
       type: str
       returned: always
+    creation_time:
+      description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC), as microsoft.ad names it.
+      type: str
+      returned: always
+    effective_time:
+      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC), as microsoft.ad names it.
+      type: str
+      returned: always
     created:
-      description: Creation time (ISO 8601, UTC).
+      description: Deprecated alias of RV(kds_root_keys[].creation_time); removed in 2.0.0.
       type: str
       returned: always
     effective:
-      description: Start time (ISO 8601, UTC).
+      description: Deprecated alias of RV(kds_root_keys[].effective_time); removed in 2.0.0.
       type: str
       returned: always
     usable_at:
@@ -208,6 +225,13 @@ keys:
       description: Key derivation algorithm.
       type: str
       returned: always
+keys:
+  description:
+    - Deprecated alias of RV(kds_root_keys), the same list; removed in 2.0.0.
+    - In templates it needs C(result['keys']); C(result.keys) is the dictionary method.
+  returned: success
+  type: list
+  elements: dict
 '''
 
 import datetime
@@ -303,7 +327,7 @@ def core(module, directory):
             keys = [k for k in keys if k['key_id'] != key_id]
         else:
             result['diff'] = dict(before={}, after={})
-        result['keys'] = [kds.public(k) for k in keys]
+        result['kds_root_keys'] = result['keys'] = [kds.public(k) for k in keys]
         for w in warnings:
             module.warn(w)
         return result
@@ -363,9 +387,10 @@ def core(module, directory):
 
     for w in warnings:
         module.warn(w)
-    result.update(key_id=chosen['key_id'], created=chosen['created'], effective=chosen['effective'],
-                  usable_at=chosen['usable_at'], usable=chosen['usable'],
-                  keys=[kds.public(k) for k in keys])
+    listed = [kds.public(k) for k in keys]
+    result.update(key_id=chosen['key_id'], creation_time=chosen['creation_time'],
+                  effective_time=chosen['effective_time'], created=chosen['created'], effective=chosen['effective'],
+                  usable_at=chosen['usable_at'], usable=chosen['usable'], kds_root_keys=listed, keys=listed)
     return result
 
 

@@ -38,10 +38,9 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
-keys:
+kds_root_keys:
   description:
-    - All root keys, oldest first.
-    - In templates write C(result['keys']); C(result.keys) is the dictionary method.
+    - All root keys, oldest first (no key material), under the name microsoft.ad uses.
   returned: success
   type: list
   elements: dict
@@ -61,12 +60,20 @@ keys:
       type: bool
       returned: always
       version_added: 0.3.0
+    creation_time:
+      description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC), as microsoft.ad names it.
+      type: str
+      returned: always
+    effective_time:
+      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC), as microsoft.ad names it.
+      type: str
+      returned: always
     created:
-      description: Creation time (ISO 8601, UTC).
+      description: Deprecated alias of RV(kds_root_keys[].creation_time); removed in 2.0.0.
       type: str
       returned: always
     effective:
-      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC).
+      description: Deprecated alias of RV(kds_root_keys[].effective_time); removed in 2.0.0.
       type: str
       returned: always
     usable_at:
@@ -103,6 +110,13 @@ keys:
       description: Whether the DACL is unprotected or grants anyone beyond those three (a warning says so).
       type: bool
       returned: when the bind may read the key's descriptor
+keys:
+  description:
+    - Deprecated alias of RV(kds_root_keys), the same list; removed in 2.0.0.
+    - In templates it needs C(result['keys']); C(result.keys) is the dictionary method.
+  returned: success
+  type: list
+  elements: dict
 usable:
   description:
     - Whether at least one key is usable now (gMSAs can be created).
@@ -166,7 +180,7 @@ def core(module, directory):
                                                           report['dacl_protected'] else []) +
                                                          ['also granted to %s' % x for x in report['extra_trustees']])))
         keys.append(key)
-    keys.sort(key=lambda k: (k['created'] or '', k['key_id'] or ''))
+    keys.sort(key=lambda k: (k['creation_time'] or '', k['key_id'] or ''))
     active = kds.active_key(keys)
     pending = sorted(k['usable_at'] for k in keys if k['valid_id'] and not k['usable'] and k['usable_at'])
     unreadable = kds.unreadable_warning(keys, directory.bound_as)
@@ -175,6 +189,7 @@ def core(module, directory):
     hidden = sorted(k['key_id'] for k in keys if not k['readable'])
     return dict(
         changed=False,
+        kds_root_keys=[kds.public(k) for k in keys],
         keys=[kds.public(k) for k in keys],
         usable=True if active is not None else (None if hidden else False),
         unreadable_keys=hidden,
