@@ -53,6 +53,7 @@ PROPERTIES = [
     dict(option='dns_hostname', attr='dNSHostName', kind='dns'),
     dict(option='description', attr='description', kind='string'),
     dict(option='display_name', attr='displayName', kind='string'),
+    dict(option='upn', attr='userPrincipalName', kind='string'),
     dict(option='spn', attr='servicePrincipalName', kind='list', outbound_clears=True),
     dict(option='allowed_to_delegate_to', attr='msDS-AllowedToDelegateTo', kind='list'),
     dict(option='kerberos_encryption_types', attr='msDS-SupportedEncryptionTypes', kind='enctypes'),
@@ -83,8 +84,17 @@ class PlanError(ValueError):
 
 # --------------------------------------------------------------------------- validation (pure)
 
-def normalise_sam(name):
-    """``web`` / ``web$`` → ``web$``; refuses what Windows refuses."""
+def wanted_sam(params):
+    """The sAMAccountName a task asks for: ``sam_account_name`` (else ``name``) with the trailing ``$`` added,
+    or ``sam_account_name`` exactly as given with ``do_not_append_dollar_to_sam`` (as microsoft.ad does)."""
+    given = params.get('sam_account_name')
+    return normalise_sam(given or params['name'],
+                         append_dollar=not (given and params.get('do_not_append_dollar_to_sam')))
+
+
+def normalise_sam(name, append_dollar=True):
+    """``web`` / ``web$`` → ``web$`` (``web`` stays ``web`` with append_dollar=False); refuses what Windows
+    refuses."""
     base = name[:-1] if name.endswith('$') else name
     if not base:
         raise PlanError('sam_account_name is empty')
@@ -100,7 +110,14 @@ def normalise_sam(name):
         raise PlanError('sam_account_name %r cannot consist of dots and spaces only' % base)
     if base != base.strip():
         raise PlanError('sam_account_name %r starts or ends with a space' % base)
-    return base + '$'
+    return base + '$' if append_dollar or name.endswith('$') else base
+
+
+def validate_upn(upn):
+    """``name@suffix`` ('' clears the attribute)."""
+    if upn and (upn.count('@') != 1 or upn.startswith('@') or upn.endswith('@') or any(c.isspace() for c in upn)):
+        raise PlanError('upn %r is not a user principal name (name@suffix, without spaces)' % upn)
+    return upn
 
 
 def validate_name(name):
@@ -318,7 +335,7 @@ class _Sam(object):
 
     @staticmethod
     def apply(row, plan):
-        sam = normalise_sam(plan.params.get('sam_account_name') or plan.params['name'])
+        sam = wanted_sam(plan.params)
         old = plan.cur['sam_account_name'] if plan.cur else None
         if (old or '').lower() == sam.lower():
             return old

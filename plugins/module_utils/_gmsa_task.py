@@ -39,8 +39,9 @@ INTERVAL_MAX = 2 ** 31 - 1      # msDS-ManagedPasswordInterval is a 32-bit signe
 def validate(p):
     """Everything knowable without the directory. Returns (sAMAccountName, principal names, SPNs to check)."""
     try:
-        sam = g.normalise_sam(p.get('sam_account_name') or p['name'])
+        sam = g.wanted_sam(p)
         g.validate_name(p['name'])
+        g.validate_upn(p.get('upn'))
         if p.get('path') is not None:
             check_dn('path', p['path'])
         check_range('password_interval_days', p.get('password_interval_days'), 1, INTERVAL_MAX)
@@ -390,12 +391,53 @@ def _dacl_write(dn, new_sd, what):
 
 
 # --------------------------------------------------------------------------- the task
+def find_identity(directory, p):
+    """``identity`` - the account's name, sAMAccountName (with or without the $), DN, objectGUID, objectSid or
+    userPrincipalName, as microsoft.ad takes it - finds the account to manage; its current name and
+    sAMAccountName then stand for the options the task leaves out (so a new ``name`` renames it and the
+    sAMAccountName stays). One search, made only when identity is given. Returns False when there is nothing to
+    manage (absent, and no name to create)."""
+    ident = p.get('identity')
+    if not ident:
+        return True
+    try:
+        kind, value = pr.classify(ident)
+        if kind == 'sam':
+            pr.check_domains(directory, [ident])
+    except pr.PrincipalError as e:
+        raise ModuleFailure('identity: %s. Nothing was changed.' % e)
+    flt = pr.filter_for(kind, value)
+    if kind == 'sam':
+        flt = '(|%s(cn=%s))' % (flt, escape(value))
+    entries = directory.search(directory.default_nc, '(&(|%s)%s)' % (MSA_CLASSES, flt),
+                               ['cn', 'sAMAccountName'])
+    if len(entries) > 1:
+        raise ModuleFailure('identity %r matches %d managed service accounts: %s. Name one by DN, objectGUID or '
+                            'objectSid. Nothing was changed.' % (ident, len(entries), '; '.join(e['dn'] for e in entries)))
+    if not entries:
+        if p.get('name'):
+            return True         # microsoft.ad: an identity that finds nothing creates the account named name
+        if p['state'] == 'absent':
+            return False
+        raise ModuleFailure('identity %r matches no managed service account; to create one, give name. Nothing was '
+                            'changed.' % ident)
+    a = entries[0]['attributes']
+    if not p.get('name'):
+        p['name'] = first(a, 'cn')
+    if not p.get('sam_account_name'):
+        p['sam_account_name'] = first(a, 'sAMAccountName')
+        p['do_not_append_dollar_to_sam'] = True     # as it is, with or without its $
+    return True
+
+
 def attempt(module, directory, reads=None):
     """One account: read (through ``reads``: a Prefetch in the list form), plan, check rights, write. With
     ``reads.plan_only`` it stops after planning and returns the planned writes under ``_writes`` (the list form
     checks every account's rights at once before any account's first write)."""
-    reads = reads or Reads(directory)
     p = module.params
+    if reads is None and not find_identity(directory, p):
+        return dict(changed=False, diff=dict(before={}, after={}))
+    reads = reads or Reads(directory)
     sam, principal_names, spns = validate(p)
     account, resolved, missing, holders = reads.lookup(p, sam, spns, principal_names)
     warnings = []

@@ -43,8 +43,32 @@ options:
   name:
     description:
       - The account's name (its CN), for example C(ITFarm1).
-      - Required unless O(accounts) is given; the two are mutually exclusive.
+      - Required unless O(accounts) or O(identity) is given; O(name) and O(accounts) are mutually exclusive.
+      - With O(identity), a O(name) that differs from the account's renames it (its CN); its sAMAccountName stays
+        unless O(sam_account_name) is given.
     type: str
+  identity:
+    description:
+      - Finds the account to manage, as microsoft.ad's O(identity) does - by its name (CN), sAMAccountName (with
+        or without the C($)), distinguished name, objectGUID, objectSid or userPrincipalName. Single form only.
+      - The account's current name and sAMAccountName then stand in for O(name) and O(sam_account_name) when they
+        are not given, so a task can manage an account it knows only by GUID or SID.
+      - When nothing matches, an account is created with O(name) (required then); with O(state=absent) nothing
+        is done. Several matches (a name used in two containers) are refused; name the account by DN, GUID or SID.
+      - One more search than a task by O(name).
+    type: str
+  upn:
+    description:
+      - The account's userPrincipalName (C(name@suffix)); an empty string clears it. As microsoft.ad's O(upn).
+    type: str
+  do_not_append_dollar_to_sam:
+    description:
+      - Use O(sam_account_name) exactly as given, without appending C($), as microsoft.ad does. Only applies when
+        O(sam_account_name) is given.
+      - Windows expects a managed service account's sAMAccountName to end with C($) (C(Install-ADServiceAccount)
+        and the host modules name it so); use this only for accounts that already have such a name.
+    type: bool
+    default: false
   accounts:
     description:
       - The list form - many accounts in one task, for an estate kept as data. Each element is a dict of the
@@ -456,9 +480,11 @@ ACCOUNT_SPEC = dict(
     host=dict(type='str'),
     outbound_auth_only=dict(type='bool', default=False),
     protect_from_deletion=dict(type='bool'),
+    do_not_append_dollar_to_sam=dict(type='bool', default=False),
     **property_options()
 )
-ARGUMENT_SPEC = dict(ACCOUNT_SPEC, name=dict(type='str'), accounts=dict(type='list', elements='dict'),
+ARGUMENT_SPEC = dict(ACCOUNT_SPEC, name=dict(type='str'), identity=dict(type='str'),
+                     accounts=dict(type='list', elements='dict'),
                      unlisted=dict(type='str', choices=['ignore', 'report', 'remove'], default='ignore'),
                      unlisted_path=dict(type='str'))
 
@@ -481,8 +507,8 @@ def core(module, directory):
 
 
 def main():
-    run_directory_module(ARGUMENT_SPEC, core, mutually_exclusive=[('name', 'accounts')],
-                         required_one_of=[('name', 'accounts')])
+    run_directory_module(ARGUMENT_SPEC, core, mutually_exclusive=[('name', 'accounts'), ('identity', 'accounts')],
+                         required_one_of=[('name', 'accounts', 'identity')])
 
 
 if __name__ == '__main__':

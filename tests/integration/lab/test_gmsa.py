@@ -80,7 +80,7 @@ def check_apply_idempotent(gmsa, args, admin, ou):
 
 # --------------------------------------------------------------------------- create / read back
 
-def test_create_like_the_seed_and_read_back(gmsa, admin, ou, lab, computers, run_module):
+def test_create_like_microsofts_get_started_guide_and_read_back(gmsa, admin, ou, lab, computers, run_module):
     host = computers.create(uid('h'))
     name = uid()
     args = dict(name=name, dns_hostname=dns(lab, name),

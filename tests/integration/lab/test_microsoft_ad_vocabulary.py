@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 
 import ldap3
+
+from conftest import sid_text
 
 
 def iso_from_filetime(value):
@@ -28,3 +31,80 @@ def test_kds_root_key_info_returns_kds_root_keys_with_creation_and_effective_tim
         a = raw[k['key_id']]
         assert k['creation_time'] == k['created'] == iso_from_filetime(a['msKds-CreateTime'][0])
         assert k['effective_time'] == k['effective'] == iso_from_filetime(a['msKds-UseStartTime'][0])
+
+
+def uid(prefix):
+    return '%s%s' % (prefix, uuid.uuid4().hex[:8])
+
+
+def read(admin, dn, attrs):
+    admin.search(dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=list(attrs))
+    entries = [e for e in admin.response if e.get('type') == 'searchResEntry']
+    return entries[0]['raw_attributes'] if entries else None
+
+
+def test_identity_finds_the_account_by_every_form_microsoft_ad_takes(lab, admin, ou, run_module):
+    name = uid('vi')
+    r = run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name, upn='%s@gmsalab.test' % name))
+    assert r['changed'] and not r.get('failed'), r
+    dn = 'CN=%s,%s' % (name, ou)
+    raw = read(admin, dn, ['objectGUID', 'objectSid', 'userPrincipalName'])
+    assert raw['userPrincipalName'] == [('%s@gmsalab.test' % name).encode()]
+    guid = str(uuid.UUID(bytes_le=raw['objectGUID'][0]))
+    sid = sid_text(raw['objectSid'][0])
+    for ident in (name, name + '$', dn, guid, '{%s}' % guid.upper(), sid, '%s@gmsalab.test' % name):
+        # found, and nothing to change: the account's own name and sAMAccountName stand in for the options
+        r = run_module('gmsa', dict(identity=ident, dns_hostname='%s.gmsalab.test' % name))
+        assert not r.get('failed') and r['changed'] is False, (ident, r)
+        assert r['distinguished_name'] == dn and r['object_guid'] == guid and r['sid'] == sid, (ident, r)
+
+
+def test_identity_with_a_new_name_renames_and_keeps_the_sam_account_name(lab, admin, ou, run_module):
+    name, new = uid('vr'), uid('vn')
+    assert run_module('gmsa', dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name))['changed']
+    guid = str(uuid.UUID(bytes_le=read(admin, 'CN=%s,%s' % (name, ou), ['objectGUID'])['objectGUID'][0]))
+    check = run_module('gmsa', dict(identity=guid, name=new, dns_hostname='%s.gmsalab.test' % name), check=True)
+    assert check['changed'] and read(admin, 'CN=%s,%s' % (name, ou), ['1.1']) is not None
+    r = run_module('gmsa', dict(identity=guid, name=new, dns_hostname='%s.gmsalab.test' % name))
+    assert r['changed'] and r['distinguished_name'] == 'CN=%s,%s' % (new, ou), r
+    raw = read(admin, 'CN=%s,%s' % (new, ou), ['sAMAccountName', 'objectGUID'])
+    assert raw['sAMAccountName'] == [name.encode() + b'$'] and str(uuid.UUID(bytes_le=raw['objectGUID'][0])) == guid
+    again = run_module('gmsa', dict(identity=guid, name=new, dns_hostname='%s.gmsalab.test' % name))
+    assert again['changed'] is False, again
+
+
+def test_identity_that_finds_nothing(lab, ou, run_module):
+    missing = str(uuid.uuid4())
+    r = run_module('gmsa', dict(identity=missing, dns_hostname='x.gmsalab.test'))
+    assert r.get('failed') and 'matches no managed service account; to create one, give name' in r['msg'], r
+    gone = run_module('gmsa', dict(identity=missing, state='absent'))
+    assert not gone.get('failed') and gone['changed'] is False, gone
+
+
+def test_upn_set_and_cleared_and_a_bad_one_refused(lab, admin, ou, run_module):
+    name = uid('vu')
+    base = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name)
+    bad = run_module('gmsa', dict(base, upn='no at sign'))
+    assert bad.get('failed') and "upn 'no at sign' is not a user principal name" in bad['msg'] and \
+        'Nothing was changed' in bad['msg']
+    assert run_module('gmsa', base)['changed']
+    r = run_module('gmsa', dict(base, upn='%s@svc.gmsalab.test' % name))
+    assert r['changed'] and r['diff']['after']['upn'] == '%s@svc.gmsalab.test' % name
+    assert read(admin, 'CN=%s,%s' % (name, ou), ['userPrincipalName'])['userPrincipalName'] == [
+        ('%s@svc.gmsalab.test' % name).encode()]
+    assert run_module('gmsa', dict(base, upn='%s@svc.gmsalab.test' % name))['changed'] is False
+    assert run_module('gmsa', dict(base, upn=''))['changed']
+    assert not read(admin, 'CN=%s,%s' % (name, ou), ['userPrincipalName']).get('userPrincipalName')
+
+
+def test_do_not_append_dollar_to_sam_keeps_the_name_as_given(lab, admin, ou, run_module):
+    name = uid('vd')
+    args = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name, sam_account_name=name.upper(),
+                do_not_append_dollar_to_sam=True)
+    r = run_module('gmsa', args)
+    assert r['changed'] and r['sam_account_name'] == name.upper(), r
+    assert read(admin, 'CN=%s,%s' % (name, ou), ['sAMAccountName'])['sAMAccountName'] == [name.upper().encode()]
+    assert run_module('gmsa', args)['changed'] is False
+    # without the option the $ is appended, as before: a rename of the logon name
+    plain = run_module('gmsa', dict(args, do_not_append_dollar_to_sam=False), check=True)
+    assert plain['changed'] and plain['diff']['after']['sam_account_name'] == name.upper() + '$'

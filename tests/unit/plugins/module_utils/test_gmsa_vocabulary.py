@@ -1,0 +1,44 @@
+"""microsoft.ad's names in the gmsa planner: sAMAccountName with or without the appended $, upn checks, and the
+userPrincipalName row of the property table."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+
+
+@pytest.mark.parametrize('params, sam', [
+    (dict(name='Web'), 'Web$'),
+    (dict(name='Web', sam_account_name='WebSvc'), 'WebSvc$'),
+    (dict(name='Web', sam_account_name='WebSvc$'), 'WebSvc$'),
+    (dict(name='Web', sam_account_name='WebSvc', do_not_append_dollar_to_sam=True), 'WebSvc'),
+    (dict(name='Web', sam_account_name='WebSvc$', do_not_append_dollar_to_sam=True), 'WebSvc$'),
+    # only applies to an explicit sam_account_name, as in microsoft.ad
+    (dict(name='Web', do_not_append_dollar_to_sam=True), 'Web$'),
+])
+def test_wanted_sam(params, sam):
+    assert g.wanted_sam(params) == sam
+
+
+def test_do_not_append_keeps_the_length_and_character_checks():
+    with pytest.raises(g.PlanError, match='16 characters long'):
+        g.wanted_sam(dict(name='x', sam_account_name='a' * 16, do_not_append_dollar_to_sam=True))
+    with pytest.raises(g.PlanError, match='characters Windows does not allow'):
+        g.wanted_sam(dict(name='x', sam_account_name='a/b', do_not_append_dollar_to_sam=True))
+
+
+@pytest.mark.parametrize('upn', ['web@contoso.com', 'web@svc.contoso.com', '', None])
+def test_valid_upns(upn):
+    assert g.validate_upn(upn) == upn
+
+
+@pytest.mark.parametrize('upn', ['web', '@contoso.com', 'web@', 'a@b@c', 'web farm@contoso.com'])
+def test_bad_upns(upn):
+    with pytest.raises(g.PlanError, match='not a user principal name'):
+        g.validate_upn(upn)
+
+
+def test_upn_is_one_row_of_the_property_table():
+    rows = [r for r in g.PROPERTIES if r['option'] == 'upn']
+    assert rows == [dict(option='upn', attr='userPrincipalName', kind='string')]
+    assert 'userPrincipalName' in g.ACCOUNT_ATTRIBUTES and 'upn' in g.property_options()
