@@ -176,7 +176,8 @@ usable:
   sample: true
 kds_root_keys:
   description:
-    - All root keys after the task (no key material), under the name microsoft.ad uses.
+    - All root keys after the task (no key material). Unlike RV(keys), the name is no
+      dictionary method, so C(result.kds_root_keys) works in templates.
   returned: success
   type: list
   elements: dict
@@ -190,11 +191,11 @@ kds_root_keys:
       type: str
       returned: always
     creation_time:
-      description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC), as microsoft.ad names it.
+      description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC); C(Get-KdsRootKey)'s CreationTime.
       type: str
       returned: always
     effective_time:
-      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC), as microsoft.ad names it.
+      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC); C(Get-KdsRootKey)'s EffectiveTime.
       type: str
       returned: always
     created:

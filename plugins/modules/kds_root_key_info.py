@@ -40,7 +40,8 @@ EXAMPLES = r'''
 RETURN = r'''
 kds_root_keys:
   description:
-    - All root keys, oldest first (no key material), under the name microsoft.ad uses.
+    - All root keys, oldest first (no key material). Unlike RV(keys), the name is no
+      dictionary method, so C(result.kds_root_keys) works in templates.
   returned: success
   type: list
   elements: dict
@@ -61,11 +62,11 @@ kds_root_keys:
       returned: always
       version_added: 0.3.0
     creation_time:
-      description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC), as microsoft.ad names it.
+      description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC); C(Get-KdsRootKey)'s CreationTime.
       type: str
       returned: always
     effective_time:
-      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC), as microsoft.ad names it.
+      description: Start time, C(msKds-UseStartTime) (ISO 8601, UTC); C(Get-KdsRootKey)'s EffectiveTime.
       type: str
       returned: always
     created:
