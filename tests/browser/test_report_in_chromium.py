@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'unit'))
 from test_audit_report_escaping import hostile_audit, render_html  # noqa: E402
 
 CHROMIUM = shutil.which('chromium')
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason='Debian chromium is not installed (tests/browser/run.sh '
-                                                       'installs it as root with apt-get)')
+SKIP_REASON = 'Debian chromium is not installed (tests/browser/run.sh installs it as root with apt-get)'
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason=SKIP_REASON)
 
 
 def chromium(tmp_path, *args):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Finds the project's internal vocabulary in what users get: references to its planning documents ("seed 002"),
 its tracker ("issue 12"), its private paths ("../shared/docs"), "work item". Scans files, directories and
 .tar.gz archives (the built collection); prints each hit as path:line: text and exits 1 when there is one.

@@ -55,7 +55,7 @@ class Tags(html.parser.HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.add(tag)
-        self.attrs.update(a for a, _ in attrs)
+        self.attrs.update(name for name, _value in attrs)
 
     def handle_data(self, data):
         self.text.append(data)

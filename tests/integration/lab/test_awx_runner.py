@@ -57,8 +57,8 @@ def awx_job(lab, admin, tmp_path):
                 accounts=[dict(name='aw%s' % tag, dns_hostname='aw%s.gmsalab.test' % tag,
                                spn=['http/aw%s.gmsalab.test' % tag])],
                 identities=[], profile='none', fallback_account='LocalSystem')
-    helper_env = dict(os.environ, **{k: v for k, v in lab.items() if isinstance(v, str)
-                                      and k.startswith(('GMSA_', 'KRB5'))})
+    helper_env = dict(os.environ)
+    helper_env.update((k, v) for k, v in lab.items() if isinstance(v, str) and k.startswith(('GMSA_', 'KRB5')))
 
     def helper(args):
         p = subprocess.run([sys.executable, LAB_HOSTS] + args, capture_output=True, text=True, env=helper_env,
@@ -124,8 +124,8 @@ def awx_safe_env(env):
     hidden, urlpass = re.compile(r'API|TOKEN|KEY|SECRET|PASS', re.I), re.compile(r'^.*?://[^:]+:(.*?)@.*?$')
     safe = dict(env)
     for k, v in safe.items():
-        if k == 'AWS_ACCESS_KEY_ID' or (k.startswith('ANSIBLE_') and not k.startswith(('ANSIBLE_NET',
-                                                                                        'ANSIBLE_GALAXY_SERVER'))):
+        kept_ansible = k.startswith('ANSIBLE_') and not k.startswith(('ANSIBLE_NET', 'ANSIBLE_GALAXY_SERVER'))
+        if k == 'AWS_ACCESS_KEY_ID' or kept_ansible:
             continue
         if hidden.search(k):
             safe[k] = '**********'

@@ -151,7 +151,8 @@ def test_reported_retrievers_are_exactly_who_reads_the_password(run_module, admi
 
 
 def test_stale_orphaned_and_migration_candidates(run_module, admin, ou, lab, computers):
-    """Discovery, as Microsoft's "Secure group managed service accounts" describes it: accounts nobody uses, accounts no host can use, and user accounts with SPNs."""
+    """Discovery, as Microsoft's "Secure group managed service accounts" describes it: accounts nobody uses,
+    accounts no host can use, and user accounts with SPNs."""
     host = computers.create(uid('h'))
     used, orphan = uid('iu'), uid('io')
     for name, allowed in ((used, [host['sam']]), (orphan, [host['sam']])):
