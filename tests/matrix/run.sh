@@ -6,7 +6,7 @@
 #   bash tests/matrix/run.sh sanity [2.16 ...]        default: the oldest and the newest
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 kind=${1:?usage: tests/matrix/run.sh unit|sanity [ansible-core versions]}; shift
 PY=${GMSA_PYTHON:-python3}
 lines() {   # every ansible-core release line from 2.16 up to the newest the package index has
