@@ -1,4 +1,5 @@
-"""The names microsoft.ad users know, against the lab DC, checked with raw ldap3 as Administrator."""
+"""microsoft.ad's vocabulary in gmsa (identity, upn, do_not_append_dollar_to_sam) and the KDS root key names that
+work in templates, against the lab DC, checked with raw ldap3 as Administrator."""
 from __future__ import annotations
 
 import datetime
