@@ -585,6 +585,69 @@ def plan(params, current, resolved, sid_labels):
                 before=p.before, after=p.after, warnings=p.warnings)
 
 
+# --------------------------------------------------------------------------- attributes (pure)
+ATTR_NAME_RE = re.compile(r'^[A-Za-z][A-Za-z0-9-]*$')
+# What the module, the directory or the password machinery own: never through ``attributes``.
+SYSTEM_ATTRIBUTES = frozenset(a.lower() for a in (
+    'cn', 'name', 'objectClass', 'objectCategory', 'distinguishedName', 'nTSecurityDescriptor', 'objectGUID',
+    'objectSid', 'instanceType', 'whenCreated', 'whenChanged', 'uSNCreated', 'uSNChanged', 'unicodePwd',
+    'userPassword', 'pwdLastSet', 'msDS-ManagedPasswordId', 'msDS-ManagedPasswordPreviousId',
+    'msDS-ManagedPasswordInterval', 'msDS-DelegatedMSAState',
+    'msDS-HostServiceAccount', 'msDS-HostServiceAccountBL', 'memberOf', 'primaryGroupID', 'msDS-KeyVersionNumber'))
+
+
+def attribute_actions(params):
+    """``attributes`` ({add, remove, set}: {attribute: value or list}) -> {attribute: {action: [str]}} after
+    refusing what the module manages itself. Pure."""
+    given = params.get('attributes') or {}
+    managed = dict((row['attr'].lower(), row['option']) for row in PROPERTIES)
+    out = {}
+    for action in ('add', 'remove', 'set'):
+        for attr, values in (given.get(action) or {}).items():
+            if not ATTR_NAME_RE.match(attr or ''):
+                raise PlanError('attributes.%s: %r is not an LDAP attribute name' % (action, attr))
+            if attr.lower() in managed:
+                raise PlanError('attributes.%s: %s is managed by this module\'s own option %s; use that option'
+                                % (action, attr, managed[attr.lower()]))
+            # (the managed password itself is constructed: no bind may write it, so the rights check refuses it)
+            if attr.lower() in SYSTEM_ATTRIBUTES:
+                raise PlanError('attributes.%s: %s is kept by the directory or by this module (name, path, '
+                                'identity, password machinery) and cannot be written through attributes'
+                                % (action, attr))
+            if values is None:
+                values = []
+            if not isinstance(values, list):
+                values = [values]
+            if any(isinstance(v, (dict, list)) for v in values):
+                raise PlanError('attributes.%s.%s: values must be strings or numbers' % (action, attr))
+            key = next((k for k in out if k.lower() == attr.lower()), attr)
+            out.setdefault(key, {})[action] = [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+    return out
+
+
+def plan_attributes(actions, current, creating):
+    """{attribute: {action: values}} and the account's current values ({attribute: [str]}) -> (changes for a
+    modify, or attribute values for a create, before, after). ``set`` replaces the attribute's values (an empty
+    list clears it), ``add`` and ``remove`` keep the others; values compare exactly. Pure."""
+    changes, before, after = {}, {}, {}
+    for attr, act in sorted(actions.items()):
+        cur = list(current.get(attr) or [])
+        new = list(act['set']) if 'set' in act else list(cur)
+        for v in act.get('add') or []:
+            if v not in new:
+                new.append(v)
+        new = [v for v in new if v not in (act.get('remove') or [])]
+        before[attr], after[attr] = cur, new
+        if creating:
+            if new:
+                changes[attr] = new
+        else:
+            ops = list_changes(attr, cur, new, ci=False)
+            if ops:
+                changes[attr] = ops
+    return changes, before, after
+
+
 def _enc_after(action, current_names, current_raw):
     if not action:
         return current_names, current_raw

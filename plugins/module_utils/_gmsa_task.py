@@ -113,8 +113,9 @@ class Reads(object):
         """The one batched search: the account (with its DACL), holders of the SPNs to add, the principals."""
         d = self.directory
         _check_domains(d, principal_names)
+        extra = sorted(set(a for act in (params.get('attributes') or {}).values() for a in (act or {})))
         entries = d.search(d.default_nc, '(|%s)' % ''.join(sorted(set(
-            search_parts(params, sam, spns, principal_names)))), SEARCH_ATTRIBUTES, controls=dacl_control())
+            search_parts(params, sam, spns, principal_names)))), SEARCH_ATTRIBUTES + extra, controls=dacl_control())
         account = None
         for e in entries:
             if (first(e['attributes'], 'sAMAccountName') or '').lower() == sam.lower():
@@ -391,6 +392,30 @@ def _dacl_write(dn, new_sd, what):
 
 
 # --------------------------------------------------------------------------- the task
+def current_attribute_values(account, names):
+    """The account's values of the attributes ``attributes`` names, as text (ldap3's raw values decoded)."""
+    raw = (account or {}).get('raw') or {}
+    out = {}
+    for name in names:
+        for k, values in raw.items():
+            if k.lower() == name.lower():
+                out[name] = [v.decode('utf-8', 'replace') if isinstance(v, bytes) else str(v) for v in values]
+    return out
+
+
+def merge_attributes(plan, actions, account):
+    """Add the ``attributes`` option's writes to the plan of the account's own options (same add or modify)."""
+    creating = plan['create'] is not None
+    changes, before, after = g.plan_attributes(actions, current_attribute_values(account, actions), creating)
+    if creating:
+        plan['create'].update(changes)
+    elif changes:
+        plan['modify'] = dict(plan['modify'] or {}, **changes)
+    if account is not None:
+        plan['before']['attributes'] = before
+    plan['after']['attributes'] = after
+
+
 def find_identity(directory, p):
     """``identity`` - the account's name, sAMAccountName (with or without the $), DN, objectGUID, objectSid or
     userPrincipalName, as microsoft.ad takes it - finds the account to manage; its current name and
@@ -470,8 +495,11 @@ def attempt(module, directory, reads=None):
 
     try:
         plan = g.plan(p, current, resolved, sid_labels)
+        attr_actions = g.attribute_actions(p)
     except g.PlanError as e:
         raise ModuleFailure(str(e) + ('' if str(e).endswith('.') else '.') + ' Nothing was changed.')
+    if attr_actions:
+        merge_attributes(plan, attr_actions, account)
     warnings.extend(plan['warnings'])
 
     # Where the account is, or goes.

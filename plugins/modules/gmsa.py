@@ -57,6 +57,28 @@ options:
         is done. Several matches (a name used in two containers) are refused; name the account by DN, GUID or SID.
       - One more search than a task by O(name).
     type: str
+  attributes:
+    description:
+      - Other LDAP attributes of the account, as microsoft.ad's O(attributes) - each of C(add), C(remove) and
+        C(set) maps an attribute name to a value or a list of values (strings or numbers). C(set) replaces the
+        attribute's values (an empty list or null clears it); C(add) and C(remove) keep the others. Values
+        compare exactly. Single form only.
+      - Attributes this module manages through its own options (C(servicePrincipalName) is O(spn),
+        C(userPrincipalName) is O(upn), ...) and those the directory or the password machinery keep (C(cn),
+        C(objectClass), C(nTSecurityDescriptor), C(msDS-ManagedPassword*), C(unicodePwd), ...) are refused before
+        any write. The writes go into the same request as the account's other changes, with the same rights
+        check, check mode and diff (RV(diff) shows C(attributes) with the named attributes only).
+    type: dict
+    suboptions:
+      add:
+        description: Values to add to each named attribute.
+        type: dict
+      remove:
+        description: Values to remove from each named attribute.
+        type: dict
+      set:
+        description: The values each named attribute gets.
+        type: dict
   upn:
     description:
       - The account's userPrincipalName (C(name@suffix)); an empty string clears it. As microsoft.ad's O(upn).
@@ -483,7 +505,8 @@ ACCOUNT_SPEC = dict(
     do_not_append_dollar_to_sam=dict(type='bool', default=False),
     **property_options()
 )
-ARGUMENT_SPEC = dict(ACCOUNT_SPEC, name=dict(type='str'), identity=dict(type='str'),
+ATTRIBUTES_SPEC = dict(type='dict', options=dict(add=dict(type='dict'), remove=dict(type='dict'), set=dict(type='dict')))
+ARGUMENT_SPEC = dict(ACCOUNT_SPEC, name=dict(type='str'), identity=dict(type='str'), attributes=ATTRIBUTES_SPEC,
                      accounts=dict(type='list', elements='dict'),
                      unlisted=dict(type='str', choices=['ignore', 'report', 'remove'], default='ignore'),
                      unlisted_path=dict(type='str'))
@@ -507,7 +530,8 @@ def core(module, directory):
 
 
 def main():
-    run_directory_module(ARGUMENT_SPEC, core, mutually_exclusive=[('name', 'accounts'), ('identity', 'accounts')],
+    run_directory_module(ARGUMENT_SPEC, core, mutually_exclusive=[('name', 'accounts'), ('identity', 'accounts'),
+                                                                  ('attributes', 'accounts')],
                          required_one_of=[('name', 'accounts', 'identity')])
 
 

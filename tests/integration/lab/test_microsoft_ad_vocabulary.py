@@ -71,7 +71,7 @@ def test_identity_with_a_new_name_renames_and_keeps_the_sam_account_name(lab, ad
     raw = read(admin, 'CN=%s,%s' % (new, ou), ['sAMAccountName', 'objectGUID'])
     assert raw['sAMAccountName'] == [name.encode() + b'$'] and str(uuid.UUID(bytes_le=raw['objectGUID'][0])) == guid
     again = run_module('gmsa', dict(identity=guid, name=new, dns_hostname='%s.gmsalab.test' % name))
-    assert again['changed'] is False, again
+    assert not again.get('failed') and again['changed'] is False, dict(again)
 
 
 def test_identity_that_finds_nothing(lab, ou, run_module):
@@ -109,3 +109,42 @@ def test_do_not_append_dollar_to_sam_keeps_the_name_as_given(lab, admin, ou, run
     # without the option the $ is appended, as before: a rename of the logon name
     plain = run_module('gmsa', dict(args, do_not_append_dollar_to_sam=False), check=True)
     assert plain['changed'] and plain['diff']['after']['sam_account_name'] == name.upper() + '$'
+
+
+def test_attributes_add_remove_set_other_ldap_attributes(lab, admin, ou, run_module):
+    name = uid('va')
+    base = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name)
+    # set at create, in the same add request
+    r = run_module('gmsa', dict(base, attributes=dict(set=dict(telephoneNumber='+1 555 0100',
+                                                                  otherTelephone=['+1 555 0101', '+1 555 0102']))))
+    assert not r.get('failed') and r['changed'], dict(r)
+    dn = 'CN=%s,%s' % (name, ou)
+    raw = read(admin, dn, ['telephoneNumber', 'otherTelephone'])
+    assert raw['telephoneNumber'] == [b'+1 555 0100']
+    assert sorted(raw['otherTelephone']) == [b'+1 555 0101', b'+1 555 0102']
+    again = run_module('gmsa', dict(base, attributes=dict(set=dict(telephoneNumber='+1 555 0100'))))
+    assert not again.get('failed') and again['changed'] is False, dict(again)
+    # add and remove keep the other values; check mode writes nothing and shows the diff
+    change = dict(base, attributes=dict(add=dict(otherTelephone='+1 555 0103'), remove=dict(otherTelephone='+1 555 0101')))
+    check = run_module('gmsa', change, check=True)
+    assert check['changed'] and check['diff']['after']['attributes'] == {'otherTelephone': ['+1 555 0102', '+1 555 0103']}
+    assert sorted(read(admin, dn, ['otherTelephone'])['otherTelephone']) == [b'+1 555 0101', b'+1 555 0102']
+    assert run_module('gmsa', change)['changed']
+    assert sorted(read(admin, dn, ['otherTelephone'])['otherTelephone']) == [b'+1 555 0102', b'+1 555 0103']
+    # set to nothing clears it
+    assert run_module('gmsa', dict(base, attributes=dict(set=dict(telephoneNumber=None))))['changed']
+    assert not read(admin, dn, ['telephoneNumber']).get('telephoneNumber')
+
+
+def test_attributes_refuses_what_the_module_manages_before_any_write(lab, admin, ou, run_module):
+    name = uid('vm')
+    base = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name)
+    for attrs, message in ((dict(set=dict(servicePrincipalName='http/x')), "servicePrincipalName is managed by this "
+                                                                            "module's own option spn"),
+                           (dict(add=dict(userPrincipalName='a@b')), "own option upn"),
+                           (dict(set=dict(nTSecurityDescriptor='x')), 'kept by the directory or by this module'),
+                           (dict(set=dict(msDS_Bad='x')), 'is not an LDAP attribute name')):
+        r = run_module('gmsa', dict(base, attributes=attrs))
+        assert r.get('failed') and message in r['msg'] and 'Nothing was changed' in r['msg'], (attrs, r)
+    admin.search(ou, '(cn=%s)' % name, attributes=['1.1'])
+    assert not [e for e in admin.response if e.get('type') == 'searchResEntry']

@@ -42,3 +42,28 @@ def test_upn_is_one_row_of_the_property_table():
     rows = [r for r in g.PROPERTIES if r['option'] == 'upn']
     assert rows == [dict(option='upn', attr='userPrincipalName', kind='string')]
     assert 'userPrincipalName' in g.ACCOUNT_ATTRIBUTES and 'upn' in g.property_options()
+
+
+def test_attribute_actions_refuse_managed_and_system_attributes():
+    for attrs, message in ((dict(set=dict(servicePrincipalName='x')), "managed by this module's own option spn"),
+                           (dict(add=dict(DNSHostName='x')), 'own option dns_hostname'),
+                           (dict(set=dict(objectClass='x')), 'kept by the directory'),
+                           (dict(set=dict(msDS_x='x')), 'not an LDAP attribute name'),
+                           (dict(set=dict(info={'a': 1})), 'strings or numbers')):
+        with pytest.raises(g.PlanError, match=message):
+            g.attribute_actions(dict(attributes=attrs))
+
+
+def test_plan_attributes_set_add_remove():
+    actions = g.attribute_actions(dict(attributes=dict(set=dict(info='x', telephoneNumber=None),
+                                                       add=dict(otherTelephone=['2', 3]),
+                                                       remove=dict(otherTelephone='1'))))
+    assert actions == {'info': {'set': ['x']}, 'telephoneNumber': {'set': []},
+                       'otherTelephone': {'add': ['2', '3'], 'remove': ['1']}}
+    cur = {'info': ['x'], 'telephoneNumber': ['555'], 'otherTelephone': ['1', '2']}
+    changes, before, after = g.plan_attributes(actions, cur, creating=False)
+    assert changes == {'telephoneNumber': [(g.MODIFY_DELETE, ['555'])], 'otherTelephone': [
+        (g.MODIFY_DELETE, ['1']), (g.MODIFY_ADD, ['3'])]}
+    assert after == {'info': ['x'], 'telephoneNumber': [], 'otherTelephone': ['2', '3']} and before == cur
+    created, _b, _a = g.plan_attributes(actions, {}, creating=True)
+    assert created == {'info': ['x'], 'otherTelephone': ['2', '3']}
