@@ -67,7 +67,7 @@ options:
         C(userPrincipalName) is O(upn), ...) and those the directory or the password machinery keep (C(cn),
         C(objectClass), C(nTSecurityDescriptor), C(msDS-ManagedPassword*), C(unicodePwd), ...) are refused before
         any write. The writes go into the same request as the account's other changes, with the same rights
-        check, check mode and diff (RV(diff) shows C(attributes) with the named attributes only).
+        check, check mode and diff (the diff shows C(attributes) with the named attributes only).
     type: dict
     suboptions:
       add:
