@@ -42,9 +42,11 @@ attributes:
 options:
   name:
     description:
-      - The computer, by name (C(WEB02)), sAMAccountName (C(WEB02$)), DN or SID.
+      - The computer, by name (C(WEB02)), sAMAccountName (C(WEB02$)), DN, objectGUID or SID.
+      - O(identity) is microsoft.ad's name for the same lookup.
     type: str
     required: true
+    aliases: [identity]
   enabled:
     description:
       - Whether the account is enabled; unchanged when not given.
@@ -171,7 +173,7 @@ def core(module, directory):
 
 def main():
     run_directory_module(dict(
-        name=dict(type='str', required=True),
+        name=dict(type='str', required=True, aliases=['identity']),
         enabled=dict(type='bool'),
         reset_password=dict(type='bool', default=False, no_log=False),
     ), core)

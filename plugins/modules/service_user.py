@@ -36,9 +36,11 @@ attributes:
 options:
   name:
     description:
-      - The user account, by sAMAccountName, C(DOMAIN\\name) of the connected domain, UPN, DN or SID.
+      - The user account, by sAMAccountName, C(DOMAIN\\name) of the connected domain, UPN, DN, objectGUID or SID.
+      - O(identity) is microsoft.ad's name for the same lookup.
     type: str
     required: true
+    aliases: [identity]
   spn:
     description:
       - Its service principal names (C(servicePrincipalName)), compared case-insensitively.
@@ -140,7 +142,7 @@ def core(module, directory):
 
 def main():
     run_directory_module(dict(
-        name=dict(type='str', required=True),
+        name=dict(type='str', required=True, aliases=['identity']),
         spn=dict(type='dict', options=g.list_action_spec()),
         enabled=dict(type='bool'),
     ), core)

@@ -148,3 +148,13 @@ def test_attributes_refuses_what_the_module_manages_before_any_write(lab, admin,
         assert r.get('failed') and message in r['msg'] and 'Nothing was changed' in r['msg'], (attrs, r)
     admin.search(ou, '(cn=%s)' % name, attributes=['1.1'])
     assert not [e for e in admin.response if e.get('type') == 'searchResEntry']
+
+
+def test_computer_account_takes_identity_by_guid_and_sid(lab, admin, computers, run_module):
+    host = computers.create(uid('VC')[:12].upper())
+    for ident in (host['guid'], host['sid']):
+        r = run_module('computer_account', dict(identity=ident, enabled=False), check=True)
+        assert not r.get('failed') and r['changed'] is True, (ident, r)
+    # check mode changed nothing: the computer is still enabled
+    uac = int(read(admin, host['dn'], ['userAccountControl'])['userAccountControl'][0])
+    assert not uac & 2
