@@ -535,7 +535,8 @@ def list_action_spec():
 
 
 def principal_action_spec():
-    spec = list_action_spec()
+    # raw: a principal is a string, or {name, server} for another domain of the forest (as in microsoft.ad)
+    spec = dict((k, dict(type='list', elements='raw')) for k in ('add', 'remove', 'set'))
     spec['lookup_failure_action'] = dict(type='str', choices=['fail', 'warn', 'ignore'], default='fail')
     return spec
 

@@ -416,6 +416,22 @@ def merge_attributes(plan, actions, account):
     plan['after']['attributes'] = after
 
 
+def resolve_forest_principals(directory, p):
+    """{name, server} principals of another domain of the forest, in the principal options, looked up in the
+    global catalog and replaced by their SIDs (single form). Returns {SID: principal}."""
+    found = {}
+    for opt in ('allowed_to_retrieve_password', 'delegates'):
+        action = p.get(opt) or {}
+        for lst in ('add', 'remove', 'set'):
+            if action.get(lst):
+                try:
+                    action[lst], more = pr.resolve_forest_principals(directory, action[lst])
+                except pr.PrincipalError as e:
+                    raise ModuleFailure('%s.%s: %s. Nothing was changed.' % (opt, lst, e))
+                found.update(more)
+    return found
+
+
 def find_identity(directory, p):
     """``identity`` - the account's name, sAMAccountName (with or without the $), DN, objectGUID, objectSid or
     userPrincipalName, as microsoft.ad takes it - finds the account to manage; its current name and
@@ -462,9 +478,15 @@ def attempt(module, directory, reads=None):
     p = module.params
     if reads is None and not find_identity(directory, p):
         return dict(changed=False, diff=dict(before={}, after={}))
+    forest = {}
+    if reads is None:
+        forest = resolve_forest_principals(directory, p)
     reads = reads or Reads(directory)
     sam, principal_names, spns = validate(p)
     account, resolved, missing, holders = reads.lookup(p, sam, spns, principal_names)
+    for sid in [m for m in missing if m in forest]:
+        resolved[sid] = forest[sid]
+        missing.remove(sid)
     warnings = []
     result = dict(changed=False, sam_account_name=sam)
 

@@ -9,7 +9,7 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 """
 from __future__ import annotations
 
-from ansible_collections.gmsa.farm.plugins.module_utils._domain import netbios_name
+from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, netbios_name
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     guid_to_bytes, guid_to_str, is_guid, is_sid, ldap_filter_bytes, sid_to_bytes, sid_to_str,
@@ -28,6 +28,11 @@ class PrincipalError(ValueError):
 
 def classify(value):
     """How a principal was given: ('sid'|'guid'|'dn'|'upn'|'sam', normalised value)."""
+    if isinstance(value, dict):
+        raise PrincipalError('%r: a principal of another domain given as {name, server} is resolved through the '
+                             'global catalog by the single form of gmsa only' % (value,))
+    if not isinstance(value, str):
+        raise PrincipalError('%r is not a principal name' % (value,))
     v = value.strip()
     if not v:
         raise PrincipalError('an empty principal name was given')
@@ -180,6 +185,55 @@ def find_one(directory, name, class_filter, what, attributes=(), option='name'):
         raise PrincipalError('%s: no %s %s in the domain' % (option, what, name))
     principal = found[name]
     return principal, [e for e in entries if e['dn'] == principal['dn']][0]['attributes']
+
+
+def forest_principal_domain(server, domains):
+    """The forest domain a {name, server} principal's ``server`` names - the domain's DNS name or one of its DCs'
+    (the longest DNS suffix that matches). Pure."""
+    s = (server or '').lower().rstrip('.')
+    for d in sorted((d for d in domains if d.get('dns')), key=lambda d: -len(d['dns'])):
+        dns = d['dns'].lower()
+        if s == dns or s.endswith('.' + dns):
+            return d
+    raise PrincipalError('server %r is neither a domain of this forest nor one of its domain controllers (the '
+                         'forest has %s)' % (server, ', '.join(sorted(d['dns'] for d in domains if d.get('dns')))))
+
+
+def resolve_forest_principals(directory, values):
+    """Principals given as ``{name, server}`` - microsoft.ad's form for another domain of the forest - looked up
+    in the global catalog (the connected DC's, which holds every domain's principals; MS-ADTS 3.1.1.1.8), in the
+    naming context of the domain ``server`` names. Returns (values with each dict replaced by the principal's SID,
+    {SID: principal}); one global-catalog search per such principal, none when there is none."""
+    if not any(isinstance(v, dict) for v in values):
+        return list(values), {}
+    domains = forest_domains(directory)
+    gc = directory.global_catalog()
+    out, found = [], {}
+    for v in values:
+        if not isinstance(v, dict):
+            out.append(v)
+            continue
+        name, server = v.get('name'), v.get('server')
+        if not isinstance(name, str) or not name.strip() or set(v) - {'name', 'server'}:
+            raise PrincipalError('%r: a principal given as a dict has the keys name and server' % (v,))
+        plain = name.split('\\', 1)[1] if '\\' in name and kind_is_plain(name) else name
+        kind, value = classify(plain)
+        base = forest_principal_domain(server, domains)['dn'] if server else ''
+        hits = match(kind, value, [describe(e) for e in gc.search(base, filter_for(kind, value), PRINCIPAL_ATTRIBUTES)])
+        where = server or 'the forest'
+        if not hits:
+            raise PrincipalError('no principal %s in %s (searched in the global catalog)' % (name, where))
+        if len(hits) > 1:
+            raise PrincipalError('%s in %s is ambiguous: it matches %s' % (name, where, ', '.join(sorted(
+                h['dn'] for h in hits))))
+        out.append(hits[0]['sid'])
+        found[hits[0]['sid']] = hits[0]
+    return out, found
+
+
+def kind_is_plain(name):
+    """``DOMAIN\\name`` (not a DN): the domain part is the dict's server's business."""
+    return not name.upper().startswith(('CN=', 'OU=', 'DC='))
 
 
 SID_BATCH = 200

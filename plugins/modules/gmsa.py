@@ -224,6 +224,11 @@ options:
         C(msDS-GroupMSAMembership)), normally the farm's host group, or member computers.
       - Principals by sAMAccountName (computers with or without C($), C(DOMAIN\name) accepted), DN, SID, UPN or
         objectGUID; all resolved in one search.
+      - A principal of another domain of the forest is given as microsoft.ad gives it, a dictionary with the keys
+        C(name) (in any of the forms above) and C(server) (that domain's DNS name, or one of its domain
+        controllers'), and is looked up in the global catalog of the connected DC (one more search each; single
+        form only). A C(server) that is no domain of the forest, or a name the global catalog does not hold, fails
+        the task before any write.
       - With O(allowed_to_retrieve_password.add) and O(allowed_to_retrieve_password.remove), entries this task does not
         manage (deny entries, other masks) are kept. SIDs of deleted principals are listed in RV(unresolved_sids) and
         can be removed by SID.
@@ -233,16 +238,16 @@ options:
       add:
         description: Principals to allow.
         type: list
-        elements: str
+        elements: raw
       remove:
         description: Principals to disallow.
         type: list
-        elements: str
+        elements: raw
       set:
         description: Exactly these principals; overrides O(allowed_to_retrieve_password.add) and
           O(allowed_to_retrieve_password.remove).
         type: list
-        elements: str
+        elements: raw
       lookup_failure_action:
         description: What to do when a principal does not exist.
         type: str
@@ -283,15 +288,15 @@ options:
       add:
         description: Principals to allow.
         type: list
-        elements: str
+        elements: raw
       remove:
         description: Principals to disallow.
         type: list
-        elements: str
+        elements: raw
       set:
         description: Exactly these principals; overrides O(delegates.add) and O(delegates.remove).
         type: list
-        elements: str
+        elements: raw
       lookup_failure_action:
         description: What to do when a principal does not exist.
         type: str

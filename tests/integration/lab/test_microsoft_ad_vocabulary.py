@@ -158,3 +158,36 @@ def test_computer_account_takes_identity_by_guid_and_sid(lab, admin, computers, 
     # check mode changed nothing: the computer is still enabled
     uac = int(read(admin, host['dn'], ['userAccountControl'])['userAccountControl'][0])
     assert not uac & 2
+
+
+def test_name_server_principals_resolve_through_the_global_catalog(lab, admin, ou, computers, run_module):
+    """{name, server} as microsoft.ad takes it, looked up in the DC's global catalog (3269, measured on Samba: the
+    lab forest's one domain stands in for another domain of the forest). The grant really works: the computer
+    reads the managed password, bound as itself."""
+    host = computers.create(uid('VG')[:12].upper())
+    name = uid('vg')
+    dn = 'CN=%s,%s' % (name, ou)
+    base = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name)
+    for server in ('gmsalab.test', 'dc1.gmsalab.test'):
+        r = run_module('gmsa', dict(base, allowed_to_retrieve_password=dict(set=[dict(name=host['sam'], server=server)])))
+        assert not r.get('failed'), r
+    assert computers.managed_password(host, dn), 'the computer cannot retrieve the password'
+    # the grant is the computer's SID, as an independent read of the descriptor shows
+    sd = read(admin, dn, ['msDS-GroupMSAMembership'])['msDS-GroupMSAMembership'][0]
+    assert host['sid'] in sid_text_all(bytes(sd))
+    # a server that is no domain of the forest, and a name the global catalog does not hold: refused, nothing written
+    for principal, message in ((dict(name=host['sam'], server='other.example'), "server 'other.example' is neither"),
+                               (dict(name='NoSuchHost$', server='gmsalab.test'), 'no principal NoSuchHost$ in '
+                                                                               'gmsalab.test')):
+        r = run_module('gmsa', dict(base, allowed_to_retrieve_password=dict(set=[principal])))
+        assert r.get('failed') and message in r['msg'] and 'Nothing was changed' in r['msg'], r
+    assert computers.managed_password(host, dn)
+
+
+def sid_text_all(blob):
+    """Every SID-shaped run of bytes in a security descriptor (revision 1, up to 15 sub-authorities), as text."""
+    out = set()
+    for i in range(len(blob) - 8):
+        if blob[i] == 1 and 1 <= blob[i + 1] <= 15 and i + 8 + 4 * blob[i + 1] <= len(blob):
+            out.add(sid_text(blob[i:i + 8 + 4 * blob[i + 1]]))
+    return out

@@ -67,3 +67,15 @@ def test_plan_attributes_set_add_remove():
     assert after == {'info': ['x'], 'telephoneNumber': [], 'otherTelephone': ['2', '3']} and before == cur
     created, _b, _a = g.plan_attributes(actions, {}, creating=True)
     assert created == {'info': ['x'], 'otherTelephone': ['2', '3']}
+
+
+def test_forest_principal_domain_takes_the_domain_or_a_dc_name_longest_suffix_first():
+    from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
+    domains = [dict(dn='DC=contoso,DC=com', dns='contoso.com'), dict(dn='DC=eu,DC=contoso,DC=com', dns='eu.contoso.com')]
+    assert pr.forest_principal_domain('contoso.com', domains)['dn'] == 'DC=contoso,DC=com'
+    assert pr.forest_principal_domain('dc3.eu.contoso.com', domains)['dn'] == 'DC=eu,DC=contoso,DC=com'
+    assert pr.forest_principal_domain('EU.CONTOSO.COM.', domains)['dn'] == 'DC=eu,DC=contoso,DC=com'
+    with pytest.raises(pr.PrincipalError, match="'fabrikam.com' is neither a domain of this forest"):
+        pr.forest_principal_domain('fabrikam.com', domains)
+    with pytest.raises(pr.PrincipalError, match='single form of gmsa only'):
+        pr.classify(dict(name='web', server='eu.contoso.com'))
