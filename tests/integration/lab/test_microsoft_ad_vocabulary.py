@@ -115,8 +115,8 @@ def test_attributes_add_remove_set_other_ldap_attributes(lab, admin, ou, run_mod
     name = uid('va')
     base = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name)
     # set at create, in the same add request
-    r = run_module('gmsa', dict(base, attributes=dict(set=dict(telephoneNumber='+1 555 0100',
-                                                                  otherTelephone=['+1 555 0101', '+1 555 0102']))))
+    phones = dict(telephoneNumber='+1 555 0100', otherTelephone=['+1 555 0101', '+1 555 0102'])
+    r = run_module('gmsa', dict(base, attributes=dict(set=phones)))
     assert not r.get('failed') and r['changed'], dict(r)
     dn = 'CN=%s,%s' % (name, ou)
     raw = read(admin, dn, ['telephoneNumber', 'otherTelephone'])
@@ -139,8 +139,8 @@ def test_attributes_add_remove_set_other_ldap_attributes(lab, admin, ou, run_mod
 def test_attributes_refuses_what_the_module_manages_before_any_write(lab, admin, ou, run_module):
     name = uid('vm')
     base = dict(name=name, path=ou, dns_hostname='%s.gmsalab.test' % name)
-    for attrs, message in ((dict(set=dict(servicePrincipalName='http/x')), "servicePrincipalName is managed by this "
-                                                                            "module's own option spn"),
+    spn_message = "servicePrincipalName is managed by this module's own option spn"
+    for attrs, message in ((dict(set=dict(servicePrincipalName='http/x')), spn_message),
                            (dict(add=dict(userPrincipalName='a@b')), "own option upn"),
                            (dict(set=dict(nTSecurityDescriptor='x')), 'kept by the directory or by this module'),
                            (dict(set=dict(msDS_Bad='x')), 'is not an LDAP attribute name')):
@@ -177,8 +177,7 @@ def test_name_server_principals_resolve_through_the_global_catalog(lab, admin, o
     assert host['sid'] in sid_text_all(bytes(sd))
     # a server that is no domain of the forest, and a name the global catalog does not hold: refused, nothing written
     for principal, message in ((dict(name=host['sam'], server='other.example'), "server 'other.example' is neither"),
-                               (dict(name='NoSuchHost$', server='gmsalab.test'), 'no principal NoSuchHost$ in '
-                                                                               'gmsalab.test')):
+                               (dict(name='NoSuchHost$', server='gmsalab.test'), 'no principal NoSuchHost$ in gmsalab')):
         r = run_module('gmsa', dict(base, allowed_to_retrieve_password=dict(set=[principal])))
         assert r.get('failed') and message in r['msg'] and 'Nothing was changed' in r['msg'], r
     assert computers.managed_password(host, dn)
