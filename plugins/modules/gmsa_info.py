@@ -52,7 +52,7 @@ options:
       - One more paged search (the containers' descriptors), over O(path).
     type: bool
     default: false
-    version_added: 0.3.0
+    version_added: 1.0.0
 seealso:
   - module: gmsa.farm.gmsa
 '''
@@ -166,7 +166,7 @@ accounts:
       type: list
       elements: str
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
     effective_retrievers:
       description:
         - sAMAccountNames of the security principals (computers, users, managed service accounts) that can
@@ -249,7 +249,7 @@ accounts:
       type: list
       elements: str
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
     grant_changers:
       description:
         - Who can change who retrieves the password - one write away from it. The trustees of the account's own
@@ -259,7 +259,7 @@ accounts:
       type: list
       elements: dict
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
       contains:
         name:
           description: The trustee's sAMAccountName (or its SID when it does not resolve; well-known names for
@@ -277,14 +277,14 @@ accounts:
         RV(accounts[].grant_changers) is empty because it is unknown, not because nobody can change the grant.
       type: bool
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
     grant_changers_effective:
       description: The users, computers and managed accounts among RV(accounts[].grant_changers), groups expanded
         as for RV(accounts[].effective_retrievers).
       type: list
       elements: str
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
     membership_changers:
       description: For each allowed group, who can change its members (owner, change permissions, take
         ownership, full control, write all properties, write property on C(member) or the Membership property
@@ -292,7 +292,7 @@ accounts:
       type: list
       elements: dict
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
       contains:
         group:
           description: The allowed group's sAMAccountName.
@@ -310,7 +310,7 @@ dmsa_creators:
   returned: when O(dmsa_creators=true)
   type: list
   elements: dict
-  version_added: 0.3.0
+  version_added: 1.0.0
   contains:
     container:
       description: DN of the OU or container.

@@ -125,13 +125,13 @@ accounts_using_key:
   type: list
   elements: str
   sample: []
-  version_added: 0.3.0
+  version_added: 1.0.0
 unreadable_keys:
   description: Ids of the keys this account sees only by name (it may not read their attributes).
   returned: when O(match_by=any) refuses to create a key beside keys it cannot read
   type: list
   elements: str
-  version_added: 0.3.0
+  version_added: 1.0.0
 configured_parameters:
   description: The KDS configuration attributes (Set-KdsConfiguration) a new key took from the forest instead of
     Windows' defaults; empty when the forest sets none.

@@ -13,7 +13,7 @@ description:
     start time, when DCs start using it and whether they do now. Also names the key DCs use now.
   - The descriptor Windows gives a key lets only Enterprise Admins, the forest root domain's Domain Admins and
     SYSTEM read it. Another account (an OU-delegated admin, a child domain's Domain Admins) sees such a key only
-    by its name; the module lists it with RV(keys[].readable=false), warns which right is missing and returns
+    by its name; the module lists it with RV(kds_root_keys[].readable=false), warns which right is missing and returns
     RV(usable=null) when no key it can read is usable, never an empty list or "no key".
   - Never reads or returns key material (C(msKds-RootKeyData)).
 author:
@@ -56,11 +56,11 @@ kds_root_keys:
       returned: always
     readable:
       description:
-        - Whether this account may read the key's attributes. When V(false), only RV(keys[].key_id) and
-          RV(keys[].distinguished_name) are known and the other values are null.
+        - Whether this account may read the key's attributes. When V(false), only RV(kds_root_keys[].key_id) and
+          RV(kds_root_keys[].distinguished_name) are known and the other values are null.
       type: bool
       returned: always
-      version_added: 0.3.0
+      version_added: 1.0.0
     creation_time:
       description: Creation time, C(msKds-CreateTime) (ISO 8601, UTC); C(Get-KdsRootKey)'s CreationTime.
       type: str
@@ -132,7 +132,7 @@ unreadable_keys:
   type: list
   elements: str
   sample: []
-  version_added: 0.3.0
+  version_added: 1.0.0
 active_key_id:
   description: The key DCs use now (latest created among usable ones), or null.
   returned: success

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: ou_delegation
 short_description: Delegate on an OU exactly the rights a farm's directory tasks need (least privilege)
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Writes, on the DACL of one OU, the explicit access control entries that let a user or group run this
     collection's directory tasks there without being Domain Admins, and nothing more. Run it once as an account
