@@ -21,7 +21,6 @@ step "lab DC" bash tests/lab/dc.sh up
 step "pytest (unit + integration against the lab DC)" \
   python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile tests/unit tests/integration/lab "$@"
 step "ansible-test sanity" bash tests/sanity/run.sh
-step "Unit tests on each ansible-core line from 2.16 to the newest (tests/matrix)" bash tests/matrix/run.sh unit
 step "ansible-lint (production profile)" ansible-lint --profile production --offline -q
 molecule_directory() {
   local log rc=0
