@@ -45,7 +45,7 @@ grep -qF "vendor/$tarball" "$work/cctx/_build/requirements.yml" || fail "the con
 # the builder stage: the context's introspect.py over the installed collections
 python "$work/cctx/_build/scripts/introspect.py" introspect --sanitize \
   --write-pip="$work/pip.txt" --write-bindep="$work/bindep.txt" "$work/usr/share/ansible/collections" >/dev/null
-for want in 'ldap3>=2.9.1,<3' 'gssapi>=1.8' 'winacl>=0.1.9' 'pywinrm[kerberos,credssp]>=0.5.0' 'pypsrp>=0.8' 'krb5>=0.5'; do
+for want in 'ldap3>=2.9.1,<3' 'gssapi>=1.8' 'winacl>=0.1.9' 'pywinrm[kerberos,credssp]>=0.5.0' 'pypsrp>=0.8'; do
   grep -qF "$want" "$work/pip.txt" || fail "the consumer EE lacks gmsa.farm's Python requirement '$want': $(cat "$work/pip.txt")"
 done
 for want in 'krb5-devel' 'krb5-workstation' 'gcc'; do
