@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: credential_spec
 short_description: Build the credential spec that lets Windows containers run as a gMSA, from LDAP alone
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Builds the credential spec document Docker (C(--security-opt credentialspec=file://...)), Kubernetes (a
     C(GMSACredentialSpec) resource) and Amazon ECS take to run a Windows container as a group managed service

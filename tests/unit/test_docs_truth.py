@@ -20,7 +20,7 @@ def test_connection_guide_names_every_module_of_the_action_group():
     text = re.sub(r'\s+', ' ', read('docs', 'docsite', 'rst', 'guide_connection.rst'))
     intro = text[:text.index('Give them once')]
     named = re.findall(r'``([a-z_]+)``', intro)
-    modules = [n for n in named if n in group or n.startswith(('gmsa', 'kds', 'domain', 'host', 'computer', 'ou_', 'service'))]
+    modules = [n for n in named if n in group or n.startswith(('gmsa', 'kds', 'domain', 'host', 'computer', 'ou_', 'service', 'credential'))]
     assert sorted(modules) == sorted(group)
     assert 'the %s of the ``gmsa.farm.ldap`` action group' % {8: 'eight', 9: 'nine', 10: 'ten'}.get(len(group), len(group)) in intro
 
