@@ -139,6 +139,22 @@ def test_unreachable_first_server_then_working_second(run_module, lab):
                                                       lab['GMSA_DOMAIN_SERVER']]))
     assert not r.failed, r
     assert r['dc_dns_hostname'].lower() == lab['GMSA_LAB_DC_FQDN']
+    # the DCs that did not answer are named (a dead first DC makes every task slower until it is fixed)
+    assert r.warning_texts == ['Connected to %s after 2 domain controllers did not answer: %s:1 (ldaps): connection '
+                             'refused; nonexistent.invalid:636 (ldaps): name does not resolve'
+                             % (lab['GMSA_DOMAIN_SERVER'], lab['GMSA_LAB_IP'])], r
+
+
+def test_starttls_server_url_with_the_lab_env_file_port(run_module, lab, monkeypatch):
+    """The connection guide's StartTLS form after `. .lab/lab.env` (GMSA_DOMAIN_PORT=636): ldap:// means 389."""
+    monkeypatch.setenv('GMSA_DOMAIN_PORT', '636')
+    r = run_module('domain_info', dict(domain_server='ldap://%s' % lab['GMSA_DOMAIN_SERVER']))
+    assert not r.failed, r
+    assert not r.warning_texts
+    # StartTLS named with the LDAPS port: refused before connecting, naming the port and the mode
+    r = run_module('domain_info', dict(domain_tls='starttls'))
+    assert r.failed and r['msg'].startswith("domain_server '%s': StartTLS on port 636 (from domain_port (or "
+                                            "GMSA_DOMAIN_PORT)), which is the LDAPS port" % lab['GMSA_DOMAIN_SERVER'])
 
 
 def test_all_servers_unreachable(run_module, lab):
