@@ -290,8 +290,36 @@ def handle_missing(module, params, missing, warnings):
         raise ModuleFailure('; '.join(problems) + '. Nothing was changed.')
 
 
-def kds_keys(directory):
-    """Every KDS root key of the forest as this account sees it (one search; unreadable keys included)."""
+PENDING = ' (not in the directory yet)'
+
+
+def show_pending(params, missing, after, check_mode):
+    """Check mode: principals a task would grant that do not exist yet (the farm's host group an earlier task of
+    the run creates) are shown in the diff's after, marked, so a reviewer sees the grant the real run makes."""
+    if not check_mode:
+        return after
+    after = dict(after)
+    for opt in ('allowed_to_retrieve_password', 'delegates'):
+        action = params.get(opt) or {}
+        if (action.get('lookup_failure_action') or 'fail') != 'fail':
+            continue
+        pending = [v for lst in ('set', 'add') for v in action.get(lst) or [] if v in missing]
+        if pending and isinstance(after.get(opt), list):
+            after[opt] = sorted(after[opt] + [v + PENDING for v in pending if v + PENDING not in after[opt]],
+                                key=str.lower)
+    return after
+
+
+def check_kds(directory):
+    """Fail early when the forest has no usable KDS root key (Windows: NTE_NO_KEY at the add).
+
+    Keys are visible to every account, but their (confidential) attributes only to admins; when this bind cannot
+    read them the check is inconclusive and the DC's own refusal of the add is translated instead.
+    """
+    entries = directory.search(kds.container_dn(directory.configuration_nc), '(objectClass=msKds-ProvRootKey)',
+                               kds.ATTRIBUTES, scope='one')
+    if any(not e['attributes'].get('msKds-UseStartTime') for e in entries):
+        return
     now = datetime.datetime.now(datetime.timezone.utc)
     return [kds.describe_key(e, now) for e in kds.search_keys(directory)]
 
@@ -494,7 +522,7 @@ def attempt(module, directory, reads=None):
                     for k, v in resolved.items()],
         unresolved_sids=sorted(set(unresolved_sids)),
         requests=[w.describe() for w in writes],
-        diff=dict(before=plan['before'], after=plan['after']),
+        diff=dict(before=plan['before'], after=show_pending(p, missing, plan['after'], module.check_mode)),
     )
     return result
 

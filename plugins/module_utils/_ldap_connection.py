@@ -235,6 +235,14 @@ class Directory(object):
             raise DirectoryError('domain_auth=kerberos needs the Python library gssapi (pip install gssapi; it '
                                  'builds against MIT krb5: apt-get install libkrb5-dev): %s' % e)
         p = self.params
+        if '\\' in (p.get('domain_username') or ''):
+            # GSSAPI reads a backslash as an escape: GMSALAB\Administrator would become GMSALABAdministrator@...
+            host = _split_server(p['domain_server'][0], None)[1] if p.get('domain_server') else ''
+            realm = host.split('.', 1)[1].upper() if '.' in host else 'EXAMPLE.COM'
+            raise DirectoryError('domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the '
+                                 'principal, user@REALM (here probably %s@%s - usually the user\'s UPN), or use '
+                                 'domain_auth=simple' % (p['domain_username'], p['domain_username'].split('\\', 1)[1],
+                                                         realm))
         user = canonical_principal(p.get('domain_username'))
         self._krb5_config_for(user)
         try:

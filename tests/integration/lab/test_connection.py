@@ -21,6 +21,7 @@ def test_simple_bind_over_ldaps(run_module, lab):
                                delegated_managed_service_account=False)
     assert r['domain_sid'].startswith('S-1-5-21-')
     assert '1.2.840.113556.1.4.319' in r['supported_controls']  # paged results
+    assert len(set(r['supported_controls'])) == len(r['supported_controls'])   # Samba lists some twice
 
 
 def test_simple_bind_over_starttls(run_module, lab):
@@ -38,6 +39,17 @@ def test_kerberos_with_password_over_ldaps(run_module, lab):
     r = run_module('domain_info', dict(domain_auth='kerberos'))
     assert not r.failed, r
     assert r['dns_domain'] == lab['GMSA_LAB_REALM'].lower()
+
+
+def test_kerberos_refuses_a_domain_backslash_user_naming_the_principal_to_give(run_module, lab):
+    user = '%s\\Administrator' % lab['GMSA_LAB_NETBIOS']
+    r = run_module('domain_info', dict(domain_auth='kerberos', domain_username=user))
+    assert r.failed and r['msg'] == (
+        "domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the principal, user@REALM "
+        "(here probably Administrator@%s - usually the user's UPN), or use domain_auth=simple"
+        % (user, lab['GMSA_LAB_REALM']))
+    r = run_module('domain_info', dict(domain_username=user))     # a simple bind takes it
+    assert not r.failed, r
 
 
 def test_kerberos_with_password_over_starttls(run_module):
