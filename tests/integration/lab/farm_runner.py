@@ -48,6 +48,7 @@ class Farm(object):
                         ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
         self.helper(['ensure'] + self.hosts)
         self.users = []
+        self.others = []      # other gMSAs a test creates (deleted by cleanup)
 
     def helper(self, args):
         p = subprocess.run([sys.executable, LAB_HOSTS] + args, capture_output=True, text=True, env=self.env,
@@ -124,7 +125,8 @@ class Farm(object):
         self.helper(['delete'] + self.hosts)
         for dn in self.users:
             self.admin.delete(dn)
-        for sam in (self.account + '$', self.account[:13] + '-2$', 'mg' + self.account[2:] + '$', self.group):
+        for sam in [self.account + '$', self.account[:13] + '-2$', 'mg' + self.account[2:] + '$', self.group] + [
+                o + '$' for o in self.others]:
             e = self.read(sam, ['1.1'])
             if e:
                 self.admin.delete(e['dn'])

@@ -42,7 +42,7 @@ def twice(farm, playbook, members, extra=None, **kw):
     return first
 
 
-def test_farm_lifecycle_every_step_twice_the_rerun_clean(farm):
+def test_farm_lifecycle_every_step_twice_the_rerun_clean(farm, run_module):
     h1, h2, h3 = farm.hosts
     # deploy with two members
     out = twice(farm, 'deploy_farm', [h1, h2])
@@ -97,7 +97,13 @@ def test_farm_lifecycle_every_step_twice_the_rerun_clean(farm):
     out = farm.run('decommission_farm', [h2], expect_ok=False)
     assert 'Confirm with -e gmsa_farm_confirm_decommission=%s' % farm.desc['name'] in out
     assert farm.account_state(new)['enabled'] is True
-    twice(farm, 'decommission_farm', [h2], dict(gmsa_farm_confirm_decommission=farm.desc['name']))
+    # another team's gMSA granted to the farm's host group: decommissioning says it cuts that one off too
+    other = 'ot' + farm.account[2:]
+    farm.others.append(other)
+    assert not run_module('gmsa', dict(name=other, dns_hostname='%s.gmsalab.test' % other,
+                                       allowed_to_retrieve_password=dict(set=[farm.group]))).failed
+    out = twice(farm, 'decommission_farm', [h2], dict(gmsa_farm_confirm_decommission=farm.desc['name']))
+    assert 'Also granted to %s, outside this farm: %s.' % (farm.group, other) in ' '.join(out.split()), out[-3000:]
     assert farm.account_state(new) == dict(enabled=False, spn=['http/%s.gmsalab.test' % farm.account],
                                            has_membership=False)
     assert farm.group_members() == []
