@@ -153,8 +153,8 @@ def test_unreachable_first_server_then_working_second(run_module, lab):
     assert r['dc_dns_hostname'].lower() == lab['GMSA_LAB_DC_FQDN']
     # the DCs that did not answer are named (a dead first DC makes every task slower until it is fixed)
     assert r.warning_texts == ['Connected to %s after 2 domain controllers did not answer: %s:1 (ldaps): connection '
-                             'refused; nonexistent.invalid:636 (ldaps): name does not resolve'
-                             % (lab['GMSA_DOMAIN_SERVER'], lab['GMSA_LAB_IP'])], r
+                               'refused; nonexistent.invalid:636 (ldaps): name does not resolve'
+                               % (lab['GMSA_DOMAIN_SERVER'], lab['GMSA_LAB_IP'])], r
 
 
 def test_starttls_server_url_with_the_lab_env_file_port(run_module, lab, monkeypatch):

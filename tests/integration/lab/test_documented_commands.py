@@ -115,9 +115,8 @@ DECISIONS = [
     ('docs/docsite/rst/guide_estate.rst', '# estate.yml', ('run', 'vars_file')),
     ('docs/docsite/rst/guide_estate.rst', '- hosts: localhost', ('run', 'play_file')),
     ('docs/docsite/rst/guide_estate.rst', 'ansible-playbook', ('run', 'shell_check')),
-    ('docs/docsite/rst/guide_security.rst', 'restrict_descriptors', ('skip', 'writes the KDS keys of the lab DC '
-                                                                      'every test shares: test_kds_root_key.py runs '
-                                                                      'it on the KDS lab DC')),
+    ('docs/docsite/rst/guide_security.rst', 'restrict_descriptors',
+     ('skip', 'writes the KDS keys of the lab DC every test shares: test_kds_root_key.py runs it on the KDS lab DC')),
     ('docs/docsite/rst/guide_awx.rst', 'ansible-builder build', ('skip', 'the build runs in test_built_collection.py; '
                                                                  'ansible-builder needs a container runtime (the '
                                                                  'suite runs ansible-builder create)')),
