@@ -119,3 +119,15 @@ def test_deploy_farm_refuses_when_a_member_to_configure_does_not_answer(farm):
                             expect_ok=False).split())
     assert 'web01 did not answer' in out and 'Nothing was changed' in out
     assert farm.samba_tool('group', 'listmembers', farm.group) == members
+
+
+def test_compromised_host_rollover_cuts_off_first_then_refuses_the_rollover_when_a_member_does_not_answer(farm):
+    """The cut-off never waits for the other members; the new generation is only made once they all answer."""
+    _h1, h2, _h3 = farm.hosts
+    out = ' '.join(farm.run('compromised_host', farm.hosts[:2] + ['web01'], host_vars=dict(web01=SILENT_WINDOWS_HOST),
+                            extra=dict(gmsa_farm_compromised_host=h2, gmsa_farm_rollover=True),
+                            expect_ok=False).split())
+    assert 'web01 did not answer (see above): no new generation was created' in out, out[-3000:]
+    assert computer_state(farm, h2)['userAccountControl'] == '4098'     # disabled at once
+    assert h2.upper() + '$' not in farm.samba_tool('group', 'listmembers', farm.group).upper().split()
+    assert not gmsa_exists(farm, farm.account[:13] + '-2')
