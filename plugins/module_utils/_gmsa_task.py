@@ -310,16 +310,8 @@ def show_pending(params, missing, after, check_mode):
     return after
 
 
-def check_kds(directory):
-    """Fail early when the forest has no usable KDS root key (Windows: NTE_NO_KEY at the add).
-
-    Keys are visible to every account, but their (confidential) attributes only to admins; when this bind cannot
-    read them the check is inconclusive and the DC's own refusal of the add is translated instead.
-    """
-    entries = directory.search(kds.container_dn(directory.configuration_nc), '(objectClass=msKds-ProvRootKey)',
-                               kds.ATTRIBUTES, scope='one')
-    if any(not e['attributes'].get('msKds-UseStartTime') for e in entries):
-        return
+def kds_keys(directory):
+    """Every KDS root key of the forest as this account sees it (one search; unreadable keys included)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     return [kds.describe_key(e, now) for e in kds.search_keys(directory)]
 

@@ -137,6 +137,21 @@ restricted:
   returned: when O(restrict_descriptors=true)
   type: list
   elements: str
+accounts_using_key:
+  description:
+    - DNs of the gMSAs of the connected domain whose current password (C(msDS-ManagedPasswordId)) derives from
+      the key being deleted; a warning names them. Other domains of the forest are not searched.
+  returned: when O(state=absent) finds the key
+  type: list
+  elements: str
+  sample: []
+  version_added: 0.3.0
+unreadable_keys:
+  description: Ids of the keys this account sees only by name (it may not read their attributes).
+  returned: when O(match_by=any) refuses to create a key beside keys it cannot read
+  type: list
+  elements: str
+  version_added: 0.3.0
 configured_parameters:
   description: The KDS configuration attributes (Set-KdsConfiguration) a new key took from the forest instead of
     Windows' defaults; empty when the forest sets none.
@@ -228,9 +243,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_RE
 
 def read_keys(directory, now, with_dacl=False):
     container = kds.container_dn(directory.configuration_nc)
-    entries = directory.search(container, '(objectClass=msKds-ProvRootKey)',
-                               kds.ATTRIBUTES + (['nTSecurityDescriptor'] if with_dacl else []), scope='one',
-                               controls=dacl_control() if with_dacl else None)
+    entries = kds.search_keys(directory, kds.ATTRIBUTES + (['nTSecurityDescriptor'] if with_dacl else []),
+                              controls=dacl_control() if with_dacl else None)
     keys = []
     for e in entries:
         key = kds.describe_key(e, now)
@@ -405,6 +419,8 @@ def core(module, directory):
         if dacl_before:
             result['diff'] = dict(before=dict(result['diff']['before'], descriptors=dacl_before),
                                   after=dict(result['diff']['after'], descriptors=dacl_after))
+    for w in warnings:
+        module.warn(w)
     result.update(key_id=chosen['key_id'], created=chosen['created'], effective=chosen['effective'],
                   usable_at=chosen['usable_at'], usable=chosen['usable'],
                   keys=[kds.public(k) for k in keys])

@@ -12,7 +12,7 @@ import uuid
 
 import yaml
 
-from conftest import samba_tool
+from conftest import delete_tree, samba_tool
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 LAB_HOSTS = os.path.join(REPO, 'tests', 'lab', 'lab_hosts.py')
@@ -32,9 +32,16 @@ def recap(out, host='localhost'):
 
 
 class Farm(object):
-    def __init__(self, lab, admin, tmp_path):
+    """With ``delegated`` (tests/conftest.py) the playbooks run as that least-privilege identity: the farm's
+    accounts, host group and member computers live in an OU inside the delegated one; Administrator only prepares
+    and verifies. Without it, everything runs as Administrator in the default containers."""
+
+    def __init__(self, lab, admin, tmp_path, delegated=None):
         self.lab, self.admin, self.tmp = lab, admin, tmp_path
+        self.delegated = delegated or dict(upn=lab['GMSA_DOMAIN_USERNAME'], password=lab['GMSA_DOMAIN_PASSWORD'],
+                                           name='Administrator')
         tag = uuid.uuid4().hex[:6]
+        self.ou = 'OU=farm-%s,%s' % (tag, delegated['ou']) if delegated else None
         self.hosts = ['f%sh%d' % (tag, i) for i in range(1, 4)]
         self.account = 'tf%s' % tag
         self.group = 'TF%sHosts' % tag
@@ -42,10 +49,16 @@ class Farm(object):
                          accounts=[dict(name=self.account, dns_hostname='%s.gmsalab.test' % self.account,
                                         spn=['http/%s.gmsalab.test' % self.account])],
                          identities=[], profile='none', fallback_account='LocalSystem')
+        if self.ou:
+            self.desc['host_group']['path'] = self.desc['accounts'][0]['path'] = self.ou
         self.env = dict(os.environ)
         self.env.update(dict((k, v) for k, v in lab.items() if k.startswith(('GMSA_', 'KRB5')) and isinstance(v, str)))
         self.env.update(ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'),
                         ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'), ANSIBLE_NOCOLOR='1')
+        if self.ou:
+            self.env['GMSA_LAB_HOSTS_OU'] = self.ou
+        self.env_delegated = dict(self.env, GMSA_DOMAIN_USERNAME=self.delegated['upn'],
+                                  GMSA_DOMAIN_PASSWORD=self.delegated['password'])
         self.helper(['ensure'] + self.hosts)
         self.users = []
         self.others = []      # other gMSAs a test creates (deleted by cleanup)
@@ -60,7 +73,7 @@ class Farm(object):
         return self.helper(['verify', account or self.account] + self.hosts)
 
     def run(self, playbook, members, extra=None, expect_ok=True, check=False, member_vars=None, host_vars=None,
-            groups=None, args=()):
+            groups=None, args=(), as_admin=False):
         """ansible-playbook gmsa.farm.<playbook> with the members in the farm's inventory group (directory-only
         unless member_vars/host_vars say otherwise); ``groups`` replaces the inventory's groups entirely."""
         children = groups if groups is not None else dict(
@@ -81,14 +94,15 @@ class Farm(object):
             extra_args = list(extra)     # -e forms exactly as a user types them
         p = subprocess.run(['ansible-playbook', '-i', str(path)] + extra_args + ['gmsa.farm.%s' % playbook]
                            + (['--check', '--diff'] if check else []) + list(args),
-                           capture_output=True, text=True, env=dict(self.env, PWD=str(self.tmp)), check=False,
-                           cwd=str(self.tmp))   # run from a shell in the temporary directory
+                           capture_output=True, text=True, check=False, cwd=str(self.tmp),
+                           # run from a shell in the temporary directory
+                           env=dict(self.env if as_admin else self.env_delegated, PWD=str(self.tmp)))
         out = p.stdout + p.stderr
         if expect_ok:
             assert p.returncode == 0, out[-4000:]
         else:
             assert p.returncode != 0, out[-4000:]
-        assert self.lab['GMSA_DOMAIN_PASSWORD'] not in out
+        assert self.lab['GMSA_DOMAIN_PASSWORD'] not in out and self.delegated['password'] not in out
         return out
 
     def read(self, sam, attrs):
@@ -130,3 +144,5 @@ class Farm(object):
             e = self.read(sam, ['1.1'])
             if e:
                 self.admin.delete(e['dn'])
+        if self.ou:
+            delete_tree(self.admin, self.ou)

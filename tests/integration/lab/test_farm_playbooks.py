@@ -52,17 +52,24 @@ def test_farm_lifecycle_every_step_twice_the_rerun_clean(farm, run_module):
                                                     has_membership=True)
     assert farm.can_retrieve() == {h1: True, h2: True, h3: False}
 
-    # add a member, the list typed as users type it (-e name=[host])
+    # add a member: check mode first (it changes nothing), then for real, the list typed as users type it
+    out = farm.run('add_member', [h1, h2, h3], dict(gmsa_farm_new_members=[h3]), check=True)
+    assert 'changed=0' not in out.split('PLAY RECAP')[-1] and farm.group_members() == [h1, h2]
     twice(farm, 'add_member', [h1, h2, h3], ['-e', 'gmsa_farm_new_members=[%s]' % h3])
     assert farm.group_members() == [h1, h2, h3]
     assert farm.can_retrieve() == {h1: True, h2: True, h3: True}
 
     # remove a member: it can no longer retrieve the password
+    farm.run('remove_member', [h1, h2, h3], dict(gmsa_farm_leaving_members=[h2]), check=True)
+    assert farm.group_members() == [h1, h2, h3]
     twice(farm, 'remove_member', [h1, h2, h3], ['-e', 'gmsa_farm_leaving_members=%s' % h2])
     assert farm.group_members() == [h1, h3]
     assert farm.can_retrieve() == {h1: True, h2: False, h3: True}
 
     # compromised host, no rollover: cut off in the directory at once; the rerun resets no password again
+    farm.run('compromised_host', [h1, h3], dict(gmsa_farm_compromised_host=h3), check=True)
+    assert farm.group_members() == [h1, h3] and farm.can_retrieve()[h3] is True
+    assert not int(farm.read(h3 + '$', ['userAccountControl'])['attributes']['userAccountControl'][0]) & 2
     out = twice(farm, 'compromised_host', [h1, h3], dict(gmsa_farm_compromised_host=h3))
     assert farm.group_members() == [h1]
     assert farm.can_retrieve() == {h1: True, h2: False, h3: False}
@@ -140,8 +147,15 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
         assert '## Who can change who retrieves' in md
         row = [line for line in md.splitlines() if line.startswith('| `%s$` |' % farm.account)][-1]
         assert 'Account Operators' in row and farm.group in row and farm.delegated['name'] in row, row
+        # who can change who retrieves: the account's descriptor (Account Operators by the class's default) and
+        # the host group's (the delegated identity that created it, with full control)
+        assert '## Who can change who retrieves' in md
+        row = [line for line in md.splitlines() if line.startswith('| `%s$` |' % farm.account)][-1]
+        assert 'Account Operators' in row and farm.group in row and farm.delegated['name'] in row, row
         html = (tmp_path / 'r' / 'gmsa-audit.html').read_text()
         assert 'class="priv"' in html and '(privileged)' in html
+        assert '<h2>Who can change who retrieves</h2>' in html and 'can change who retrieves: ' in html
+        assert archived['accounts'][0]['grant_changers'], 'the JSON report carries them too'
         # a rerun on the unchanged directory keeps the reports (and the JSON's timestamp) as they are
         again = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'r')),
                          member_vars=dict(gmsa_farm_host_candidates=[cand]))

@@ -8,9 +8,10 @@ from farm_runner import SILENT_WINDOWS_HOST, Farm
 
 
 @pytest.fixture(scope='module')
-def farm(lab, admin, tmp_path_factory):
-    """One farm deployed once for every refusal below (h1, h2 directory-only members; h3 outside the farm)."""
-    f = Farm(lab, admin, tmp_path_factory.mktemp('preflight'))
+def farm(lab, admin, tmp_path_factory, delegated):
+    """One farm deployed once for every refusal below (h1, h2 directory-only members; h3 outside the farm), the
+    playbooks run as the delegated identity."""
+    f = Farm(lab, admin, tmp_path_factory.mktemp('preflight'), delegated)
     f.run('deploy_farm', f.hosts[:2])
     yield f
     f.cleanup()

@@ -114,3 +114,47 @@ def test_endpoint_refuses_the_other_modes_port_naming_both(entry, tls, port, tex
     with pytest.raises(lc.DirectoryError) as e:
         lc.endpoint(entry, tls, port)
     assert text in e.value.msg
+
+
+# msDS-ManagedPasswordId of a gMSA read from the lab DC (Samba 4.22), created under key 42516203-baa3-8753-...
+LAB_PASSWORD_ID = bytes.fromhex(
+    '010000004b44534b020000006c010000130000000600000003625142a3ba538756b970db0ef735b9000000001a0000001a000000'
+    '67006d00730061006c00610062002e007400650073007400000067006d00730061006c00610062002e0074006500730074000000')
+
+
+def test_password_id_names_the_root_key_the_account_derives_from():
+    assert kds.password_id_root_key(LAB_PASSWORD_ID) == '42516203-baa3-8753-56b9-70db0ef735b9'
+    assert kds.password_id_root_key(b'\x01\x00\x00\x00XXXX' + bytes(40)) is None
+    assert kds.password_id_root_key(None) is None
+    entries = [dict(dn='CN=a', raw={'msDS-ManagedPasswordId': [LAB_PASSWORD_ID]}), dict(dn='CN=b', raw={})]
+    assert kds.accounts_using_key(entries, '42516203-baa3-8753-56b9-70db0ef735b9') == ['CN=a']
+    assert kds.accounts_using_key(entries, '00000000-0000-0000-0000-000000000000') == []
+
+
+def test_a_key_seen_only_by_its_dn_is_unreadable_not_absent():
+    dn = 'CN=42516203-baa3-8753-56b9-70db0ef735b9,CN=Master Root Keys,CN=x'
+    k = kds.describe_key(dict(dn=dn, attributes={'cn': [], 'msKds-UseStartTime': []}), NOW)
+    assert k['readable'] is False and k['usable'] is None and k['key_id'] == '42516203-baa3-8753-56b9-70db0ef735b9'
+    assert kds.active_key([k]) is None and kds.choose_existing([k], 'any') is None
+    text = kds.unreadable_warning([k], 'op@EXAMPLE.COM')
+    assert text.startswith('1 KDS root key exists that op@EXAMPLE.COM cannot read (42516203-')
+    assert 'Read Property' in text
+    assert kds.unreadable_warning([_key('00000000-0000-0000-0000-000000000001', 0, -20)], 'x') is None
+
+
+def test_new_key_descriptor_protects_the_dacl_only():
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    data = kds.key_security_descriptor('S-1-5-21-1-2-3')
+    control = int.from_bytes(data[2:4], 'little')
+    assert control & 0x1000 and not control & 0x2000 and control & 0x0004
+    assert SECURITY_DESCRIPTOR.from_bytes(data).Sacl is None
+
+
+def test_a_bind_user_of_another_domain_does_not_take_these_dcs_for_its_kdcs():
+    from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import kdcs_for_realm
+    assert kdcs_for_realm('CORP.TEST', ['dc1.corp.test', 'dc2.corp.test', 'dc1.corp.test']) == [
+        'dc1.corp.test', 'dc2.corp.test']
+    # an Enterprise Admin of the forest root binding to a child domain's DC: the child's DC is not its KDC
+    assert kdcs_for_realm('CORP.TEST', ['dc1.child.corp.test']) == []
+    assert kdcs_for_realm('CHILD.CORP.TEST', ['dc1.child.corp.test']) == ['dc1.child.corp.test']
+    assert kdcs_for_realm('CORP.TEST', ['127.0.0.10', 'dc1', 'dc1.corp']) == ['127.0.0.10', 'dc1', 'dc1.corp']
