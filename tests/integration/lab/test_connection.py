@@ -48,8 +48,8 @@ def test_kerberos_refuses_a_domain_backslash_user_naming_the_principal_to_give(r
         "domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the principal, user@REALM "
         "(here probably Administrator@%s - usually the user's UPN), or use domain_auth=simple"
         % (user, lab['GMSA_LAB_REALM']))
-    r = run_module('domain_info', dict(domain_username=user))     # a simple bind takes it
-    assert not r.failed, r
+    r = run_module('domain_info', dict(domain_username=user, domain_password=lab['GMSA_DOMAIN_PASSWORD']))
+    assert not r.failed, r          # a simple bind takes it
 
 
 def test_kerberos_with_password_over_starttls(run_module):

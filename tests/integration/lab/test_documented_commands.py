@@ -99,6 +99,9 @@ DECISIONS = [
                                           'changes nothing); scripts/test.sh is the suite this test is part of')),
     ('README.md', 'group/gmsa.farm.ldap:', ('run', 'play')),
     ('README.md', 'plugins/modules/ ', ('skip', 'a directory listing, not a command')),
+    ('README.md', 'gmsa.farm.ou_delegation:', ('skip', 'writes an OU\'s permissions for a group of operators: '
+                                                        'test_ou_delegation.py runs it against the lab DC and proves '
+                                                        'the rights with the delegated identity')),
     ('docs/docsite/rst/guide_getting_started.rst', 'bash scripts/stop.sh',
      ('skip', 'lab.sh runs in test_playbooks.py; test.sh is this suite; stop.sh would stop the lab DC the other '
               'tests use')),
@@ -131,6 +134,7 @@ DECISIONS = [
     ('plugins/modules/gmsa_host.py', '', ('skip', WINDOWS)),
     ('plugins/modules/windows_service_identity.py', '', ('skip', WINDOWS)),
     ('plugins/modules/host_native.yml', '', ('skip', WINDOWS)),
+    ('plugins/modules/ou_delegation.py', '', ('skip', 'as README.md#3: test_ou_delegation.py')),
     ('plugins/modules/gmsa_keytab.py', '', ('skip', 'runs on a joined Linux member with its machine keytab: '
                                                     'test_gmsa_keytab.py and lab.sh run it that way')),
     ('plugins/modules/kds_root_key.py', '', ('run', 'tasks_check')),   # the lab's KDS keys are shared: check mode

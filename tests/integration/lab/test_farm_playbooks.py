@@ -107,7 +107,7 @@ def test_farm_lifecycle_every_step_twice_the_rerun_clean(farm, run_module):
     # another team's gMSA granted to the farm's host group: decommissioning says it cuts that one off too
     other = 'ot' + farm.account[2:]
     farm.others.append(other)
-    assert not run_module('gmsa', dict(name=other, dns_hostname='%s.gmsalab.test' % other,
+    assert not run_module('gmsa', dict(name=other, dns_hostname='%s.gmsalab.test' % other, path=farm.ou,
                                        allowed_to_retrieve_password=dict(set=[farm.group]))).failed
     out = twice(farm, 'decommission_farm', [h2], dict(gmsa_farm_confirm_decommission=farm.desc['name']))
     assert 'Also granted to %s, outside this farm: %s.' % (farm.group, other) in ' '.join(out.split()), out[-3000:]
