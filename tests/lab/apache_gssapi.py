@@ -60,9 +60,11 @@ def running(directory, ip, port):
         return False
 
 
-def start(directory, ip, port, keytab):
-    """Start Apache, or leave it running when its configuration is unchanged: prints JSON {"changed": bool}.
-    (mod_auth_gssapi reads the keytab on each request, so a refreshed keytab needs no restart.)"""
+def start(directory, ip, port, keytab, env=None, krb5_config=None):
+    """``env``: more environment for apache2 (the rotation lab runs it under libfaketime at the DC's clock);
+    ``krb5_config``: the Kerberos configuration to copy (default: KRB5_CONFIG's first file). Prints JSON
+    {"changed": bool}: without env and krb5_config, a running Apache with the same configuration is left running
+    (mod_auth_gssapi reads the keytab on each request, so a refreshed keytab needs no restart)."""
     config = CONFIG.format(dir=directory, ip=ip, port=port, keytab=keytab, modules=MODULES)
     conf_path = os.path.join(directory, 'apache2.conf')
     try:
@@ -70,7 +72,7 @@ def start(directory, ip, port, keytab):
             same = f.read() == config
     except OSError:
         same = False
-    if same and running(directory, ip, port):
+    if same and env is None and krb5_config is None and running(directory, ip, port):
         print(json.dumps(dict(changed=False)))
         return
     os.makedirs(os.path.join(directory, 'www'), exist_ok=True)
