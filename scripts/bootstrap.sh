@@ -2,7 +2,8 @@
 # Installs what gmsa.farm needs on a Debian 12 machine (as root): Debian packages, a virtual environment in
 # .venv with requirements-dev.txt, and .collections/ansible_collections/gmsa/farm pointing at this checkout so
 # the collection imports as ansible_collections.gmsa.farm. Idempotent and quick when nothing changed.
-# Source it to get the environment: . scripts/bootstrap.sh
+# Source it to get the environment: . scripts/bootstrap.sh (PATH, ANSIBLE_COLLECTIONS_PATH, PYTHONPATH,
+# ANSIBLE_HOME, XDG_CACHE_HOME; ANSIBLE_CONFIG is not touched).
 GMSA_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export GMSA_REPO
 # What the tools cache or keep in the home directory stays in the checkout: pip's and Molecule's caches
@@ -95,4 +96,5 @@ fi
 export PATH="$GMSA_REPO/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$GMSA_REPO/.collections"
 export PYTHONPATH="$GMSA_REPO/.collections${PYTHONPATH:+:$PYTHONPATH}"
-export ANSIBLE_CONFIG="$GMSA_REPO/tests/ansible.cfg"
+# ANSIBLE_CONFIG is left as it is: your own ansible.cfg keeps applying (the collection is found through
+# ANSIBLE_COLLECTIONS_PATH). scripts/lab.sh and scripts/test.sh use the checkout's tests/ansible.cfg for their runs.

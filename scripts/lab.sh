@@ -10,6 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 # shellcheck source=scripts/bootstrap.sh
 . scripts/bootstrap.sh
+export ANSIBLE_CONFIG="$here/tests/ansible.cfg"   # this run's settings (bootstrap.sh leaves yours alone)
 env_file=$(bash tests/lab/dc.sh up)
 # shellcheck disable=SC1090
 . "$env_file"

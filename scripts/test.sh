@@ -8,6 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 # shellcheck source=scripts/bootstrap.sh
 . scripts/bootstrap.sh || { echo "FAILED: bootstrap" >&2; exit 1; }
+export ANSIBLE_CONFIG="$here/tests/ansible.cfg"   # this run's settings (bootstrap.sh leaves yours alone)
 
 failed=()
 step() {

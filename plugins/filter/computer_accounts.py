@@ -6,7 +6,12 @@ from __future__ import annotations
 # Documentation: computer_accounts.yml beside this file (and one .yml per other filter here), so that ansible-doc
 # shows each filter's own page.
 
+import json
+import re
+
 from ansible.errors import AnsibleFilterError
+
+from ansible.module_utils.six import string_types
 
 
 def computer_account(host, hostvars=None):
@@ -25,7 +30,49 @@ def computer_account(host, hostvars=None):
 
 
 def computer_accounts(hosts, hostvars=None):
+    if isinstance(hosts, string_types):
+        # a string would be read letter by letter ("[$, W$, E$, ...")
+        raise AnsibleFilterError('computer_accounts takes a list of host names, not the string %r; turn it into a '
+                                 'list with gmsa.farm.host_list first' % hosts)
     return [computer_account(h, hostvars) for h in hosts or []]
+
+
+_HOST_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*$')
+
+
+def host_list(value, option='hosts'):
+    """Inventory host names given on the command line or in vars -> a list of names.
+
+    ``-e name=[web03]`` and ``-e name=web03,web04`` reach a playbook as strings; ``-e '{"name": ["web03"]}'`` and
+    ``-e 'name=["web03"]'`` as a list or a JSON string. All of them give ``['web03', ...]``; anything else is refused
+    naming ``option`` and the forms that work.
+    """
+    forms = ('give %s as -e %s=web03,web04, -e %s=[web03,web04] or -e \'{"%s": ["web03", "web04"]}\''
+             % (option, option, option, option))
+    if value is None:
+        return []
+    if isinstance(value, string_types):
+        text = value.strip()
+        if text.startswith('['):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                if not text.endswith(']'):
+                    raise AnsibleFilterError('%s: %r is not a list of host names; %s' % (option, value, forms))
+                parsed = [part.strip().strip('\'"') for part in text[1:-1].split(',')]
+            value = parsed
+        else:
+            value = [part.strip() for part in text.split(',')]
+        value = [v for v in value if v != '']
+    if not isinstance(value, (list, tuple)):
+        raise AnsibleFilterError('%s: %r is not a list of host names; %s' % (option, value, forms))
+    out = []
+    for v in value:
+        if not isinstance(v, string_types) or not _HOST_NAME.match(v):
+            raise AnsibleFilterError('%s: %r is not an inventory host name; %s' % (option, v, forms))
+        if v not in out:
+            out.append(v)
+    return out
 
 
 def rollover_name(account):
@@ -68,5 +115,5 @@ def farm_gmsa_accounts(farm):
 
 class FilterModule(object):
     def filters(self):
-        return dict(computer_accounts=computer_accounts, rollover_name=rollover_name,
+        return dict(computer_accounts=computer_accounts, host_list=host_list, rollover_name=rollover_name,
                     farm_gmsa_accounts=farm_gmsa_accounts)

@@ -292,6 +292,26 @@ def handle_missing(module, params, missing, warnings):
         raise ModuleFailure('; '.join(problems) + '. Nothing was changed.')
 
 
+PENDING = ' (not in the directory yet)'
+
+
+def show_pending(params, missing, after, check_mode):
+    """Check mode: principals a task would grant that do not exist yet (the farm's host group an earlier task of
+    the run creates) are shown in the diff's after, marked, so a reviewer sees the grant the real run makes."""
+    if not check_mode:
+        return after
+    after = dict(after)
+    for opt in ('allowed_to_retrieve_password', 'delegates'):
+        action = params.get(opt) or {}
+        if (action.get('lookup_failure_action') or 'fail') != 'fail':
+            continue
+        pending = [v for lst in ('set', 'add') for v in action.get(lst) or [] if v in missing]
+        if pending and isinstance(after.get(opt), list):
+            after[opt] = sorted(after[opt] + [v + PENDING for v in pending if v + PENDING not in after[opt]],
+                                key=str.lower)
+    return after
+
+
 def kds_keys(directory):
     """Every KDS root key of the forest as this account sees it (one search; unreadable keys included)."""
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -586,7 +606,7 @@ def attempt(module, directory, reads=None):
                     for k, v in resolved.items()],
         unresolved_sids=sorted(set(unresolved_sids)),
         requests=[w.describe() for w in writes],
-        diff=dict(before=plan['before'], after=plan['after']),
+        diff=dict(before=plan['before'], after=show_pending(p, missing, plan['after'], module.check_mode)),
     )
     return result
 

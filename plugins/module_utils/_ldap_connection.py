@@ -117,6 +117,43 @@ def _split_server(value, default_port):
     return scheme, host, port
 
 
+LDAPS_PORTS = (636, 3269)
+STARTTLS_PORTS = (389, 3268)
+
+
+def endpoint(entry, domain_tls, domain_port):
+    """One ``domain_server`` entry -> (host, port, mode), mode ``ldaps`` or ``starttls``.
+
+    The entry's scheme decides the mode (``ldaps://`` LDAPS, ``ldap://`` StartTLS), else ``domain_tls``. The port
+    is the entry's own (``host:port``); ``domain_port`` applies to entries without a scheme, so that
+    ``GMSA_DOMAIN_PORT=636`` in the environment does not turn an explicit ``ldap://dc1`` into StartTLS on the LDAPS
+    port; else the mode's default (636, 389). The well-known port of the other mode is refused naming both.
+    """
+    scheme, host, port = _split_server(entry, None)
+    mode = domain_tls or 'ldaps'
+    if scheme == 'ldaps':
+        mode = 'ldaps'
+    elif scheme == 'ldap':
+        mode = 'starttls'   # ldap:// only ever with StartTLS
+    elif scheme is not None:
+        raise DirectoryError('domain_server %r: unknown scheme %r (use ldaps:// or ldap:// with StartTLS)'
+                             % (entry, scheme))
+    source = 'in domain_server %r' % entry
+    if port is None and scheme is None and domain_port is not None:
+        port, source = domain_port, 'from domain_port (or GMSA_DOMAIN_PORT)'
+    if port is None:
+        port = 636 if mode == 'ldaps' else 389
+    if mode == 'starttls' and port in LDAPS_PORTS:
+        raise DirectoryError('domain_server %r: StartTLS on port %d (%s), which is the LDAPS port. Use port 389 '
+                             'for StartTLS (ldap://%s, or domain_port: 389), or LDAPS (domain_tls: ldaps).'
+                             % (entry, port, source, host))
+    if mode == 'ldaps' and port in STARTTLS_PORTS:
+        raise DirectoryError('domain_server %r: LDAPS on port %d (%s), which is the plain LDAP port that StartTLS '
+                             'uses. Use port 636 for LDAPS, or StartTLS (domain_tls: starttls, or ldap://%s).'
+                             % (entry, port, source, host))
+    return host, port, mode
+
+
 def _ldap_message(result):
     """A short text from an ldap3 result dict: ``invalidCredentials (49): 80090308: ... data 52e``."""
     if not result:
@@ -136,6 +173,7 @@ class Directory(object):
         self.params = params
         self.conn = None
         self.server_name = None
+        self.not_reached = []   # the domain_server entries tried before the one that answered, with why
         self.requests = 0
         self._root_dse = None
         self.bound_as = None
@@ -197,6 +235,14 @@ class Directory(object):
             raise DirectoryError('domain_auth=kerberos needs the Python library gssapi (pip install gssapi; it '
                                  'builds against MIT krb5: apt-get install libkrb5-dev): %s' % e)
         p = self.params
+        if '\\' in (p.get('domain_username') or ''):
+            # GSSAPI reads a backslash as an escape: GMSALAB\Administrator would become GMSALABAdministrator@...
+            host = _split_server(p['domain_server'][0], None)[1] if p.get('domain_server') else ''
+            realm = host.split('.', 1)[1].upper() if '.' in host else 'EXAMPLE.COM'
+            raise DirectoryError('domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the '
+                                 'principal, user@REALM (here probably %s@%s - usually the user\'s UPN), or use '
+                                 'domain_auth=simple' % (p['domain_username'], p['domain_username'].split('\\', 1)[1],
+                                                         realm))
         user = canonical_principal(p.get('domain_username'))
         self._krb5_config_for(user)
         try:
@@ -250,21 +296,10 @@ class Directory(object):
     def connect(self):
         self._validate_params()
         p = self.params
-        tls_mode = p.get('domain_tls') or 'ldaps'
+        # every entry's port and mode first: a mismatch is refused before any connection
+        endpoints = [endpoint(entry, p.get('domain_tls'), p.get('domain_port')) for entry in p['domain_server']]
         failures = []
-        for entry in p['domain_server']:
-            scheme, host, port = _split_server(entry, p.get('domain_port'))
-            mode = tls_mode
-            if scheme == 'ldaps':
-                mode = 'ldaps'
-            elif scheme == 'ldap':
-                if tls_mode == 'ldaps':
-                    mode = 'starttls'  # ldap:// only ever with StartTLS
-            elif scheme is not None:
-                raise DirectoryError('domain_server %r: unknown scheme %r (use ldaps:// or ldap:// with StartTLS)'
-                                     % (entry, scheme))
-            if port is None:
-                port = 636 if mode == 'ldaps' else 389
+        for host, port, mode in endpoints:
             label = '%s:%d (%s)' % (host, port, mode)
             try:
                 self._open(host, port, mode)
@@ -272,6 +307,7 @@ class Directory(object):
                 failures.append('%s: %s' % (label, e))
                 continue
             self.server_name, self.mode = host, mode
+            self.not_reached = failures
             return self
         raise DirectoryError('Could not reach any domain controller. Tried: %s' % '; '.join(failures))
 

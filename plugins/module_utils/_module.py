@@ -41,6 +41,10 @@ def run_directory_module(argument_spec, core, **module_kwargs):
     failure = None
     try:
         directory = Directory(module.params).connect()
+        if directory.not_reached:
+            module.warn('Connected to %s after %s did not answer: %s' % (
+                directory.server_name, 'one domain controller' if len(directory.not_reached) == 1 else
+                '%d domain controllers' % len(directory.not_reached), '; '.join(directory.not_reached)))
         result = core(module, directory)
     except ModuleFailure as e:
         failure = dict(msg=e.msg, **e.details)

@@ -74,6 +74,13 @@ distinguished_name:
   returned: success
   type: str
   sample: CN=WEB02,CN=Computers,DC=contoso,DC=com
+enabled:
+  description:
+    - Whether the account is enabled after the task (in check mode, would be). A task with only O(name) is a read
+      that also proves the account exists; the compromised_host playbook uses it to reset the password only while
+      the account is still enabled, so that a rerun changes nothing.
+  returned: success
+  type: bool
 password_reset:
   description: Whether the password was (in check mode, would be) reset.
   returned: success
@@ -164,7 +171,8 @@ def core(module, directory):
     check_rights(directory, [w for w in writes if 'unicodePwd' not in w.changes])
     execute(directory, writes, module.check_mode)
     after_enabled = enabled if p['enabled'] is None else p['enabled']
-    return dict(changed=bool(writes), distinguished_name=computer['dn'], password_reset=p['reset_password'],
+    return dict(changed=bool(writes), distinguished_name=computer['dn'], enabled=after_enabled,
+                password_reset=p['reset_password'],
                 exposure=EXPOSURE, requests=[w.describe() for w in writes],
                 diff=dict(before=dict(enabled=enabled, password='unchanged'),
                           after=dict(enabled=after_enabled,

@@ -164,7 +164,8 @@ def core(module, directory):
         schema=dict(group_managed_service_account=classes[CLASS_GMSA],
                     managed_service_account=classes[CLASS_SMSA],
                     delegated_managed_service_account=classes[CLASS_DMSA]),
-        supported_controls=sorted(dse.get('supportedControl') or []),
+        # sorted and unique: Samba 4.22's rootDSE lists some controls twice (measured on the lab DC)
+        supported_controls=sorted(set(dse.get('supportedControl') or [])),
     )
 
 

@@ -373,6 +373,8 @@ EXAMPLES = r'''
     allowed_to_delegate_to:
       set: [MSSQLSvc/sql1.contoso.com:1433]
 
+# Windows DCs only: Samba 4.22 treats msDS-AllowedToActOnBehalfOfOtherIdentity as system-only, so there the task
+# is refused before any write (in check mode too), saying so.
 - name: Let the web tier delegate to this account (resource-based constrained delegation)
   gmsa.farm.gmsa:
     name: ITFarm1
@@ -388,9 +390,9 @@ EXAMPLES = r'''
     enabled: false
     description: SQL Server on SQL1
 
-- name: Delete the account
+- name: Delete an account (the outbound-only one above)
   gmsa.farm.gmsa:
-    name: ITFarm1
+    name: ITFarm2
     state: absent
 
 - name: A whole estate in one task (the list form), reporting accounts in the OU that are not in the list

@@ -77,6 +77,16 @@ options:
       - Required with O(match_by=key_id) and with O(state=absent). Optional with O(match_by=never), to
         choose the new key's id.
     type: str
+  restrict_descriptors:
+    description:
+      - Give every existing key whose DACL is wider than the one C(Add-KdsRootKey) writes (not protected from
+        inheritance, or granting anyone beyond Enterprise Admins, Domain Admins and SYSTEM - what
+        M(gmsa.farm.kds_root_key_info) warns about) exactly that DACL, C(D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY)).
+        Only the DACL is written (the owner and the SACL stay). Needs the right to change the keys' permissions.
+      - Samba's provisioning adds a key without a descriptor, so it inherits from the Configuration partition
+        (measured on Samba 4.22); keys made by earlier versions of this collection did too.
+    type: bool
+    default: false
   wait:
     description:
       - Wait until the chosen key is usable before returning. Fails at once when that is further away than
@@ -110,6 +120,10 @@ EXAMPLES = r'''
     match_by: key_id
     key_id: 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11
 
+- name: Give existing keys the descriptor Windows writes (kds_root_key_info warns about wider ones)
+  gmsa.farm.kds_root_key:
+    restrict_descriptors: true
+
 - name: Remove an old key
   gmsa.farm.kds_root_key:
     state: absent
@@ -117,6 +131,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+restricted:
+  description: Ids of the keys whose DACL was (in check mode, would be) given Windows' descriptor
+    (O(restrict_descriptors=true)).
+  returned: when O(restrict_descriptors=true)
+  type: list
+  elements: str
 accounts_using_key:
   description:
     - DNs of the gMSAs of the connected domain whose current password (C(msDS-ManagedPasswordId)) derives from
@@ -243,12 +263,45 @@ from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFai
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_root_sid
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
-from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT
+from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_REPLACE, RESULT, dacl_control, raw_first
 
 
-def read_keys(directory, now):
+def read_keys(directory, now, with_dacl=False):
     container = kds.container_dn(directory.configuration_nc)
-    return container, [kds.describe_key(e, now) for e in kds.search_keys(directory)]
+    entries = kds.search_keys(directory, kds.ATTRIBUTES + (['nTSecurityDescriptor'] if with_dacl else []),
+                              controls=dacl_control() if with_dacl else None)
+    keys = []
+    for e in entries:
+        key = kds.describe_key(e, now)
+        if with_dacl:
+            key['_dacl'] = raw_first(e, 'nTSecurityDescriptor')
+        keys.append(key)
+    return container, keys
+
+
+def restrict_descriptors(module, directory, keys, result):
+    """Every key with a wider DACL than Windows writes gets exactly Windows' DACL (DACL part only)."""
+    root_sid = forest_root_sid(directory)
+    wanted = kds.key_security_descriptor(root_sid)
+    restricted, before, after = [], {}, {}
+    for key in keys:
+        if not key.get('_dacl'):
+            continue
+        report = kds.key_dacl_report(key['_dacl'], root_sid)
+        if not report['wider']:
+            continue
+        restricted.append(key['key_id'])
+        before[key['key_id']] = 'wider than Windows: %s' % ', '.join(
+            (['not protected from inheritance'] if not report['dacl_protected'] else [])
+            + ['also granted to %s' % x for x in report['extra_trustees']])
+        after[key['key_id']] = kds.KEY_SDDL
+        if not module.check_mode:
+            directory.modify(key['distinguished_name'], {'nTSecurityDescriptor': [(MODIFY_REPLACE, [wanted])]},
+                             controls=dacl_control())
+    result['restricted'] = restricted
+    if restricted:
+        result['changed'] = True
+    return before, after
 
 
 def read_config(directory):
@@ -297,7 +350,7 @@ def core(module, directory):
         raise ModuleFailure('match_by=key_id needs key_id')
 
     now = datetime.datetime.now(datetime.timezone.utc)
-    container, keys = read_keys(directory, now)
+    container, keys = read_keys(directory, now, with_dacl=p['restrict_descriptors'] and p['state'] == 'present')
     result = dict(changed=False)
     warnings = []
 
@@ -386,6 +439,11 @@ def core(module, directory):
         time.sleep(max(0.0, delay) + 1)
         chosen['usable'] = True
 
+    if p['restrict_descriptors']:
+        dacl_before, dacl_after = restrict_descriptors(module, directory, keys, result)
+        if dacl_before:
+            result['diff'] = dict(before=dict(result['diff']['before'], descriptors=dacl_before),
+                                  after=dict(result['diff']['after'], descriptors=dacl_after))
     for w in warnings:
         module.warn(w)
     listed = [kds.public(k) for k in keys]
@@ -403,6 +461,7 @@ def main():
         key_id=dict(type='str'),
         wait=dict(type='bool', default=False),
         wait_timeout=dict(type='int', default=600),
+        restrict_descriptors=dict(type='bool', default=False),
     ), core)
 
 

@@ -176,7 +176,8 @@ def core(module, directory):
             if report['wider']:
                 module.warn('KDS root key %s has a wider DACL than Windows writes (%s): whoever can read its '
                             'msKds-RootKeyData can compute every gMSA password in the forest. Give it the '
-                            'descriptor D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY).' % (
+                            'descriptor D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY): gmsa.farm.kds_root_key with '
+                            'restrict_descriptors=true does (check mode and diff show it first).' % (
                                 key['key_id'], ', '.join((['not protected from inheritance'] if not
                                                           report['dacl_protected'] else []) +
                                                          ['also granted to %s' % x for x in report['extra_trustees']])))

@@ -7,6 +7,7 @@ with the authenticated user's name (a CGI printing REMOTE_USER). Lab tooling onl
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -48,14 +49,37 @@ DocumentRoot {dir}/www
 CGI = '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nREMOTE_USER=%s\\n" "$REMOTE_USER"\n'
 
 
+def running(directory, ip, port):
+    pid_file = os.path.join(directory, 'httpd.pid')
+    try:
+        with open(pid_file) as f:
+            os.kill(int(f.read().strip() or 0), 0)
+        socket.create_connection((ip, int(port)), timeout=0.5).close()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def start(directory, ip, port, keytab, env=None, krb5_config=None):
     """``env``: more environment for apache2 (the rotation lab runs it under libfaketime at the DC's clock);
-    ``krb5_config``: the Kerberos configuration to copy (default: KRB5_CONFIG's first file)."""
+    ``krb5_config``: the Kerberos configuration to copy (default: KRB5_CONFIG's first file). Prints JSON
+    {"changed": bool}: without env and krb5_config, a running Apache with the same configuration is left running
+    (mod_auth_gssapi reads the keytab on each request, so a refreshed keytab needs no restart)."""
+    config = CONFIG.format(dir=directory, ip=ip, port=port, keytab=keytab, modules=MODULES)
+    conf_path = os.path.join(directory, 'apache2.conf')
+    try:
+        with open(conf_path) as f:
+            same = f.read() == config
+    except OSError:
+        same = False
+    if same and env is None and krb5_config is None and running(directory, ip, port):
+        print(json.dumps(dict(changed=False)))
+        return
     os.makedirs(os.path.join(directory, 'www'), exist_ok=True)
     os.chmod(directory, 0o755)
     os.chmod(os.path.join(directory, 'www'), 0o755)
-    with open(os.path.join(directory, 'apache2.conf'), 'w') as f:
-        f.write(CONFIG.format(dir=directory, ip=ip, port=port, keytab=keytab, modules=MODULES))
+    with open(conf_path, 'w') as f:
+        f.write(config)
     cgi = os.path.join(directory, 'www', 'index.cgi')
     with open(cgi, 'w') as f:
         f.write(CGI)
@@ -77,6 +101,7 @@ def start(directory, ip, port, keytab, env=None, krb5_config=None):
     for _attempt in range(100):
         try:
             socket.create_connection((ip, int(port)), timeout=0.2).close()
+            print(json.dumps(dict(changed=True)))
             return
         except OSError:
             time.sleep(0.1)

@@ -27,7 +27,7 @@ MODULES = (
     'ansible.windows.win_service', 'ansible.windows.win_service_info', 'ansible.windows.win_user_right',
     'microsoft.iis.web_app_pool', 'microsoft.iis.web_app_pool_info',
     'community.windows.win_scheduled_task', 'community.windows.win_scheduled_task_stat',
-    'gmsa.farm.host_native',
+    'gmsa.farm.host_native', 'ansible.windows.win_ping',
 )
 
 

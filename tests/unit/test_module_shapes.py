@@ -155,5 +155,6 @@ def test_the_plugins_drive_every_module_and_every_answer_passes_the_checks():
     ident(type='scheduled_task', path='\\Contoso', name='Job', account='ITFarm1$')
     ident(type='sql_server_service', name='MSSQLSERVER', account='ITFarm1$')
     ident(type='biztalk_host_instance', name='BTSApp', account='ITFarm1$')
+    assert sim.call('ansible.windows.win_ping', {}) == dict(changed=False, ping='pong')   # the playbooks' preflight
     used = {m for m, _a in sim.calls}
     assert used == set(module_shapes.MODULES)

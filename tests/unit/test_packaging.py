@@ -19,7 +19,7 @@ def test_build_has_no_development_files(tmp_path):
     assert 'plugins/modules/kds_root_key.py' in names
     assert 'meta/runtime.yml' in names
     assert 'requirements.txt' in names
-    for bad in ('.venv', '.lab', '.lab-kds', '.collections', '.ci', 'tests', 'scripts', 'pytest.ini', '.git',
+    for bad in ('.venv', '.lab', '.lab-kds', '.lab-linux', '.collections', '.ci', 'tests', 'scripts', 'pytest.ini', '.git',
                 '.cache', '.docs', '.benchmarks'):
         assert not any(n == bad or n.startswith(bad + '/') for n in names), bad
     assert not any(n.endswith('.lock') or '__pycache__' in n for n in names)

@@ -338,6 +338,10 @@ class SimHost:
             return dict(changed=True, return_value=0, namespace='root\\Microsoft\\SqlServer\\ComputerManagement16')
         raise AssertionError('unknown operation %s' % op)
 
+    def _m_ansible_windows_win_ping(self, a):
+        # the farm playbooks' preflight: win_ping.ps1 sets only ping (the data option, default pong)
+        return dict(changed=False, ping=a.get('data', 'pong'))
+
     def _m_ansible_windows_win_service_info(self, a):
         s = self.services.get(a['name'].lower())
         if a['name'].lower() == 'kdssvc':

@@ -21,6 +21,7 @@ def test_simple_bind_over_ldaps(run_module, lab):
                                delegated_managed_service_account=False)
     assert r['domain_sid'].startswith('S-1-5-21-')
     assert '1.2.840.113556.1.4.319' in r['supported_controls']  # paged results
+    assert len(set(r['supported_controls'])) == len(r['supported_controls'])   # Samba lists some twice
 
 
 def test_simple_bind_over_starttls(run_module, lab):
@@ -38,6 +39,17 @@ def test_kerberos_with_password_over_ldaps(run_module, lab):
     r = run_module('domain_info', dict(domain_auth='kerberos'))
     assert not r.failed, r
     assert r['dns_domain'] == lab['GMSA_LAB_REALM'].lower()
+
+
+def test_kerberos_refuses_a_domain_backslash_user_naming_the_principal_to_give(run_module, lab):
+    user = '%s\\Administrator' % lab['GMSA_LAB_NETBIOS']
+    r = run_module('domain_info', dict(domain_auth='kerberos', domain_username=user))
+    assert r.failed and r['msg'] == (
+        "domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the principal, user@REALM "
+        "(here probably Administrator@%s - usually the user's UPN), or use domain_auth=simple"
+        % (user, lab['GMSA_LAB_REALM']))
+    r = run_module('domain_info', dict(domain_username=user, domain_password=lab['GMSA_DOMAIN_PASSWORD']))
+    assert not r.failed, r          # a simple bind takes it
 
 
 def test_kerberos_with_password_over_starttls(run_module):
@@ -139,6 +151,22 @@ def test_unreachable_first_server_then_working_second(run_module, lab):
                                                       lab['GMSA_DOMAIN_SERVER']]))
     assert not r.failed, r
     assert r['dc_dns_hostname'].lower() == lab['GMSA_LAB_DC_FQDN']
+    # the DCs that did not answer are named (a dead first DC makes every task slower until it is fixed)
+    assert r.warning_texts == ['Connected to %s after 2 domain controllers did not answer: %s:1 (ldaps): connection '
+                               'refused; nonexistent.invalid:636 (ldaps): name does not resolve'
+                               % (lab['GMSA_DOMAIN_SERVER'], lab['GMSA_LAB_IP'])], r
+
+
+def test_starttls_server_url_with_the_lab_env_file_port(run_module, lab, monkeypatch):
+    """The connection guide's StartTLS form after `. .lab/lab.env` (GMSA_DOMAIN_PORT=636): ldap:// means 389."""
+    monkeypatch.setenv('GMSA_DOMAIN_PORT', '636')
+    r = run_module('domain_info', dict(domain_server='ldap://%s' % lab['GMSA_DOMAIN_SERVER']))
+    assert not r.failed, r
+    assert not r.warning_texts
+    # StartTLS named with the LDAPS port: refused before connecting, naming the port and the mode
+    r = run_module('domain_info', dict(domain_tls='starttls'))
+    assert r.failed and r['msg'].startswith("domain_server '%s': StartTLS on port 636 (from domain_port (or "
+                                            "GMSA_DOMAIN_PORT)), which is the LDAPS port" % lab['GMSA_DOMAIN_SERVER'])
 
 
 def test_all_servers_unreachable(run_module, lab):

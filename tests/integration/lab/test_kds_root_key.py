@@ -251,7 +251,34 @@ def test_info_flags_a_key_with_an_inherited_dacl(no_keys, kds_admin, kds_lab, ru
     assert info['keys_with_wider_dacl'] == [key_id]
     key = info['keys'][0]
     assert key['dacl_wider_than_windows'] and not key['dacl_protected']
-    assert any('wider DACL than Windows writes' in w for w in info.warning_texts)
+    assert any('wider DACL than Windows writes' in w and 'restrict_descriptors=true' in w for w in info.warning_texts)
+
+
+def test_restrict_descriptors_gives_existing_keys_the_windows_dacl(no_keys, kds, kds_admin, kds_lab, run_module):
+    """The way the warning above offers: check mode shows it and writes nothing, a real run writes exactly the DACL
+    Add-KdsRootKey writes (read back raw), a rerun changes nothing."""
+    key_id = str(uuid.uuid4())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kdsmod
+    attrs = kdsmod.new_key_attributes(key_id, now, 0, 'CN=DC1,OU=Domain Controllers,%s' % kds_lab['GMSA_LAB_BASE_DN'])
+    assert kds_admin.add('CN=%s,%s' % (key_id, container(kds_lab)), ['top', 'msKds-ProvRootKey'], attrs), \
+        kds_admin.result
+    inherited = key_sddl(kds_admin, kds_lab, key_id)
+    c = kds(dict(restrict_descriptors=True), check=True)
+    assert not c.failed and c['changed'] and c['restricted'] == [key_id], c
+    assert c['diff']['before']['descriptors'] == {key_id: 'wider than Windows: not protected from inheritance'}
+    assert c['diff']['after']['descriptors'] == {key_id: 'D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY)'}
+    assert key_sddl(kds_admin, kds_lab, key_id) == inherited
+    r = kds(dict(restrict_descriptors=True))
+    assert not r.failed and r['changed'] and r['restricted'] == [key_id], r
+    sid = domain_sid(kds_admin, kds_lab)
+    sddl = key_sddl(kds_admin, kds_lab, key_id)
+    assert sddl.startswith('D:P') and sorted(sddl[3:].strip('()').replace('0xf01ff', 'GA').split(')(')) == sorted([
+        'A;;GA;;;%s-519' % sid, 'A;;GA;;;%s-512' % sid, 'A;;GA;;;S-1-5-18'])
+    again = kds(dict(restrict_descriptors=True))
+    assert not again.failed and again['changed'] is False and again['restricted'] == []
+    info = run_module('kds_root_key_info', dict(kds_lab['conn']))
+    assert info['keys_with_wider_dacl'] == [] and not info.warning_texts
 
 
 def test_a_wait_that_cannot_succeed_writes_no_key(no_keys, kds, kds_admin, kds_lab):

@@ -77,6 +77,14 @@ def test_readme_main_command(lab, tmp_path):
     html = (tmp_path / 'gmsa-audit.html').read_text()
     assert '<svg' in html and html.count('<line ') == 1   # one row for the farm's four hosts
     assert 'LABLNX01$, LABWEB01$, LABWEB02$, LABWEB03$' in html
+    # run again, as the getting-started guide says: it reuses the lab and changes nothing
+    p = subprocess.run(['bash', os.path.join(REPO, 'scripts', 'lab.sh')], capture_output=True, text=True,
+                       env=env, check=False, cwd=REPO)
+    again = p.stdout + p.stderr
+    assert p.returncode == 0, again[-3000:]
+    recaps = re.findall(r'^lab: (\S+) : ok=\d+ changed=(\d+) unreachable=0 failed=0 ', again, re.M)
+    assert sorted(recaps) == [('lablnx01', '0'), ('localhost', '0')], again
+    assert json.loads((tmp_path / 'gmsa-audit.json').read_text())['generated'] == archived['generated']
 
 
 HOST_SIDE = {'gmsa_host', 'windows_service_identity', 'host_native'}

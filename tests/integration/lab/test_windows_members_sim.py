@@ -15,7 +15,7 @@ import uuid
 import pytest
 import yaml
 
-from test_farm_playbooks import REPO, Farm
+from farm_runner import REPO, Farm
 
 sys.path.insert(0, os.path.join(REPO, 'tests', 'unit'))
 from windows_sim import SimHost  # noqa: E402  pylint: disable=wrong-import-position

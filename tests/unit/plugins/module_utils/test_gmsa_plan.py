@@ -152,3 +152,14 @@ def test_every_row_is_a_documented_module_option():
     for row in g.PROPERTIES:
         assert row['option'] in documented and row['option'] in module.ARGUMENT_SPEC, row['option']
         assert row['kind'] in g.KINDS
+
+
+def test_check_mode_diff_shows_a_grant_to_a_principal_an_earlier_task_creates():
+    from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import show_pending
+    params = dict(allowed_to_retrieve_password=dict(set=['WebFarmHosts', 'WEB01$']),
+                  delegates=dict(add=['Gone$'], lookup_failure_action='ignore'))
+    after = dict(allowed_to_retrieve_password=['WEB01$'], delegates=[])
+    shown = show_pending(params, ['WebFarmHosts', 'Gone$'], after, True)
+    assert shown['allowed_to_retrieve_password'] == ['WEB01$', 'WebFarmHosts (not in the directory yet)']
+    assert shown['delegates'] == []          # ignored principals are not granted by a real run either
+    assert show_pending(params, ['WebFarmHosts'], after, False) == after and after['delegates'] == []

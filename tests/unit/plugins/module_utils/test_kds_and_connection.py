@@ -89,6 +89,33 @@ def test_refuses_plain_ldap_before_any_network():
         d.connect()
 
 
+@pytest.mark.parametrize('entry, tls, port, expected', [
+    ('dc1.example.com', 'ldaps', None, ('dc1.example.com', 636, 'ldaps')),
+    ('dc1.example.com', 'starttls', None, ('dc1.example.com', 389, 'starttls')),
+    ('dc1.example.com', 'ldaps', 1636, ('dc1.example.com', 1636, 'ldaps')),
+    # GMSA_DOMAIN_PORT=636 from an LDAPS env file does not apply to an explicit ldap:// server
+    ('ldap://dc1.example.com', 'ldaps', 636, ('dc1.example.com', 389, 'starttls')),
+    ('ldaps://dc1.example.com', 'starttls', 389, ('dc1.example.com', 636, 'ldaps')),
+    ('ldap://dc1.example.com:3389', 'ldaps', 636, ('dc1.example.com', 3389, 'starttls')),
+    ('dc1.example.com:3269', 'ldaps', 636, ('dc1.example.com', 3269, 'ldaps')),
+])
+def test_endpoint_port_and_mode(entry, tls, port, expected):
+    assert lc.endpoint(entry, tls, port) == expected
+
+
+@pytest.mark.parametrize('entry, tls, port, text', [
+    ('dc1.example.com', 'starttls', 636, "StartTLS on port 636 (from domain_port (or GMSA_DOMAIN_PORT)), which is "
+                                         "the LDAPS port. Use port 389"),
+    ('ldap://dc1.example.com:636', 'ldaps', None, "StartTLS on port 636 (in domain_server 'ldap://dc1.example.com:636')"),
+    ('dc1.example.com:389', 'ldaps', None, 'LDAPS on port 389'),
+    ('ldaps://dc1.example.com:3268', 'ldaps', None, 'LDAPS on port 3268'),
+])
+def test_endpoint_refuses_the_other_modes_port_naming_both(entry, tls, port, text):
+    with pytest.raises(lc.DirectoryError) as e:
+        lc.endpoint(entry, tls, port)
+    assert text in e.value.msg
+
+
 # msDS-ManagedPasswordId of a gMSA read from the lab DC (Samba 4.22), created under key 42516203-baa3-8753-...
 LAB_PASSWORD_ID = bytes.fromhex(
     '010000004b44534b020000006c010000130000000600000003625142a3ba538756b970db0ef735b9000000001a0000001a000000'
