@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Stops everything the project started: the lab Linux member's Apache, both lab DCs (the main lab and the KDS
-# tests' lab), and removes the
-# loopback addresses and /etc/hosts lines they added. The lab directories stay, so the next start reuses them;
+# Stops everything the project started: the lab Linux member's Apache, the lab DCs (the main lab, the KDS
+# tests' lab and the rotation tests' lab under libfaketime), and removes the loopback addresses and /etc/hosts lines they added. The lab directories stay, so the next start reuses them;
 # 'bash tests/lab/dc.sh destroy' (and GMSA_LAB_DIR=.lab-kds ...) removes them too.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,8 +11,10 @@ rc=0
 for d in "$here"/.lab-linux/*/apache; do
   [ -f "$d/httpd.pid" ] && { python3 tests/lab/apache_gssapi.py stop "$d" || rc=1; }
 done
-for ip in 127.0.0.21 127.0.0.23 127.0.0.24; do ip addr del "$ip/32" dev lo 2>/dev/null || true; done
+for ip in 127.0.0.21 127.0.0.23 127.0.0.24 127.0.0.31 127.0.0.32; do ip addr del "$ip/32" dev lo 2>/dev/null || true; done
 bash tests/lab/dc.sh down || rc=1
 GMSA_LAB_DIR="$here/.lab-kds" GMSA_LAB_IP=127.0.0.11 GMSA_LAB_REALM=KDSLAB.TEST GMSA_LAB_DOMAIN=KDSLAB \
+  bash tests/lab/dc.sh down || rc=1
+GMSA_LAB_DIR="$here/.lab-rot" GMSA_LAB_IP=127.0.0.12 GMSA_LAB_REALM=ROTLAB.TEST GMSA_LAB_DOMAIN=ROTLAB \
   bash tests/lab/dc.sh down || rc=1
 exit "$rc"

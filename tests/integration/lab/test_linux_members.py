@@ -2,7 +2,7 @@
 of the farm's gMSA (bound as itself with its machine keytab) and the refresh timer's files; the keytab gets a TGT
 (MIT kinit); remove_member takes the keytab and the refresh settings away and the host can no longer refresh;
 compromised_host gives the remaining Linux member the new generation's keys in the same keytab, which its Apache
-(mod_auth_gssapi, on 127.0.0.32) keeps serving the SPN from. Run under flock /work/linux-lab.lock."""
+(mod_auth_gssapi, on 127.0.0.32) keeps serving the SPN from."""
 from __future__ import annotations
 
 import grp

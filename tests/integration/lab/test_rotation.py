@@ -6,7 +6,7 @@ window and past the second rotation, in seconds.
 Proven with independent clients: MIT kinit -k with the keytab, tickets the KDC issues to a domain user, a GSSAPI
 acceptor bound to the SPN by name (it matches kvno strictly, unlike kvno -k), Apache with mod_auth_gssapi serving
 the SPN from the keytab (curl --negotiate), klist -k, and the DC's msDS-KeyVersionNumber read as Administrator with
-raw ldap3. Apache listens on 127.0.0.31:8083 (run under flock /work/linux-lab.lock with the other member tests)."""
+raw ldap3. Apache listens on 127.0.0.31:8083."""
 from __future__ import annotations
 
 import json
