@@ -14,15 +14,13 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _credential_spec as cs
 from ansible_collections.gmsa.farm.plugins.module_utils import _report as rep
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import (
-    HAS_LDAP3, LDAP3_IMPORT_ERROR, Directory, DirectoryError, connection_argument_spec,
-)
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import connection_argument_spec
+from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_with_directory
 
 SPEC_OPTIONS = dict(
     additional_accounts=dict(type='list', elements='dict', default=[], options=dict(
@@ -59,13 +57,6 @@ def argument_spec():
 def module_kwargs():
     return dict(supports_check_mode=True, add_file_common_args=True, mutually_exclusive=[('name', 'specs')],
                 required_one_of=[('name', 'specs')])
-
-
-class TaskFailure(Exception):
-    def __init__(self, msg, **details):
-        super(TaskFailure, self).__init__(msg)
-        self.msg = msg
-        self.details = details
 
 
 def _specs(params):
@@ -218,7 +209,7 @@ def run_absent(module, specs, listed):
         removed = []
         for path in paths:
             if os.path.isdir(path):
-                raise TaskFailure('%s is a folder: give the file\'s path' % path)
+                raise ModuleFailure('%s is a folder: give the file\'s path' % path)
             if os.path.exists(path):
                 removed.append(path)
                 kind = 'yaml' if path.endswith(('.yml', '.yaml')) else 'json'
@@ -258,7 +249,7 @@ def run_present(module, directory, specs, listed):
         warnings += w
         planned.append((result, files))
     if problems:
-        raise TaskFailure('Nothing was written: %s' % ' | '.join(problems), problems=problems)
+        raise ModuleFailure('Nothing was written: %s' % ' | '.join(problems), problems=problems)
     # Every file's change is known before the first write.
     changes = []
     for result, files in planned:
@@ -278,7 +269,7 @@ def run_present(module, directory, specs, listed):
             if changed:
                 diffs.append(diff)
     except (OSError, IOError) as e:
-        raise TaskFailure('writing failed after %s were written: %s' % (', '.join(written) or 'no file', e),
+        raise ModuleFailure('writing failed after %s were written: %s' % (', '.join(written) or 'no file', e),
                           changed=bool(written), written=written)
     for w in warnings:
         module.warn(w)
@@ -308,30 +299,15 @@ def run(module):
     if all(s.get('state') == 'absent' for s in specs):
         try:
             module.exit_json(**run_absent(module, specs, listed))
-        except TaskFailure as e:
+        except ModuleFailure as e:
             module.fail_json(msg=e.msg, **e.details)
     if any(s.get('state') == 'absent' for s in specs):
         module.fail_json(msg='specs: give state=present or state=absent to every spec of one task, not both')
-    if not HAS_LDAP3:
-        module.fail_json(msg=missing_required_lib('ldap3'), exception=str(LDAP3_IMPORT_ERROR))
-    directory = None
-    failure = None
-    result = None
-    try:
-        directory = Directory(module.params).connect()
-        result = run_present(module, directory, specs, listed)
-    except TaskFailure as e:
-        failure = dict(msg=e.msg, **e.details)
-    except (DirectoryError, cs.SpecError) as e:
-        failure = dict(msg=getattr(e, 'msg', None) or str(e))
-    finally:
-        if directory is not None:
-            directory.close()
-    counted = {}
-    if directory is not None and os.environ.get('GMSA_FARM_COUNT_REQUESTS'):
-        counted['ldap_requests'] = directory.requests
-    if failure is not None:
-        failure.update(counted)
-        module.fail_json(**failure)
-    result.update(counted)
-    module.exit_json(**result)
+
+    def present(module, directory):
+        try:
+            return run_present(module, directory, specs, listed)
+        except cs.SpecError as e:
+            raise ModuleFailure(str(e))
+
+    run_with_directory(module, present)

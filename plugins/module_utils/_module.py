@@ -26,14 +26,18 @@ class ModuleFailure(Exception):
 
 
 def run_directory_module(argument_spec, core, **module_kwargs):
-    """Build the module, open one bound connection, call ``core(module, directory) -> result``, exit.
-
-    ``core`` raises ``ModuleFailure`` or ``DirectoryError`` to fail; both carry messages for people.
-    """
+    """Build the module (the connection options merged into ``argument_spec``), then ``run_with_directory``."""
     spec = connection_argument_spec()
     spec.update(argument_spec)
     module_kwargs.setdefault('supports_check_mode', True)
-    module = AnsibleModule(argument_spec=spec, **module_kwargs)
+    run_with_directory(AnsibleModule(argument_spec=spec, **module_kwargs), core)
+
+
+def run_with_directory(module, core):
+    """Open one bound connection, call ``core(module, directory) -> result``, close it, exit.
+
+    ``core`` raises ``ModuleFailure`` or ``DirectoryError`` to fail; both carry messages for people.
+    """
     if not HAS_LDAP3:
         module.fail_json(msg=missing_required_lib('ldap3'), exception=str(LDAP3_IMPORT_ERROR))
     directory = None
