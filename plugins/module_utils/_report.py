@@ -144,49 +144,59 @@ _WHOLE = ((WRITE_DAC, 'change permissions'), (WRITE_OWNER, 'take ownership'), (G
           (GENERIC_WRITE, 'write all properties'))
 
 
-def changers(sd_bytes, targets, self_write=False):
-    """Pure: the trustees of a (owner + DACL) descriptor who can change the attribute whose GUIDs are ``targets``
-    -> [(sid, [how, ...])], owner first. ``self_write``: the validated write on it counts too (group members)."""
+def _trustee_rights(sd_bytes, rights):
+    """Pure: the owner and every allow entry of a descriptor that is not inherit-only, each entry's rights named by
+    ``rights(mask, is_object, object_type) -> [how, ...]`` (object_type: the object entry's GUID in lower case, or
+    None) -> [(sid, [how, ...])], owner first, each SID once, in descriptor order; SIDs without a right left out."""
     from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
     from winacl.dtyp.ace import ACE_OBJECT_PRESENCE
     if not sd_bytes:
         return []
     sd = SECURITY_DESCRIPTOR.from_bytes(bytes(sd_bytes))
-    out = {}
-    order = []
+    out, order = {}, []
 
-    def add(sid, how):
+    def add(sid, hows):
         sid = sid.upper()
-        if sid not in out:
-            out[sid] = []
-            order.append(sid)
-        if how not in out[sid]:
-            out[sid].append(how)
+        for how in hows:
+            if sid not in out:
+                out[sid] = []
+                order.append(sid)
+            if how not in out[sid]:
+                out[sid].append(how)
     if sd.Owner is not None:
-        add(sd.Owner.to_sddl(), 'owner (may change permissions)')
-    targets = set(t.lower() for t in targets)
+        add(sd.Owner.to_sddl(), ['owner (may change permissions)'])
     for ace in (sd.Dacl.aces if sd.Dacl else []):
         name = ace.AceType.name if hasattr(ace.AceType, 'name') else str(ace.AceType)
         if 'ALLOWED' not in name or int(ace.AceFlags or 0) & 0x08 or getattr(ace, 'Sid', None) is None:
             continue
-        mask = int(ace.Mask)
-        sid = ace.Sid.to_sddl()
-        if 'OBJECT' in name:
-            present = int(ace.Flags or 0) & ACE_OBJECT_PRESENCE.ACE_OBJECT_TYPE_PRESENT
-            obj = str(ace.ObjectType).lower() if present else None
-            if mask & DS_WRITE_PROP and (obj is None or obj in targets):
-                add(sid, 'write property' if obj is None else 'write this attribute')
-            if self_write and mask & DS_SELF and (obj is None or obj in targets):
-                add(sid, 'add/remove self as member')
-            continue
-        for bit, how in _WHOLE:
-            if mask & bit:
-                add(sid, how)
-        if mask & DS_WRITE_PROP:
-            add(sid, 'write property')
-        if self_write and mask & DS_SELF:
-            add(sid, 'add/remove self as member')
+        is_object = 'OBJECT' in name
+        obj = None
+        if is_object and int(ace.Flags or 0) & ACE_OBJECT_PRESENCE.ACE_OBJECT_TYPE_PRESENT:
+            obj = str(ace.ObjectType).lower()
+        add(ace.Sid.to_sddl(), rights(int(ace.Mask), is_object, obj))
     return [(s, out[s]) for s in order]
+
+
+def changers(sd_bytes, targets, self_write=False):
+    """Pure: the trustees of a (owner + DACL) descriptor who can change the attribute whose GUIDs are ``targets``
+    -> [(sid, [how, ...])], owner first. ``self_write``: the validated write on it counts too (group members)."""
+    targets = set(t.lower() for t in targets)
+
+    def rights(mask, is_object, obj):
+        hows = []
+        if is_object:
+            if mask & DS_WRITE_PROP and (obj is None or obj in targets):
+                hows.append('write property' if obj is None else 'write this attribute')
+            if self_write and mask & DS_SELF and (obj is None or obj in targets):
+                hows.append('add/remove self as member')
+            return hows
+        hows.extend(how for bit, how in _WHOLE if mask & bit)
+        if mask & DS_WRITE_PROP:
+            hows.append('write property')
+        if self_write and mask & DS_SELF:
+            hows.append('add/remove self as member')
+        return hows
+    return _trustee_rights(sd_bytes, rights)
 
 
 # --------------------------------------------------------------------------- dMSA: successors and creators
@@ -222,40 +232,14 @@ def superseded(entry):
 
 def dmsa_creator_entries(sd_bytes):
     """Pure: [(sid, [how])] of a container's descriptor who may create dMSAs in it (owner included)."""
-    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
-    from winacl.dtyp.ace import ACE_OBJECT_PRESENCE
-    if not sd_bytes:
-        return []
-    sd = SECURITY_DESCRIPTOR.from_bytes(bytes(sd_bytes))
-    out, order = {}, []
-
-    def add(sid, how):
-        sid = sid.upper()
-        if sid not in out:
-            out[sid] = []
-            order.append(sid)
-        if how not in out[sid]:
-            out[sid].append(how)
-    if sd.Owner is not None:
-        add(sd.Owner.to_sddl(), 'owner (may change permissions)')
-    for ace in (sd.Dacl.aces if sd.Dacl else []):
-        name = ace.AceType.name if hasattr(ace.AceType, 'name') else str(ace.AceType)
-        if 'ALLOWED' not in name or int(ace.AceFlags or 0) & 0x08 or getattr(ace, 'Sid', None) is None:
-            continue
-        mask = int(ace.Mask)
-        sid = ace.Sid.to_sddl()
-        if 'OBJECT' in name:
-            present = int(ace.Flags or 0) & ACE_OBJECT_PRESENCE.ACE_OBJECT_TYPE_PRESENT
-            obj = str(ace.ObjectType).lower() if present else None
+    def rights(mask, is_object, obj):
+        if is_object:
             if mask & CREATE_CHILD and obj in (None, CLASS_DMSA_GUID):
-                add(sid, 'create dMSA objects' if obj else 'create child objects of any class')
-            continue
-        if mask & CREATE_CHILD:
-            add(sid, 'create child objects of any class')
-        for bit, how in _WHOLE[:3]:
-            if mask & bit:
-                add(sid, how)
-    return [(x, out[x]) for x in order]
+                return ['create dMSA objects' if obj else 'create child objects of any class']
+            return []
+        return ((['create child objects of any class'] if mask & CREATE_CHILD else [])
+                + [how for bit, how in _WHOLE[:3] if mask & bit])
+    return _trustee_rights(sd_bytes, rights)
 
 
 def domain_sid_of(directory):
