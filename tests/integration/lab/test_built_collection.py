@@ -34,7 +34,9 @@ def test_the_built_collection_holds_only_tracked_files_and_no_secret(lab, tmp_pa
                                  cwd=REPO).stdout.splitlines())
     secrets = lab_secrets(lab)
     problems = []
-    with tarfile.open(tmp_path / 'gmsa-farm-0.1.0.tar.gz') as t:
+    built = [f for f in os.listdir(str(tmp_path)) if f.startswith('gmsa-farm-') and f.endswith('.tar.gz')]
+    assert len(built) == 1, built
+    with tarfile.open(tmp_path / built[0]) as t:
         for m in t.getmembers():
             if m.isdir():
                 continue

@@ -69,7 +69,7 @@ def collect():
     site = yaml.safe_load(open(os.path.join(REPO, 'docs', 'docsite', 'extra-docs.yml')))
     guides = ['docs/docsite/rst/%s.rst' % g for s in site['sections'] for g in s['toctree']]
     sources = ['README.md'] + guides + sorted(os.path.relpath(p, REPO) for p in glob.glob(
-        os.path.join(REPO, 'roles', '*', 'README.md'))) + ['docs/awx.md']
+        os.path.join(REPO, 'roles', '*', 'README.md')))
     for path in sources:
         blocks = _markdown(path) if path.endswith('.md') else _rst(path)
         for n, (lang, text) in enumerate(blocks, 1):
@@ -93,15 +93,31 @@ def collect():
 
 
 WINDOWS = 'Windows only: runs on a Windows member over WinRM, and the lab has no Windows host (docs/windows-tests.md)'
+USER_PATH = ('the path for a user\'s own DC: test_user_path.py takes it (this block from the README) against the '
+             'lab DC in a clean virtual environment')
 # (where the snippet is - a prefix of Snippet.where -, a text it contains, what to do)
 DECISIONS = [
+    ('README.md', 'export GMSA_DOMAIN_SERVER=', ('skip', USER_PATH)),
+    ('README.md', 'kinit gmsa-admin@', ('skip', USER_PATH)),
+    ('README.md', '# first_gmsa.yml', ('skip', USER_PATH)),
+    ('README.md', 'ansible-playbook first_gmsa.yml', ('skip', USER_PATH)),
+    ('docs/docsite/rst/guide_microsoft_ad.rst', 'identity:', ('skip', 'names an account of contoso.com by its GUID: '
+                                                                       'test_microsoft_ad_vocabulary.py looks lab '
+                                                                       'accounts up by GUID, SID, DN and UPN')),
+    ('docs/docsite/rst/guide_containers.rst', '', ('skip', 'names a farm of contoso.com and its container hosts: '
+                                                           'test_credential_spec.py and test_credential_spec_farm.py '
+                                                           'run these options against the lab farm')),
+    ('docs/docsite/rst/guide_awx.rst', 'dependencies:', ('skip', 'the execution environment definition: tests/ee/'
+                                                                 'check.sh runs ansible-builder create with it')),
+    ('docs/docsite/rst/guide_awx.rst', 'all:', ('skip', 'the AWX inventory: test_awx_runner.py runs the example '
+                                                        'project with it through ansible-runner')),
     ('README.md', 'bash scripts/lab.sh', ('skip', 'scripts/lab.sh runs in test_playbooks.py (twice: the rerun '
                                           'changes nothing); scripts/test.sh is the suite this test is part of')),
     ('README.md', 'group/gmsa.farm.ldap:', ('run', 'play')),
     ('README.md', 'plugins/modules/ ', ('skip', 'a directory listing, not a command')),
     ('README.md', 'gmsa.farm.ou_delegation:', ('skip', 'writes an OU\'s permissions for a group of operators: '
-                                                        'test_ou_delegation.py runs it against the lab DC and proves '
-                                                        'the rights with the delegated identity')),
+                                                 'test_ou_delegation.py runs it against the lab DC and proves '
+                                                 'the rights with the delegated identity')),
     ('docs/docsite/rst/guide_getting_started.rst', 'bash scripts/stop.sh',
      ('skip', 'lab.sh runs in test_playbooks.py; test.sh is this suite; stop.sh would stop the lab DC the other '
               'tests use')),
@@ -123,7 +139,6 @@ DECISIONS = [
     ('docs/docsite/rst/guide_awx.rst', 'ansible-builder build', ('skip', 'the build runs in test_built_collection.py; '
                                                                  'ansible-builder needs a container runtime (the '
                                                                  'suite runs ansible-builder create)')),
-    ('docs/awx.md', 'ansible-galaxy collection build', ('skip', 'as guide_awx.rst')),
     ('roles/directory/README.md', 'gmsa.farm.directory', ('run', 'play_check')),
     ('roles/member/README.md', 'linux_members:', ('skip', 'an inventory fragment for Linux members: the lab\'s '
                                                           'tests/lab/inventory.yml has it, run by lab.sh')),
@@ -137,6 +152,8 @@ DECISIONS = [
     ('plugins/modules/ou_delegation.py', '', ('skip', 'as README.md#3: test_ou_delegation.py')),
     ('plugins/modules/gmsa_keytab.py', '', ('skip', 'runs on a joined Linux member with its machine keytab: '
                                                     'test_gmsa_keytab.py and lab.sh run it that way')),
+    ('plugins/modules/credential_spec.py', '', ('skip', 'names a gMSA and container hosts of contoso.com: '
+                                                        'test_credential_spec.py runs each option against the lab')),
     ('plugins/modules/kds_root_key.py', '', ('run', 'tasks_check')),   # the lab's KDS keys are shared: check mode
     ('plugins/modules/', '', ('run', 'tasks_apply')),
 ]
