@@ -610,8 +610,9 @@ def attribute_actions(params):
             if attr.lower() in managed:
                 raise PlanError('attributes.%s: %s is managed by this module\'s own option %s; use that option'
                                 % (action, attr, managed[attr.lower()]))
-            # (the managed password itself is constructed: no bind may write it, so the rights check refuses it)
-            if attr.lower() in SYSTEM_ATTRIBUTES:
+            # The managed password and everything about it: refused before any read, so that no task (even one
+            # that plans no write) reads the password into its diff.
+            if attr.lower() in SYSTEM_ATTRIBUTES or attr.lower().startswith('msds-managedpassword'):
                 raise PlanError('attributes.%s: %s is kept by the directory or by this module (name, path, '
                                 'identity, password machinery) and cannot be written through attributes'
                                 % (action, attr))

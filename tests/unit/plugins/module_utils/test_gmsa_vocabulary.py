@@ -48,6 +48,9 @@ def test_attribute_actions_refuse_managed_and_system_attributes():
     for attrs, message in ((dict(set=dict(servicePrincipalName='x')), "managed by this module's own option spn"),
                            (dict(add=dict(DNSHostName='x')), 'own option dns_hostname'),
                            (dict(set=dict(objectClass='x')), 'kept by the directory'),
+                           # a task that plans no write must not read the managed password into its diff either
+                           (dict(remove={'msDS-ManagedPassword': ['nomatch']}), 'kept by the directory'),
+                           (dict(add={'msds-managedpassword': []}), 'kept by the directory'),
                            (dict(set=dict(msDS_x='x')), 'not an LDAP attribute name'),
                            (dict(set=dict(info={'a': 1})), 'strings or numbers')):
         with pytest.raises(g.PlanError, match=message):
