@@ -12,6 +12,7 @@ write (unless check mode). A refusal anywhere before the writes writes nothing.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -172,7 +173,8 @@ def plan_spec(spec, domain, by_name):
 
 
 def _write(module, path, text, secret):
-    """Write ``text`` to ``path`` atomically; a new file's mode is 0600 when it holds a secret."""
+    """Write ``text`` to ``path`` atomically; a file that holds a secret is readable by its owner only (0600 when
+    new; an existing file loses its group and other bits), unless ``mode`` says otherwise."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix='.credspec-')
     try:
@@ -184,6 +186,9 @@ def _write(module, path, text, secret):
             mode = 0o600 if secret or module.params.get('mode') is not None else 0o644
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
             os.chmod(path, mode)
+        elif secret and module.params.get('mode') is None and os.stat(path).st_mode & 0o077:
+            # an existing file about to take a secret: private first (atomic_move keeps the existing file's mode)
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o700)
         module.atomic_move(tmp, path)
     finally:
         if os.path.exists(tmp):

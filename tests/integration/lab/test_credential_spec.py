@@ -205,6 +205,20 @@ def test_ccg_plugin_input_never_shown_and_file_private(run_module, admin, spec_g
     assert r3.failed and spec_gmsa['other']['sam'] in r3['msg'] and 'S3cret' not in json.dumps(r3)
 
 
+def test_a_spec_file_that_takes_a_ccg_plugin_input_becomes_private(run_module, spec_gmsa, tmp_path):
+    # written first without a secret (0644, as a spec for domain-joined hosts), then the farm adds HostAccountConfig
+    path = str(tmp_path / 'later.json')
+    r = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path))
+    assert not r.failed and r['changed'] is True, r
+    assert oct(os.stat(path).st_mode & 0o777) == '0o644'
+    hac = dict(plugin_guid='{CCC2A336-D7F3-4818-A213-272B7924213E}', plugin_input='dom:user:S3cret-later',
+               retriever=spec_gmsa['host']['sam'])
+    r = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path, host_account_config=hac))
+    assert not r.failed and r['changed'] is True, r
+    assert oct(os.stat(path).st_mode & 0o777) == '0o600'
+    assert 'S3cret-later' in open(path).read()
+
+
 def test_estate_in_one_task_costs_a_fixed_number_of_searches(run_module, ou, spec_gmsa, monkeypatch, tmp_path):
     names = [spec_gmsa['name']]
     for _i in range(3):
