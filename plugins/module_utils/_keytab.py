@@ -259,6 +259,38 @@ def usable_enctypes(wanted, supported_bits):
     return [n for n in wanted if supported_bits & ENCTYPES[n][1]]
 
 
+def have_md4():
+    """Whether this host can compute RC4 keys (MD4 through OpenSSL or pycryptodome)."""
+    try:
+        _md4(b'')
+        return True
+    except KeytabError:
+        return False
+
+
+def account_enctypes(sam, wanted, supported_raw, md4_available):
+    """Pure: the encryption types to write keys of, and warnings. ``supported_raw`` is the account's
+    msDS-SupportedEncryptionTypes as read; unset and 0 mean the same to a KDC (Samba's KDC replaces 0 with its
+    default set): its tickets then come with a type of the KDC's defaults (on a Windows DC
+    DefaultDomainSupportedEncTypes decides), so keys of every type it may use are written - RC4 only where this
+    host can compute it."""
+    supported = None if supported_raw in (None, '', '0', 0) else int(supported_raw)
+    enctypes = usable_enctypes(wanted, supported)
+    if supported is not None:
+        return enctypes, []
+    extra = [n for n in ('aes256', 'aes128', 'rc4') if n not in enctypes]
+    skipped = [] if md4_available else [n for n in ('rc4',) if n in extra or n in enctypes]
+    enctypes = [n for n in list(enctypes) + extra if n not in skipped]
+    warning = ('%s has no msDS-SupportedEncryptionTypes (or 0): a KDC then encrypts its tickets with a type of its '
+               'own defaults (on Windows DCs DefaultDomainSupportedEncTypes decides), so keys of %s were written'
+               % (sam, ', '.join(enctypes)))
+    if skipped:
+        warning += ('; rc4 was left out: this host has no MD4 (OpenSSL 3 keeps it in the legacy provider; '
+                    'pycryptodome provides it)')
+    return enctypes, [warning + '. Set kerberos_encryption_types on the gMSA (for example [aes256, aes128]) to '
+                      'choose.']
+
+
 def plan_versions(mp, kvno, principal, is_account):
     """[(principal, kvno, 'current'|'previous')] for one principal; ``kvno`` is msDS-KeyVersionNumber, which names
     the key in use.
@@ -497,18 +529,8 @@ def desired_entries(directory, params, carried_principals=()):
     mp = parse_blob(blob)
     realm = directory.dns_domain.upper()
     supported = _one(attrs, 'msDS-SupportedEncryptionTypes')
-    supported = None if supported in (None, '') else int(supported)
-    warnings = []
-    enctypes = usable_enctypes(params['encryption_types'], supported)
-    if supported is None:
-        # The KDC picks the ticket's encryption type from its defaults (a Windows DC: DefaultDomainSupportedEncTypes,
-        # RC4 unless changed): write every type it may use.
-        enctypes = list(enctypes) + [n for n in ('aes256', 'aes128', 'rc4') if n not in enctypes]
-        warnings.append(
-            '%s has no msDS-SupportedEncryptionTypes: a KDC then encrypts its tickets with a type of its own '
-            'default (on Windows DefaultDomainSupportedEncTypes, RC4 unless changed), so keys of %s were written. '
-            'Set kerberos_encryption_types on the gMSA (for example [aes256, aes128]) to choose.'
-            % (sam, ', '.join(enctypes)))
+    enctypes, warnings = account_enctypes(sam, params['encryption_types'], supported, have_md4())
+    supported = None if supported in (None, '', '0', 0) else int(supported)
     if not enctypes:
         raise KeytabError(
             '%s has no usable encryption type: encryption_types asks for %s, and the account\'s '

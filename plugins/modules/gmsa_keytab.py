@@ -87,9 +87,10 @@ options:
   encryption_types:
     description:
       - Which keys to write, among the ones the account has (its C(msDS-SupportedEncryptionTypes)).
-      - An account without C(msDS-SupportedEncryptionTypes) gets keys of all three types and a warning - a KDC then
-        chooses the ticket's type from its own defaults (a Windows DC from C(DefaultDomainSupportedEncTypes), RC4
-        unless changed).
+      - An account without C(msDS-SupportedEncryptionTypes) (or with 0, which a KDC reads the same way) gets keys of
+        all three types and a warning - a KDC then chooses the ticket's type from its own defaults (a Windows DC
+        from C(DefaultDomainSupportedEncTypes)); RC4 only where this host has MD4 (the warning says when it was
+        left out).
       - Fails when none is left - the account has no usable encryption type.
     type: list
     elements: str

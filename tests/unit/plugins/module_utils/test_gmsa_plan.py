@@ -119,17 +119,22 @@ def test_apply_list_action():
 
 def test_no_directory_module_ever_asks_for_the_managed_password():
     """msDS-ManagedPassword is never requested by the collection's code (tests may, as allowed hosts), except by the
-    Linux member's keytab code (_keytab.py), which binds as the member computer to do exactly that."""
+    Linux member's keytab code (_keytab.py), which binds as the member computer to do exactly that; the one other
+    place that names it is gmsa's refusal of it in ``attributes``."""
     root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins')
     askers = set()
     for path in glob.glob(os.path.join(root, '**', '*.py'), recursive=True):
         tree = ast.parse(open(path).read())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if node.value.lower() == 'msds-managedpassword':
-                    askers.add(os.path.basename(path))
-    assert askers == {'_keytab.py'}
+        for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)] + [tree]:
+            for node in ast.walk(func):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    if node.value.lower() == 'msds-managedpassword':
+                        askers.add((os.path.basename(path), getattr(func, 'name', None)))
+    assert set(f for f, _n in askers) == {'_keytab.py', '_gmsa.py'}
+    assert set(n for f, n in askers if f == '_gmsa.py') == {'attribute_actions', None}
     assert 'msDS-ManagedPassword' not in g.ACCOUNT_ATTRIBUTES
+    with pytest.raises(g.PlanError):
+        g.attribute_actions(dict(attributes=dict(remove={'msDS-ManagedPassword': ['x']})))
 
 
 def test_the_property_table_drives_the_planner(monkeypatch):

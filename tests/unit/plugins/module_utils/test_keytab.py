@@ -118,6 +118,21 @@ def test_aes_keys_use_utf8_with_replacement_characters_and_rc4_the_raw_bytes():
     assert keys['rc4'] == MD4.new(PW1).digest()
 
 
+def test_account_enctypes_unset_or_zero_means_the_kdc_defaults():
+    for raw in (None, '', '0', 0):
+        types, warnings = K.account_enctypes('web$', ['aes256', 'aes128'], raw, True)
+        assert types == ['aes256', 'aes128', 'rc4'], raw
+        assert len(warnings) == 1 and 'msDS-SupportedEncryptionTypes' in warnings[0] and 'web$' in warnings[0]
+
+
+def test_account_enctypes_leaves_rc4_out_without_md4_and_says_so():
+    types, warnings = K.account_enctypes('web$', ['aes256', 'aes128'], None, False)
+    assert types == ['aes256', 'aes128'] and 'rc4 was left out' in warnings[0]
+    # an explicit setting is followed as it is, with no warning
+    assert K.account_enctypes('web$', ['aes256', 'aes128'], '24', False) == (['aes256', 'aes128'], [])
+    assert K.account_enctypes('web$', ['aes256'], '4', True) == ([], [])
+
+
 def test_usable_enctypes():
     assert K.usable_enctypes(['aes256', 'aes128'], None) == ['aes256', 'aes128']
     assert K.usable_enctypes(['aes256', 'aes128', 'rc4'], 0x18) == ['aes256', 'aes128']
