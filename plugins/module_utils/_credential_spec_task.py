@@ -240,6 +240,20 @@ def run_absent(module, specs, listed):
     return out
 
 
+def _shared_paths(specs, planned):
+    """Problems for any file two outputs of the task would write (the last would silently win)."""
+    seen, problems = {}, []
+    for s, (_result, files) in zip(specs, planned):
+        for path, _text, _secret, kind in files:
+            key = os.path.abspath(path)
+            if key in seen:
+                problems.append('%s: %s is also where %s goes: give each output its own path'
+                                % (s['name'], path, seen[key]))
+            else:
+                seen[key] = '%s\'s %s' % (s['name'], 'spec' if kind == 'json' else 'Kubernetes manifest')
+    return problems
+
+
 def run_present(module, directory, specs, listed):
     domain = cs.read_domain(directory)
     names = []
@@ -253,6 +267,7 @@ def run_present(module, directory, specs, listed):
         problems += p
         warnings += w
         planned.append((result, files))
+    problems += _shared_paths(specs, planned)
     if problems:
         raise ModuleFailure('Nothing was written: %s' % ' | '.join(problems), problems=problems)
     # Every file's change is known before the first write.

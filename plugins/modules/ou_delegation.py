@@ -159,6 +159,9 @@ def read_dacl(directory, dn):
 
 def core(module, directory):
     p = module.params
+    if not p['rights']:
+        raise ModuleFailure('rights: give at least one of gmsa, host_groups, group_members, computers. '
+                            'Nothing was changed.')
     try:
         check_dn('path', p['path'])
     except ValueError as e:

@@ -45,8 +45,10 @@ description:
   - "Rollback: when validation fails, the previous identity is put back (when it needs no password, or with
     O(rollback_password)), the logon right granted by the task is removed again, and the previous run state is
     restored; the message says which of these steps succeeded. A scheduled task keeps the logon type it had
-    (S4U, interactive token, password). The rollback password never goes through a module argument that is not
-    no_log (an application pool's user password is set with gmsa.farm.host_native, not web_app_pool's attributes)."
+    (S4U, interactive token, password). The rollback password goes only to module options that are no_log
+    (an application pool's user password is set with gmsa.farm.host_native, not web_app_pool's attributes), with
+    one exception - a scheduled task's user password goes to community.windows.win_scheduled_task's password
+    option, a legacy module without an argument spec, which returns no invocation and so does not echo it."
   - "A BizTalk host instance is managed through the BizTalk WMI provider, which reads the BizTalk management
     database: over WinRM that is a second hop, so connect with CredSSP or Kerberos delegation, or use
     become, or the provider's calls fail with access denied."

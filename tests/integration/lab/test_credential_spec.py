@@ -339,3 +339,14 @@ def test_a_plain_domain_user_can_build_and_check_specs(run_module, admin, lab, o
     assert not as_user.failed, as_user
     assert as_user['credential_spec'] == as_admin['credential_spec']
     assert as_user['account']['effective_retrievers'] == [spec_gmsa['host']['sam']]
+
+
+def test_two_outputs_to_one_file_are_refused_before_any_write(run_module, spec_gmsa, tmp_path):
+    path = str(tmp_path / 'same.json')
+    r = run_module('credential_spec', dict(specs=[dict(name=spec_gmsa['name'], path=path),
+                                                  dict(name=spec_gmsa['name'], path=path,
+                                                       additional_accounts=[dict(name=spec_gmsa['name'])])]))
+    assert r.failed and 'same.json is also where' in r['msg'] and 'Nothing was written' in r['msg'], r
+    r = run_module('credential_spec', dict(name=spec_gmsa['name'], path=path, kubernetes=dict(path=path)))
+    assert r.failed and 'same.json is also where' in r['msg'], r
+    assert not os.path.exists(path)

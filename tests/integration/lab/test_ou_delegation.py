@@ -128,6 +128,7 @@ def test_without_write_dac_nothing_is_changed(run_module, admin, bare_ou, operat
     (dict(path='not a dn', trustee='Administrator', rights=['gmsa']), "path: 'not a dn' is not a distinguished name"),
     (dict(trustee='nosuchuser-x1', rights=['gmsa']), 'trustee: no user, group or computer nosuchuser-x1 in the '
                                                      'domain. Nothing was changed.'),
+    (dict(trustee='Administrator', rights=[]), 'rights: give at least one of gmsa'),
 ])
 def test_bad_input_names_the_option_and_changes_nothing(run_module, admin, bare_ou, args, message):
     before = dacl(admin, bare_ou)
