@@ -290,7 +290,7 @@ def run_present(module, directory, specs, listed):
                 diffs.append(diff)
     except (OSError, IOError) as e:
         raise ModuleFailure('writing failed after %s were written: %s' % (', '.join(written) or 'no file', e),
-                          changed=bool(written), written=written)
+                            changed=bool(written), written=written)
     for w in warnings:
         module.warn(w)
     results = []

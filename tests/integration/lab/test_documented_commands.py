@@ -102,8 +102,8 @@ DECISIONS = [
     ('README.md', '# first_gmsa.yml', ('skip', USER_PATH)),
     ('README.md', 'ansible-playbook first_gmsa.yml', ('skip', USER_PATH)),
     ('docs/docsite/rst/guide_microsoft_ad.rst', 'identity:', ('skip', 'names an account of contoso.com by its GUID: '
-                                                                       'test_microsoft_ad_vocabulary.py looks lab '
-                                                                       'accounts up by GUID, SID, DN and UPN')),
+                                                                      'test_microsoft_ad_vocabulary.py looks lab '
+                                                                      'accounts up by GUID, SID, DN and UPN')),
     ('docs/docsite/rst/guide_containers.rst', '', ('skip', 'names a farm of contoso.com and its container hosts: '
                                                            'test_credential_spec.py and test_credential_spec_farm.py '
                                                            'run these options against the lab farm')),
@@ -116,8 +116,8 @@ DECISIONS = [
     ('README.md', 'group/gmsa.farm.ldap:', ('run', 'play')),
     ('README.md', 'plugins/modules/ ', ('skip', 'a directory listing, not a command')),
     ('README.md', 'gmsa.farm.ou_delegation:', ('skip', 'writes an OU\'s permissions for a group of operators: '
-                                                 'test_ou_delegation.py runs it against the lab DC and proves '
-                                                 'the rights with the delegated identity')),
+                                                       'test_ou_delegation.py runs it against the lab DC and proves '
+                                                       'the rights with the delegated identity')),
     ('docs/docsite/rst/guide_getting_started.rst', 'bash scripts/stop.sh',
      ('skip', 'lab.sh runs in test_playbooks.py; test.sh is this suite; stop.sh would stop the lab DC the other '
               'tests use')),
