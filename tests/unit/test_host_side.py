@@ -1,6 +1,6 @@
 """The host-side decisions (gmsa_host, windows_service_identity), executed against a simulated Windows host that
-follows documented behaviour (tests/unit/windows_sim.py, docs/windows-facts.md). Each defect of issue #9 has a
-test here that fails on the old model."""
+follows documented behaviour (tests/unit/windows_sim.py, docs/windows-facts.md). Each wrong model of Windows the
+host side once had (the gMSA query states, logon rights, start names, validation) has a test here that fails on it."""
 from __future__ import annotations
 
 import os
