@@ -36,18 +36,7 @@ LAB_HELPERS = os.path.join(REPO, 'tests', 'lab')     # ldap_fault_proxy, lab_hos
 if LAB_HELPERS not in sys.path:
     sys.path.insert(0, LAB_HELPERS)
 
-
-def _read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith('export '):
-                line = line[len('export '):]
-            if '=' in line:
-                k, v = line.split('=', 1)
-                env[k] = shlex.split(v)[0] if v else ''
-    return env
+from rotation_lab import read_env  # noqa: E402  (the lab helpers' folder is on the path only from here)
 
 
 def start_lab(**overrides):
@@ -57,7 +46,7 @@ def start_lab(**overrides):
                          env=dict(os.environ, **overrides), check=False)
     if out.returncode != 0:
         pytest.fail('lab DC did not start: %s' % out.stderr[-2000:])
-    env = _read_env(out.stdout.strip().splitlines()[-1])
+    env = read_env(out.stdout.strip().splitlines()[-1])
     env['conn'] = dict(domain_server=[env['GMSA_DOMAIN_SERVER']], domain_username=env['GMSA_DOMAIN_USERNAME'],
                        domain_password=env['GMSA_DOMAIN_PASSWORD'], domain_ca_cert=env['GMSA_DOMAIN_CA_CERT'])
     return env

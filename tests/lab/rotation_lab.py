@@ -9,6 +9,7 @@ Lab tooling only.
 from __future__ import annotations
 
 import os
+import shlex
 import ssl
 import struct
 import uuid
@@ -19,6 +20,7 @@ DAY = 86400
 
 
 def read_env(path):
+    """A lab's env file (tests/lab/dc.sh writes ``export NAME=value`` lines, values shell-quoted) as a dict."""
     env = {}
     with open(path) as f:
         for line in f:
@@ -27,7 +29,7 @@ def read_env(path):
                 line = line[len('export '):]
             if '=' in line:
                 k, v = line.split('=', 1)
-                env[k] = v.strip("'")
+                env[k] = shlex.split(v)[0] if v else ''
     return env
 
 
