@@ -19,7 +19,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
 from ansible_collections.gmsa.farm.plugins.module_utils._security import is_protected
 from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, dacl_control, first, raw_first
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Conflict, check_rights, retry_on_conflict
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Conflict, check_rights, retry_on_conflict
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa_task as task
 
 NOTHING = 'Nothing was changed.'

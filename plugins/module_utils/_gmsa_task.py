@@ -30,7 +30,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, check_dn, check_range, dacl_control, first, parent_dn,
     raw_first, rdn_escape,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute, retry_on_conflict
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute, retry_on_conflict
 
 INTERVAL_MAX = 2 ** 31 - 1      # msDS-ManagedPasswordInterval is a 32-bit signed integer
 
@@ -366,7 +366,7 @@ def plan_writes(p, account, plan, new_dn, parent_sd, host):
     moving = account is not None and cur_dn.lower() != new_dn.lower()
     if plan['create'] is not None:
         writes.append(Write('add', new_dn, 'create %s' % new_dn, attributes=plan['create'],
-                            object_class=['top', g.CLASS_BY_TYPE[p['account_type']]]))
+                            object_class=['top', g.CLASS_BY_TYPE[p['account_type']]], parent_checked=True))
     elif plan['modify']:
         sd_values = dict((attr, old) for attr, old in plan['sd_old'].items() if attr in plan['modify'])
         writes.append(Write('modify', cur_dn, 'update %s (%s)' % (cur_dn, ', '.join(sorted(plan['modify']))),

@@ -14,15 +14,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import (
     HAS_LDAP3, LDAP3_IMPORT_ERROR, Directory, DirectoryError, connection_argument_spec,
 )
-
-
-class ModuleFailure(Exception):
-    """Raised by a module's core to fail with a message (and optional extra result keys), changing nothing."""
-
-    def __init__(self, msg, **details):
-        super(ModuleFailure, self).__init__(msg)
-        self.msg = msg
-        self.details = details
+from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure  # noqa: F401
 
 
 def run_directory_module(argument_spec, core, **module_kwargs):

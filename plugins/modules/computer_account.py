@@ -103,7 +103,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFai
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import UAC_ACCOUNTDISABLE, single_value_change, uac_enabled
 from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_REPLACE, first
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute
 
 EXPOSURE = ('Kerberos tickets the host obtained before this task stay valid until they expire (service tickets '
             'and TGTs: 10 hours by default; a TGT is renewable for up to 7 days unless its account is disabled). '

@@ -138,7 +138,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, check_dn, first, raw_first, rdn_escape,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute, retry_on_conflict
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute, retry_on_conflict
 
 
 SECURITY_ENABLED = 0x80000000

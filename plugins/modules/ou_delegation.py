@@ -144,7 +144,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFai
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_REPLACE, check_dn, dacl_control, raw_first,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute
 
 TRUSTEE_FILTER = '(|(objectCategory=person)(objectCategory=group)(objectCategory=computer))'
 

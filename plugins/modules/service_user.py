@@ -100,7 +100,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFai
 from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._values import first
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import Write, check_rights, execute, retry_on_conflict
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute, retry_on_conflict
 
 
 def attempt(module, directory):
