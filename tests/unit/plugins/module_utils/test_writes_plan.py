@@ -15,7 +15,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import build_m
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, check_dn, check_filter, check_range,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._writes import (
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import (
     Conflict, Write, execute, missing_rights, rights_needed,
 )
 
