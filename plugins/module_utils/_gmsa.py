@@ -20,8 +20,16 @@ from __future__ import annotations
 import re
 
 from ansible_collections.gmsa.farm.plugins.module_utils._principals import SAM_INVALID
-from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError  # noqa: F401
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (  # noqa: F401
     MODIFY_ADD, MODIFY_DELETE, first, parent_dn, raw_first,
+)
+from ansible_collections.gmsa.farm.plugins.module_utils._object.rows import (  # noqa: F401 (used by the modules)
+    DEFAULT_ENCTYPES, ENCTYPE_CHOICES, ENCTYPES, UAC_ACCOUNTDISABLE, UAC_NOT_DELEGATED, UAC_TRUSTED_FOR_DELEGATION,
+    UAC_TRUSTED_TO_AUTH_FOR_DELEGATION, UAC_WORKSTATION_TRUST_ACCOUNT, CreateOnly as _CreateOnly,
+    EncTypes as _EncTypes, List as _List, RowPlan, String as _String, UacBit as _UacBit, _enc_after,
+    apply_list_action, enctype_mask, enctype_names, list_action_spec, list_changes, single_value_change,
+    uac_enabled,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     granted_sids, parse_membership_sd, update_membership_sd, build_membership_sd,
@@ -35,15 +43,6 @@ CLASS_BY_TYPE = {
 }
 TYPE_BY_CLASS = dict((v.lower(), k) for k, v in CLASS_BY_TYPE.items())
 
-UAC_ACCOUNTDISABLE = 0x2
-UAC_WORKSTATION_TRUST_ACCOUNT = 0x1000
-UAC_TRUSTED_FOR_DELEGATION = 0x80000
-UAC_NOT_DELEGATED = 0x100000
-UAC_TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
-
-ENCTYPES = [('des', 0x3), ('rc4', 0x4), ('aes128', 0x8), ('aes256', 0x10)]
-ENCTYPE_CHOICES = ['aes128', 'aes256', 'rc4', 'des']
-DEFAULT_ENCTYPES = ['aes128', 'aes256']
 DEFAULT_INTERVAL = 30
 
 # option → attribute, and the kind of value it is. Adding an option is adding one row (see KINDS).
@@ -76,10 +75,6 @@ ACCOUNT_ATTRIBUTES = sorted(set(
 SPN_RE = re.compile(r'^[^/\s]+/[^/\s]+(/[^/\s]+)?$')
 DNS_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}'
                     r'[A-Za-z0-9])?)*\.?$')
-
-
-class PlanError(ValueError):
-    """The task asks for something that cannot or must not be done; nothing is written."""
 
 
 # --------------------------------------------------------------------------- validation (pure)
@@ -140,21 +135,6 @@ def validate_dns(name):
     return name
 
 
-def enctype_names(mask):
-    if mask is None:
-        return None
-    mask = int(mask)
-    names = [n for n, bit in ENCTYPES if mask & bit == bit]
-    return names
-
-
-def enctype_mask(names, keep_other_bits=0):
-    m = keep_other_bits
-    for n in names:
-        m |= dict(ENCTYPES)[n]
-    return m
-
-
 # --------------------------------------------------------------------------- current state (pure)
 
 def read_state(entry):
@@ -196,61 +176,6 @@ def read_state(entry):
 
 
 # --------------------------------------------------------------------------- list actions (pure)
-
-def apply_list_action(current, action, ci=True):
-    """``current`` list + dict(add, remove, set) → new list (current order and spelling kept)."""
-    if not action:
-        return list(current)
-    key = (lambda s: s.lower()) if ci else (lambda s: s)
-    if action.get('set') is not None:
-        want = []
-        seen = set()
-        for v in action['set']:
-            if key(v) not in seen:
-                seen.add(key(v))
-                want.append(v)
-        existing = dict((key(v), v) for v in current)
-        return [existing.get(key(v), v) for v in want]
-    out = list(current)
-    have = set(key(v) for v in out)
-    for v in action.get('add') or []:
-        if key(v) not in have:
-            out.append(v)
-            have.add(key(v))
-    remove = set(key(v) for v in action.get('remove') or [])
-    return [v for v in out if key(v) not in remove]
-
-
-def list_changes(attr, current, new, ci=True):
-    key = (lambda s: s.lower()) if ci else (lambda s: s)
-    cur_keys = set(key(v) for v in current)
-    new_keys = set(key(v) for v in new)
-    ops = []
-    gone = [v for v in current if key(v) not in new_keys]
-    added = [v for v in new if key(v) not in cur_keys]
-    if gone:
-        ops.append((MODIFY_DELETE, gone))
-    if added:
-        ops.append((MODIFY_ADD, added))
-    return ops
-
-
-def uac_enabled(uac, enabled):
-    """userAccountControl with the ACCOUNTDISABLE bit set or cleared, every other bit kept."""
-    return uac & ~UAC_ACCOUNTDISABLE if enabled else uac | UAC_ACCOUNTDISABLE
-
-
-def single_value_change(old, new):
-    """Delete-old + add-new (or add / delete alone): a concurrent change makes the request fail, not vanish."""
-    if old == new:
-        return []
-    ops = []
-    if old is not None:
-        ops.append((MODIFY_DELETE, [old]))
-    if new is not None:
-        ops.append((MODIFY_ADD, [new]))
-    return ops
-
 
 # --------------------------------------------------------------------------- planning (pure)
 
@@ -298,26 +223,11 @@ def validate_params(params, acct_type):
                         'standalone one is bound to its host instead (host)')
 
 
-class _Plan(object):
-    """What one run of the rows builds up: the attributes of a new account, or the changes to an existing one."""
+class _Plan(RowPlan):
+    """The rows' plan of one managed service account (a new one starts as a workstation trust account)."""
 
     def __init__(self, params, cur, acct_type, resolved, lbl):
-        self.params, self.cur, self.acct_type = params, cur, acct_type
-        self.resolved, self.lbl = resolved, lbl
-        self.create = {} if cur is None else None
-        self.changes = {}
-        self.sd_old = {}
-        self.warnings = []
-        self.before, self.after = {}, {}
-        self.uac = UAC_WORKSTATION_TRUST_ACCOUNT if cur is None else cur['uac']
-
-    def write(self, attr, old, new):
-        """A single-valued attribute: set at create, or delete-old/add-new."""
-        if self.create is not None:
-            if new is not None:
-                self.create[attr] = new
-        elif old != new:
-            self.changes[attr] = single_value_change(old, new)
+        super(_Plan, self).__init__(params, cur, acct_type, resolved, lbl, uac=UAC_WORKSTATION_TRUST_ACCOUNT)
 
 
 # --------------------------------------------------------------------------- one handler per kind
@@ -343,27 +253,6 @@ class _Sam(object):
         return sam
 
 
-class _String(object):
-    """Free text; '' clears it."""
-    @staticmethod
-    def spec(row):
-        return dict(type='str')
-
-    @staticmethod
-    def before(row, cur):
-        return cur[row['option']]
-
-    @staticmethod
-    def apply(row, plan):
-        old = plan.cur[row['option']] if plan.cur else None
-        want = plan.params.get(row['option'])
-        if want is None:
-            return old
-        want = want or None
-        plan.write(row['attr'], old, want)
-        return want
-
-
 class _Dns(_String):
     """A DNS name, compared case-insensitively; an outbound-only account has none."""
     @staticmethod
@@ -380,84 +269,6 @@ class _Dns(_String):
         if (want or '').lower() != (old or '').lower():
             plan.write(row['attr'], old, want)
         return want
-
-
-class _List(object):
-    """Multi-valued strings, case-insensitive, changed value by value (add/remove/set)."""
-    @staticmethod
-    def spec(row):
-        return dict(type='dict', options=list_action_spec())
-
-    @staticmethod
-    def before(row, cur):
-        return sorted(cur[row['option']], key=str.lower)
-
-    @staticmethod
-    def apply(row, plan):
-        cur = plan.cur[row['option']] if plan.cur else []
-        new = apply_list_action(cur, plan.params.get(row['option']))
-        if row.get('outbound_clears') and plan.params.get('outbound_auth_only'):
-            new = []
-        if plan.create is not None:
-            if new:
-                plan.create[row['attr']] = new
-        else:
-            ops = list_changes(row['attr'], cur, new)
-            if ops:
-                plan.changes[row['attr']] = ops
-        return sorted(new, key=str.lower)
-
-
-class _EncTypes(object):
-    """msDS-SupportedEncryptionTypes by name; bits this collection does not name are kept."""
-    @staticmethod
-    def spec(row):
-        return dict(type='dict', options=dict((k, dict(type='list', elements='str', choices=ENCTYPE_CHOICES))
-                                              for k in ('add', 'remove', 'set')))
-
-    @staticmethod
-    def before(row, cur):
-        return cur['kerberos_encryption_types']
-
-    @staticmethod
-    def apply(row, plan):
-        action = plan.params.get(row['option'])
-        if plan.cur is None:
-            names = DEFAULT_ENCTYPES if not action else apply_list_action(DEFAULT_ENCTYPES, action, ci=False)
-            names, mask = _enc_after(dict(set=names), [], 0)
-            plan.create[row['attr']] = mask
-            return names
-        names, mask = _enc_after(action, plan.cur['kerberos_encryption_types'], plan.cur['enc_raw'])
-        if action and mask != plan.cur['enc_raw']:
-            plan.changes[row['attr']] = single_value_change(plan.cur['enc_raw'], mask)
-        return names
-
-
-class _CreateOnly(object):
-    """Written at create; the directory refuses later changes, so a different value fails the task."""
-    @staticmethod
-    def spec(row):
-        return dict(type='int', no_log=False)
-
-    @staticmethod
-    def before(row, cur):
-        return cur[row['option']]
-
-    @staticmethod
-    def apply(row, plan):
-        want = plan.params.get(row['option'])
-        if plan.cur is None:
-            value = want or row['default']
-            plan.create[row['attr']] = value
-            return value
-        have = plan.cur[row['option']]
-        if want is not None and have is not None and want != have:
-            raise PlanError(
-                '%s is %d on %s and can only be set when the account is created (the directory refuses any later '
-                'change). To use %d, create a new account with it, move the services to it host by host '
-                '(gmsa.farm.windows_service_identity), then remove the old one.'
-                % (row['option'], have, plan.cur['dn'], want))
-        return have
 
 
 class _Principals(object):
@@ -502,36 +313,8 @@ class _Principals(object):
         return sorted((plan.lbl(s) for s in new_sids), key=str.lower)
 
 
-class _UacBit(object):
-    """One userAccountControl bit, changed by OR / AND-NOT on the current value (written once, after all rows)."""
-    @staticmethod
-    def spec(row):
-        return dict(type='bool')
-
-    @staticmethod
-    def before(row, cur):
-        return bool(cur['uac'] & row['bit']) != bool(row.get('inverse'))
-
-    @staticmethod
-    def apply(row, plan):
-        have = bool(plan.uac & row['bit']) != bool(row.get('inverse'))
-        want = plan.params.get(row['option'])
-        if want is None or want == have:
-            return have
-        if want != bool(row.get('inverse')):
-            plan.uac |= row['bit']
-        else:
-            plan.uac &= ~row['bit']
-        return want
-
-
 KINDS = dict(sam=_Sam, string=_String, dns=_Dns, list=_List, enctypes=_EncTypes, create_only=_CreateOnly,
              principals=_Principals, uac=_UacBit)
-
-
-def list_action_spec():
-    return dict(add=dict(type='list', elements='str'), remove=dict(type='list', elements='str'),
-                set=dict(type='list', elements='str'))
 
 
 def principal_action_spec():
@@ -648,16 +431,6 @@ def plan_attributes(actions, current, creating):
             if ops:
                 changes[attr] = ops
     return changes, before, after
-
-
-def _enc_after(action, current_names, current_raw):
-    if not action:
-        return current_names, current_raw
-    names = apply_list_action(current_names or [], action, ci=False)
-    order = [n for n, dummy in ENCTYPES]
-    names = sorted(set(names), key=order.index)
-    other = (current_raw or 0) & ~sum(b for dummy, b in ENCTYPES)
-    return names, enctype_mask(names, other)
 
 
 def principal_inputs(params):

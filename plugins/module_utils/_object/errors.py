@@ -21,3 +21,8 @@ class ModuleFailure(Exception):
 
 class Conflict(Exception):
     """Another writer changed the object between the read and the first write; nothing was written."""
+
+
+class PlanError(ValueError):
+    """The task asks for something that cannot or must not be done; nothing is written (raised by the pure
+    planners, turned into a ModuleFailure by the task)."""
