@@ -21,10 +21,12 @@ import re
 
 from ansible_collections.gmsa.farm.plugins.module_utils._principals import SAM_INVALID
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError  # noqa: F401
+# pylint: disable-next=unused-import
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (  # noqa: F401
     MODIFY_ADD, MODIFY_DELETE, first, parent_dn, raw_first,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._object.rows import (  # noqa: F401 (used by the modules)
+# pylint: disable-next=unused-import
+from ansible_collections.gmsa.farm.plugins.module_utils._object.rows import (  # noqa: F401
     DEFAULT_ENCTYPES, ENCTYPE_CHOICES, ENCTYPES, UAC_ACCOUNTDISABLE, UAC_NOT_DELEGATED, UAC_TRUSTED_FOR_DELEGATION,
     UAC_TRUSTED_TO_AUTH_FOR_DELEGATION, UAC_WORKSTATION_TRUST_ACCOUNT, CreateOnly as _CreateOnly,
     EncTypes as _EncTypes, List as _List, RowPlan, String as _String, UacBit as _UacBit, _enc_after,

@@ -697,7 +697,9 @@ def absent(module, directory, p, account, result, reads):
     if protected:
         writes.append(_dacl_write(account['dn'], set_protected(sd, False),
                                   'lift the protection from accidental deletion of %s' % account['dn']))
-    writes.append(Write('delete', account['dn'], 'delete %s' % account['dn']))
+    classes = account['attributes'].get('objectClass') or []
+    writes.append(Write('delete', account['dn'], 'delete %s' % account['dn'], sd=sd,
+                        object_class=classes[-1] if classes else None))
     if reads.plan_only:
         return dict(_writes=writes)
     reads.check_rights(writes)

@@ -60,6 +60,7 @@ ROOT_DSE_ATTRIBUTES = [
     'defaultNamingContext', 'configurationNamingContext', 'schemaNamingContext', 'rootDomainNamingContext',
     'dnsHostName', 'serverName', 'ldapServiceName', 'domainFunctionality', 'forestFunctionality',
     'domainControllerFunctionality', 'supportedControl', 'supportedSASLMechanisms', 'isGlobalCatalogReady',
+    'tokenGroups',      # the SIDs of the bound account's token (the rights check of deletes and moves reads them)
 ]
 
 
@@ -176,6 +177,7 @@ class Directory(object):
         self.not_reached = []   # the domain_server entries tried before the one that answered, with why
         self.requests = 0
         self._root_dse = None
+        self._token = []
         self.bound_as = None
         self.mode = None
         self._gc = None
@@ -423,7 +425,15 @@ class Directory(object):
             if not entries:
                 raise DirectoryError('the domain controller %s returned no rootDSE' % self.server_name)
             self._root_dse = entries[0]['attributes']
+            self._token = [bytes(v) for v in (entries[0].get('raw') or {}).get('tokenGroups') or []]
         return self._root_dse
+
+    @property
+    def token_sids(self):
+        """The SIDs of the bound account's token, from the rootDSE's tokenGroups (None when the DC gives none)."""
+        from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
+        self.root_dse   # pylint: disable=pointless-statement
+        return [sid_to_str(v) for v in self._token] or None
 
     def dse_str(self, name):
         v = self.root_dse.get(name)

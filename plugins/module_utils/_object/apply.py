@@ -7,8 +7,9 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
 * ``check_rights`` proves, before the first request, that the bound account may make every request of the plan:
   attribute writes (``allowedAttributesEffective``), descriptor writes (``sDRightsEffective``), objects created
-  or moved into a container (the container's ``allowedChildClassesEffective``), renames (the naming attribute, ``cn``, writable).
-  One search per 200 objects.
+  or moved into a container (the container's ``allowedChildClassesEffective``), renames (the naming attribute,
+  ``cn``, writable), deletes and moves out of a container (the DACLs read against the account's token:
+  ``access``). One search per 200 objects, and one for containers' DACLs when an object's own does not decide.
 * ``execute`` sends the requests in order. A concurrent change met by the *first* request (nothing written yet)
   raises ``Conflict`` so the task re-reads and plans again (``converge``). A failure after other requests were
   written puts back what the plan lifted to make them (``Request.undo``: protection from accidental deletion)
@@ -27,10 +28,14 @@ import random
 import time
 
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._object import access
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import Conflict, ModuleFailure
+# Request (and its old name Write) from here too: the modules import the whole engine from one place.
+# pylint: disable-next=unused-import
 from ansible_collections.gmsa.farm.plugins.module_utils._object.request import Request, Write  # noqa: F401
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    MODIFY_ADD, MODIFY_DELETE, RESULT, SD_RIGHT_DACL, first, parent_dn, raw_first, result_name,
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, SD_RIGHT_DACL, dacl_control, first, owner_dacl_control,
+    parent_dn, raw_first, result_name,
 )
 
 
@@ -121,16 +126,29 @@ def rights_needed(requests):
     return need
 
 
-def missing_rights(need, entries):
+def _may_write_dacl(attributes, entry, token):
+    """sDRightsEffective's DACL bit; where the DC leaves the attribute out (Samba 4.22 does for an account that is
+    not an administrator, even one that may write the DACL - measured on the lab DC), the owner and DACL
+    evaluated against the account's token. None: cannot tell (the DC decides)."""
+    rights = first(attributes, 'sDRightsEffective')
+    if rights not in (None, ''):
+        return bool(int(rights) & SD_RIGHT_DACL)
+    if not token or entry is None:
+        return None
+    return access.granted(raw_first(entry, 'nTSecurityDescriptor'), token, access.WRITE_DAC)
+
+
+def missing_rights(need, entries, token=None):
     """Pure: what the bound account may not do, from a search of the objects' effective rights."""
-    by_dn = dict((e['dn'].lower(), e['attributes']) for e in entries)
+    by_dn = dict((e['dn'].lower(), e) for e in entries)
     problems = []
     for key in sorted(need):
         n = need[key]
         dn = n['dn']
-        a = by_dn.get(key)
-        if a is None:
+        entry = by_dn.get(key)
+        if entry is None:
             continue    # not there (yet): the request itself reports it
+        a = entry['attributes']
         allowed = set(x.lower() for x in a.get('allowedAttributesEffective') or [])
         denied = sorted(x for x in n['attrs'] if x.lower() not in allowed)
         if denied:
@@ -138,7 +156,7 @@ def missing_rights(need, entries):
             problems.append('may not write %s on %s (the DC leaves %s out of allowedAttributesEffective: the '
                             'account lacks the write permission, or the DC treats %s as system-only, as Samba 4.22 '
                             'does for msDS-AllowedToActOnBehalfOfOtherIdentity)' % (', '.join(denied), dn, its, its))
-        if n['dacl'] and not int(first(a, 'sDRightsEffective') or 0) & SD_RIGHT_DACL:
+        if n['dacl'] and _may_write_dacl(a, entry, token) is False:
             problems.append("may not change the permissions (WRITE_DAC) of %s" % dn)
         may_create = set(x.lower() for x in a.get('allowedChildClassesEffective') or [])
         refused = sorted(c for c in n['children'] if c.lower() not in may_create)
@@ -148,18 +166,78 @@ def missing_rights(need, entries):
     return problems
 
 
-def check_rights(directory, requests):
-    """One search (one per 200 objects) for the effective rights on every object the plan writes; fails before
-    the first write, naming every missing right."""
-    need = rights_needed(requests)
-    if not need:
-        return
-    dns = sorted(n['dn'] for n in need.values())
+def removals(requests):
+    """Pure: (request, the object's DACL at that point of the plan) for every delete and every move to another
+    container, the requests that need the right to take the object out of its container. A DACL the plan
+    replaces earlier (protection lifted for the delete) is the one that counts."""
+    planned, created, out = {}, set(), []
+    for r in requests:
+        key = r.dn.lower()
+        if r.op == 'add':
+            created.add(key)
+        elif key in created:
+            continue
+        elif r.op == 'modify' and r.descriptor and r.deferred is None:
+            new = [v for op, values in r.changes.get('nTSecurityDescriptor') or [] if op == MODIFY_REPLACE
+                   for v in values]
+            if new:
+                planned[key] = new[0]
+        elif r.op == 'delete' or (r.op == 'move' and r.new_superior and
+                                  r.new_superior.lower() != parent_dn(r.dn).lower()):
+            out.append((r, planned.get(key, r.sd)))
+    return out
+
+
+def _search_dns(directory, dns, attributes, controls=None):
     entries = []
+    dns = sorted(set(dns), key=str.lower)
     for i in range(0, len(dns), RIGHTS_CHUNK):
         flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in dns[i:i + RIGHTS_CHUNK])
-        entries += directory.search(directory.default_nc, flt, RIGHTS_ATTRIBUTES)
-    problems = missing_rights(need, entries)
+        entries += directory.search(directory.default_nc, flt, attributes, controls=controls)
+    return entries
+
+
+def removal_problems(directory, taken, entries, token):
+    """The deletes and moves the token may not make: the objects' DACLs first (from the plan, the task's read or
+    ``entries``), the containers' DACLs read (one search) only for objects whose own DACL does not grant it."""
+    sds = dict((e['dn'].lower(), raw_first(e, 'nTSecurityDescriptor')) for e in entries)
+    undecided = []
+    for r, sd in taken:
+        sd = sd if sd is not None else sds.get(r.dn.lower())
+        if access.granted(sd, token, access.DELETE) is not True:
+            undecided.append((r, sd))
+    if not undecided:
+        return []
+    parents = dict((e['dn'].lower(), raw_first(e, 'nTSecurityDescriptor')) for e in _search_dns(
+        directory, [parent_dn(r.dn) for r, _sd in undecided], ['nTSecurityDescriptor'], dacl_control()))
+    problems = []
+    for r, sd in undecided:
+        parent = parent_dn(r.dn)
+        if access.may_delete(sd, parents.get(parent.lower()), token, _leaf_class(r.object_class)) is False:
+            problems.append('may not %s %s (its DACL grants the account no DELETE and the DACL of %s no "delete '
+                            'child" for it)' % ('delete' if r.op == 'delete' else 'move', r.dn, parent))
+    return problems
+
+
+def check_rights(directory, requests):
+    """One search (one per 200 objects) for the effective rights on every object the plan writes (with the owner
+    and DACL when the plan writes a DACL, deletes or moves an object: the rootDSE's tokenGroups say whose rights
+    they grant), and, for deletes and moves whose object's own DACL does not grant them, one for the containers'
+    DACLs; fails before the first write, naming every missing right."""
+    need = rights_needed(requests)
+    taken = removals(requests)
+    dacl_writes = any(n['dacl'] for n in need.values())
+    token = directory.token_sids if (taken or dacl_writes) else None
+    read_sd = [r.dn for r, sd in taken if sd is None] if token else []
+    with_sd = bool(token) and (dacl_writes or bool(read_sd))
+    entries = []
+    if need or read_sd:
+        entries = _search_dns(directory, [n['dn'] for n in need.values()] + read_sd,
+                              RIGHTS_ATTRIBUTES + (['nTSecurityDescriptor'] if with_sd else []),
+                              owner_dacl_control() if with_sd else None)
+    problems = missing_rights(need, entries, token)
+    if token and taken:
+        problems += removal_problems(directory, taken, entries, token)
     if problems:
         raise ModuleFailure('%s %s. Grant it those rights, or run as an account that has them. Nothing was '
                             'changed.' % (directory.bound_as, '; '.join(problems)))

@@ -29,15 +29,18 @@ class Request(object):
     before it is sent (never in check mode).
     undo: the request that takes this one back (protection lifted for a move or a delete is put back when a
     later request of the plan fails).
-    object_class: for 'add', the classes; for 'move', the object's most specific class (the rights check asks
-    the new container whether the account may create a child of that class there).
+    object_class: for 'add', the classes; for 'move' and 'delete', the object's most specific class (the rights
+    check asks the new container whether the account may create a child of that class there, and the old one
+    whether it may delete it).
+    sd: for 'delete' and 'move', the object's DACL as the task read it (raw bytes), so the rights check need not
+    read it again.
     parent_checked: for 'add', the task already proved the account may create the object in its container (the
     rights check does not ask again).
     """
 
     def __init__(self, op, dn, what, changes=None, attributes=None, object_class=None, new_rdn=None,
                  new_superior=None, controls=None, descriptor=False, sd_values=None, deferred=None, undo=None,
-                 parent_checked=False):
+                 parent_checked=False, sd=None):
         self.op, self.dn, self.what = op, dn, what
         self.changes = changes or {}
         self.attributes = attributes or {}
@@ -49,6 +52,7 @@ class Request(object):
         self.deferred = deferred
         self.undo = undo
         self.parent_checked = parent_checked
+        self.sd = sd
         if deferred is not None and not self.changes:
             self.changes = {'nTSecurityDescriptor': []} if descriptor else {}
 
