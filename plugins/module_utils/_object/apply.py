@@ -9,7 +9,8 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
   attribute writes (``allowedAttributesEffective``), descriptor writes (``sDRightsEffective``), objects created
   or moved into a container (the container's ``allowedChildClassesEffective``), renames (the naming attribute,
   ``cn``, writable), deletes and moves out of a container (the DACLs read against the account's token:
-  ``access``). One search per 200 objects, and one for containers' DACLs when an object's own does not decide.
+  ``access``). One search per 200 objects and naming context (objects of the configuration partition, such as KDS
+  root keys, are looked for there), and one for containers' DACLs when an object's own does not decide.
 * ``execute`` sends the requests in order. A concurrent change met by the *first* request (nothing written yet)
   raises ``Conflict`` so the task re-reads and plans again (``converge``). A failure after other requests were
   written puts back what the plan lifted to make them (``Request.undo``: protection from accidental deletion)
@@ -188,12 +189,25 @@ def removals(requests):
     return out
 
 
+def _naming_context(directory, dn):
+    """Where to search for ``dn``: the configuration partition for its objects (KDS root keys), which a search of
+    the domain partition does not find, else the domain partition."""
+    config = getattr(directory, 'configuration_nc', None)
+    if config and dn.lower().endswith(',' + config.lower()):
+        return config
+    return directory.default_nc
+
+
 def _search_dns(directory, dns, attributes, controls=None):
+    by_base = {}
+    for dn in sorted(set(dns), key=str.lower):
+        by_base.setdefault(_naming_context(directory, dn), []).append(dn)
     entries = []
-    dns = sorted(set(dns), key=str.lower)
-    for i in range(0, len(dns), RIGHTS_CHUNK):
-        flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in dns[i:i + RIGHTS_CHUNK])
-        entries += directory.search(directory.default_nc, flt, attributes, controls=controls)
+    for base in sorted(by_base):
+        dns = by_base[base]
+        for i in range(0, len(dns), RIGHTS_CHUNK):
+            flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in dns[i:i + RIGHTS_CHUNK])
+            entries += directory.search(base, flt, attributes, controls=controls)
     return entries
 
 
