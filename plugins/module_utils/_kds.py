@@ -19,6 +19,8 @@ import os
 import struct
 import uuid
 
+from ansible_collections.gmsa.farm.plugins.module_utils._values import first
+
 FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 # How long after msKds-UseStartTime a DC starts using a key: replication allowance plus clock skew.
 USABLE_DELAY = datetime.timedelta(hours=10, minutes=5)
@@ -115,22 +117,15 @@ def normalise_key_id(value):
     return str(uuid.UUID(value.strip().strip('{}'))).lower()
 
 
-def _first(v):
-    if isinstance(v, list):
-        return v[0] if v else None
-    return v
-
-
 # --------------------------------------------------------------------------- the key's descriptor
 # Add-KdsRootKey writes a protected DACL granting only Enterprise Admins, Domain Admins and SYSTEM. Whoever can
 # read msKds-RootKeyData can compute every gMSA password in the forest, so the key must not inherit anything.
 KEY_SDDL = 'D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY)'
 SE_DACL_PROTECTED = 0x1000
+SE_SACL_PROTECTED = 0x2000
 _KEY_TRUSTEE_RIDS = ('-519', '-512')    # Enterprise Admins, Domain Admins of the forest root domain
 SYSTEM = 'S-1-5-18'
-
-
-SE_SACL_PROTECTED = 0x2000
+INHERITED_ACE = 0x10
 
 
 def key_security_descriptor(root_domain_sid):
@@ -158,6 +153,39 @@ def key_dacl_report(dacl_sd, root_domain_sid):
                 extra.append(sid)
     protected = bool(int(sd.Control) & SE_DACL_PROTECTED)
     return dict(dacl_protected=protected, extra_trustees=extra, wider=bool(extra) or not protected)
+
+
+def _explicit_denials(sd):
+    """The explicit deny entries of a parsed descriptor's DACL: they only narrow who may use the key."""
+    from winacl.dtyp.ace import ACEType
+    deny = (ACEType.ACCESS_DENIED_ACE_TYPE, ACEType.ACCESS_DENIED_OBJECT_ACE_TYPE)
+    return [a for a in (sd.Dacl.aces if sd.Dacl else [])
+            if a.AceType in deny and not int(a.AceFlags or 0) & INHERITED_ACE]
+
+
+def restricted_dacl(current_sd, root_domain_sid):
+    """Pure: the descriptor a restriction writes (DACL part) given the key's DACL as it is now (``current_sd``,
+    bytes, or None): the DACL Add-KdsRootKey writes, preceded by the explicit deny entries the key has (they only
+    narrow it, so a denial someone added - even while this task ran - is kept; allow entries for anyone else and
+    everything inherited go)."""
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    wanted = key_security_descriptor(root_domain_sid)
+    if not current_sd:
+        return wanted
+    denials = _explicit_denials(SECURITY_DESCRIPTOR.from_bytes(bytes(current_sd)))
+    if not denials:
+        return wanted
+    sd = SECURITY_DESCRIPTOR.from_bytes(wanted)
+    sd.Dacl.aces = denials + list(sd.Dacl.aces)
+    return sd.to_bytes()
+
+
+def restricted_sddl(current_sd):
+    """Pure: the DACL a restriction leaves, as SDDL for the diff: KEY_SDDL with the key's explicit deny entries
+    first."""
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    denials = _explicit_denials(SECURITY_DESCRIPTOR.from_bytes(bytes(current_sd))) if current_sd else []
+    return 'D:P%s%s' % (''.join(a.to_sddl() for a in denials), KEY_SDDL[len('D:P'):])
 
 
 # --------------------------------------------------------------------------- Set-KdsConfiguration
@@ -206,6 +234,12 @@ def search_keys(directory, attributes=None, controls=None):
                             list(attributes or ATTRIBUTES), scope='one', controls=controls)
 
 
+def split_listing(entries, container):
+    """A subtree search of the key container → (the container's entry or None, the keys' entries)."""
+    top = [e for e in entries if e['dn'].lower() == container.lower()]
+    return (top[0] if top else None), [e for e in entries if e['dn'].lower() != container.lower()]
+
+
 def is_readable(entry):
     a = entry['attributes']
     return bool(a.get('msKds-UseStartTime') or a.get('msKds-CreateTime'))
@@ -229,29 +263,27 @@ def unreadable_warning(keys, bound_as):
                 ', '.join(sorted(hidden))))
 
 
+def _key_id(value):
+    """(the key id as Windows names it, True) for a GUID; (the value as it is, False) otherwise."""
+    try:
+        return normalise_key_id(value), True
+    except (ValueError, AttributeError):
+        return value, False
+
+
 def describe_key(entry, now):
     """Search entry → the public description of a key (never its key material). A key this account sees only by
     its DN has ``readable: false`` and ``usable: null`` (unknown)."""
     a = entry['attributes']
     if not is_readable(entry):
-        key_id = key_id_from_dn(entry['dn'])
-        try:
-            key_id = normalise_key_id(key_id)
-            valid_id = True
-        except (ValueError, AttributeError):
-            valid_id = False
+        key_id, valid_id = _key_id(key_id_from_dn(entry['dn']))
         return dict(key_id=key_id, distinguished_name=entry['dn'], readable=False, creation_time=None,
                     effective_time=None, created=None, effective=None, usable_at=None, usable=None,
                     valid_id=valid_id, domain_controller=None, kdf_algorithm=None, _created=None)
-    start = from_filetime(_first(a.get('msKds-UseStartTime')))
-    created = from_filetime(_first(a.get('msKds-CreateTime')))
+    start = from_filetime(first(a, 'msKds-UseStartTime'))
+    created = from_filetime(first(a, 'msKds-CreateTime'))
     usable_at = start + USABLE_DELAY if start else None
-    key_id = _first(a.get('cn'))
-    try:
-        key_id = normalise_key_id(key_id)
-        valid_id = True
-    except (ValueError, AttributeError):
-        valid_id = False
+    key_id, valid_id = _key_id(first(a, 'cn'))
     return dict(
         key_id=key_id,
         distinguished_name=entry['dn'],
@@ -264,8 +296,8 @@ def describe_key(entry, now):
         usable_at=iso(usable_at),
         usable=bool(valid_id and usable_at is not None and usable_at <= now),
         valid_id=valid_id,
-        domain_controller=_first(a.get('msKds-DomainID')),
-        kdf_algorithm=_first(a.get('msKds-KDFAlgorithmID')),
+        domain_controller=first(a, 'msKds-DomainID'),
+        kdf_algorithm=first(a, 'msKds-KDFAlgorithmID'),
         _created=created,
     )
 

@@ -81,8 +81,12 @@ options:
     description:
       - Give every existing key whose DACL is wider than the one C(Add-KdsRootKey) writes (not protected from
         inheritance, or granting anyone beyond Enterprise Admins, Domain Admins and SYSTEM - what
-        M(gmsa.farm.kds_root_key_info) warns about) exactly that DACL, C(D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY)).
-        Only the DACL is written (the owner and the SACL stay). Needs the right to change the keys' permissions.
+        M(gmsa.farm.kds_root_key_info) warns about) that DACL, C(D:P(A;;GA;;;EA)(A;;GA;;;DA)(A;;GA;;;SY)). Explicit
+        deny entries the key has are kept in front of it (they only narrow who may read the key); allow entries for
+        anyone else and inherited entries go. Only the DACL is written (the owner and the SACL stay). Needs the
+        right to change the keys' permissions, checked before the first write.
+      - Each key's new DACL is computed from a fresh read of that key just before it is written, so a deny entry
+        another writer adds while the task runs is not lost.
       - Samba's provisioning adds a key without a descriptor, so it inherits from the Configuration partition
         (measured on Samba 4.22); keys made by earlier versions of this collection did too.
     type: bool
@@ -146,6 +150,19 @@ accounts_using_key:
   elements: str
   sample: []
   version_added: 1.0.0
+requests:
+  description: The LDAP requests the task sent (in check mode, would send), in order, without values.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{op: add, dn: 'CN=7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11,CN=Master Root Keys,CN=Group Key Distribution
+            Service,CN=Services,CN=Configuration,DC=contoso,DC=com',
+            what: 'create KDS root key 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11', attributes: [cn, msKds-Version]}]
+written:
+  description: On failure, what was written before the failing request (empty when nothing was).
+  returned: failure after the plan started
+  type: list
+  elements: str
 unreadable_keys:
   description: Ids of the keys this account sees only by name (it may not read their attributes).
   returned: when O(match_by=any) refuses to create a key beside keys it cannot read
@@ -255,214 +272,22 @@ keys:
   elements: dict
 '''
 
-import datetime
-import time
-import uuid
+from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._object import kds_root_key as kind
 
-from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
-from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_root_sid
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
-from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_REPLACE, RESULT, dacl_control, raw_first
-
-
-def read_keys(directory, now, with_dacl=False):
-    container = kds.container_dn(directory.configuration_nc)
-    entries = kds.search_keys(directory, kds.ATTRIBUTES + (['nTSecurityDescriptor'] if with_dacl else []),
-                              controls=dacl_control() if with_dacl else None)
-    keys = []
-    for e in entries:
-        key = kds.describe_key(e, now)
-        if with_dacl:
-            key['_dacl'] = raw_first(e, 'nTSecurityDescriptor')
-        keys.append(key)
-    return container, keys
-
-
-def restrict_descriptors(module, directory, keys, result):
-    """Every key with a wider DACL than Windows writes gets exactly Windows' DACL (DACL part only)."""
-    root_sid = forest_root_sid(directory)
-    wanted = kds.key_security_descriptor(root_sid)
-    restricted, before, after = [], {}, {}
-    for key in keys:
-        if not key.get('_dacl'):
-            continue
-        report = kds.key_dacl_report(key['_dacl'], root_sid)
-        if not report['wider']:
-            continue
-        restricted.append(key['key_id'])
-        before[key['key_id']] = 'wider than Windows: %s' % ', '.join(
-            (['not protected from inheritance'] if not report['dacl_protected'] else [])
-            + ['also granted to %s' % x for x in report['extra_trustees']])
-        after[key['key_id']] = kds.KEY_SDDL
-        if not module.check_mode:
-            directory.modify(key['distinguished_name'], {'nTSecurityDescriptor': [(MODIFY_REPLACE, [wanted])]},
-                             controls=dacl_control())
-    result['restricted'] = restricted
-    if restricted:
-        result['changed'] = True
-    return before, after
-
-
-def read_config(directory):
-    """The forest's KDS configuration object (Set-KdsConfiguration), or None."""
-    try:
-        found = directory.search(kds.config_dn(directory.configuration_nc), '(objectClass=*)', kds.CONFIG_ATTRIBUTES,
-                                 scope='base')
-    except DirectoryError as e:
-        if e.code == RESULT['noSuchObject']:
-            return None
-        raise
-    return found[0] if found else None
-
-
-def dc_computer_dn(directory):
-    """The answering DC's computer object (for msKds-DomainID), through its server object's serverReference."""
-    server = directory.dse_str('serverName')
-    if server:
-        entries = directory.search(server, '(objectClass=*)', ['serverReference'], scope='base')
-        if entries:
-            ref = entries[0]['attributes'].get('serverReference')
-            ref = ref[0] if isinstance(ref, list) and ref else ref
-            if ref:
-                return ref
-    short_name = (directory.server_name or 'DC').split('.')[0].upper()
-    return 'CN=%s,OU=Domain Controllers,%s' % (short_name, directory.default_nc)
-
-
-def core(module, directory):
-    p = module.params
-    if not 0 <= p['effective_time_hours'] <= 87600:
-        raise ModuleFailure('effective_time_hours must be from 0 (usable at once) to 87600 (10 years), got %s. '
-                            'Nothing was changed.' % p['effective_time_hours'])
-    if not 0 <= p['wait_timeout'] <= 86400:
-        raise ModuleFailure('wait_timeout must be from 0 to 86400 seconds, got %s. Nothing was changed.'
-                            % p['wait_timeout'])
-    key_id = None
-    if p['key_id']:
-        try:
-            key_id = kds.normalise_key_id(p['key_id'])
-        except ValueError:
-            raise ModuleFailure('key_id %r is not a GUID (like 7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11)' % p['key_id'])
-    if p['state'] == 'absent' and not key_id:
-        raise ModuleFailure('state=absent needs key_id: the id of the key to delete (see kds_root_key_info)')
-    if p['match_by'] == 'key_id' and not key_id:
-        raise ModuleFailure('match_by=key_id needs key_id')
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    container, keys = read_keys(directory, now, with_dacl=p['restrict_descriptors'] and p['state'] == 'present')
-    result = dict(changed=False)
-    warnings = []
-
-    if p['state'] == 'absent':
-        victim = [k for k in keys if k['key_id'] == key_id]
-        result['key_id'] = key_id
-        if victim:
-            active = kds.active_key(keys)
-            if active and active['key_id'] == key_id:
-                others = [k for k in keys if k['usable'] and k['key_id'] != key_id]
-                warnings.append('deleting the KDS root key that DCs use now%s; gMSA passwords derived from it can '
-                                'no longer be computed' % ('' if others else ' and no other key is usable'))
-            users = kds.accounts_using_key(directory.search(
-                directory.default_nc, '(&(objectClass=msDS-GroupManagedServiceAccount)(msDS-ManagedPasswordId=*))',
-                ['msDS-ManagedPasswordId'], paged=True), key_id)
-            result['accounts_using_key'] = users
-            if users:
-                warnings.append('%d gMSA%s of this domain still derive%s the current password from KDS root key %s '
-                                '(%s): once it is deleted, domain controllers cannot compute %s password and the '
-                                'hosts using %s fail to log on' % (
-                                    len(users), '' if len(users) == 1 else 's', 's' if len(users) == 1 else '',
-                                    key_id, ', '.join(users[:5]) + (', ...' if len(users) > 5 else ''),
-                                    'its' if len(users) == 1 else 'their', 'it' if len(users) == 1 else 'them'))
-            result['changed'] = True
-            result['diff'] = dict(before=kds.public(victim[0]), after={})
-            if not module.check_mode:
-                directory.delete(victim[0]['distinguished_name'])
-            keys = [k for k in keys if k['key_id'] != key_id]
-        else:
-            result['diff'] = dict(before={}, after={})
-        result['kds_root_keys'] = result['keys'] = [kds.public(k) for k in keys]
-        for w in warnings:
-            module.warn(w)
-        return result
-
-    unreadable = kds.unreadable_warning(keys, directory.bound_as)
-    chosen = kds.choose_existing(keys, p['match_by'], key_id)
-    if chosen is None and unreadable and p['match_by'] == 'any':
-        # A key it cannot read may well be usable: a second key beside it is never what was asked for.
-        raise ModuleFailure('%s Not creating another key beside keys this account cannot see into: run this task as '
-                            'an account that may read them (Enterprise Admins, or Domain Admins of the forest root '
-                            'domain), or use match_by=never to create one regardless. Nothing was changed.'
-                            % unreadable, unreadable_keys=sorted(k['key_id'] for k in keys if not k['readable']))
-    if unreadable:
-        warnings.append(unreadable)
-    if chosen is None:
-        new_id = key_id or (None if module.check_mode else str(uuid.uuid4()))
-        if new_id and any(k['key_id'] == new_id for k in keys):
-            raise ModuleFailure('a KDS root key with id %s already exists. Nothing was changed.' % new_id)
-        if p['wait'] and p['effective_time_hours'] * 3600 > p['wait_timeout']:
-            # Known before the first write: a wait that cannot succeed must not leave a key behind it.
-            raise ModuleFailure('a new key with effective_time_hours=%s becomes usable in %d seconds, later than '
-                                'wait_timeout=%d, so the wait cannot succeed. Raise wait_timeout, lower '
-                                'effective_time_hours (0 in a lab), or drop wait. Nothing was changed.' % (
-                                    p['effective_time_hours'], p['effective_time_hours'] * 3600, p['wait_timeout']))
-        config = kds.configured_parameters(read_config(directory))
-        attrs = kds.new_key_attributes(
-            new_id or '00000000-0000-0000-0000-000000000000', now, p['effective_time_hours'],
-            None if module.check_mode else dc_computer_dn(directory), config=config,
-            security_descriptor=kds.key_security_descriptor(forest_root_sid(directory)))
-        dn = '%s,%s' % ('CN=%s' % new_id, container) if new_id else None
-        chosen = kds.describe_key(dict(dn=dn, attributes=dict((k, v) for k, v in attrs.items()
-                                                              if k not in ('msKds-RootKeyData', 'nTSecurityDescriptor'))),
-                                  now)
-        chosen['key_id'] = new_id
-        if not module.check_mode:
-            directory.add(dn, ['top', 'msKds-ProvRootKey'], attrs)
-        result['changed'] = True
-        result['configured_parameters'] = sorted(config)
-        result['diff'] = dict(before={}, after=kds.public(chosen))
-        keys = keys + [chosen]
-    else:
-        result['diff'] = dict(before=kds.public(chosen), after=kds.public(chosen))
-
-    if p['wait'] and not chosen['usable'] and not module.check_mode:
-        usable_at = datetime.datetime.strptime(chosen['usable_at'], '%Y-%m-%dT%H:%M:%SZ').replace(
-            tzinfo=datetime.timezone.utc)
-        delay = (usable_at - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
-        if delay > p['wait_timeout']:
-            raise ModuleFailure('KDS root key %s becomes usable at %s, %d seconds from now, later than '
-                                'wait_timeout=%d. Nothing more to wait for here: create the key earlier, or use '
-                                'effective_time_hours=0 in a lab.%s' % (
-                                    chosen['key_id'], chosen['usable_at'], delay, p['wait_timeout'],
-                                    ' (The key was created.)' if result['changed'] else ''),
-                                key_id=chosen['key_id'], changed=result['changed'])
-        time.sleep(max(0.0, delay) + 1)
-        chosen['usable'] = True
-
-    if p['restrict_descriptors']:
-        dacl_before, dacl_after = restrict_descriptors(module, directory, keys, result)
-        if dacl_before:
-            result['diff'] = dict(before=dict(result['diff']['before'], descriptors=dacl_before),
-                                  after=dict(result['diff']['after'], descriptors=dacl_after))
-    for w in warnings:
-        module.warn(w)
-    listed = [kds.public(k) for k in keys]
-    result.update(key_id=chosen['key_id'], creation_time=chosen['creation_time'],
-                  effective_time=chosen['effective_time'], created=chosen['created'], effective=chosen['effective'],
-                  usable_at=chosen['usable_at'], usable=chosen['usable'], kds_root_keys=listed, keys=listed)
-    return result
+ARGUMENT_SPEC = dict(
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    effective_time_hours=dict(type='float', default=10),
+    match_by=dict(type='str', choices=['any', 'key_id', 'never'], default='any'),
+    key_id=dict(type='str'),
+    wait=dict(type='bool', default=False),
+    wait_timeout=dict(type='int', default=600),
+    restrict_descriptors=dict(type='bool', default=False),
+)
 
 
 def main():
-    run_directory_module(dict(
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        effective_time_hours=dict(type='float', default=10),
-        match_by=dict(type='str', choices=['any', 'key_id', 'never'], default='any'),
-        key_id=dict(type='str'),
-        wait=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=600),
-        restrict_descriptors=dict(type='bool', default=False),
-    ), core)
+    run_directory_module(ARGUMENT_SPEC, kind.run)
 
 
 if __name__ == '__main__':
