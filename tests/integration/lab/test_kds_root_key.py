@@ -365,3 +365,100 @@ def test_check_mode_predicts_a_gmsa_whose_key_an_earlier_task_only_plans(no_keys
     assert dump_tree(kds_admin, kds_lab['GMSA_LAB_BASE_DN']) == before
     real = run_module('gmsa', args)
     assert real.failed and real['msg'].startswith('No usable KDS root key in the forest')
+
+
+# ----------------------------------------------------------------------------- the plan's requests, as sent
+def inheriting_key(conn, lab, key_id=None):
+    """A key added the way Samba's provisioning adds one: no descriptor, so its DACL is inherited (wider)."""
+    from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kdsmod
+    key_id = key_id or str(uuid.uuid4())
+    attrs = kdsmod.new_key_attributes(key_id, datetime.datetime.now(datetime.timezone.utc), 0,
+                                      'CN=DC1,OU=Domain Controllers,%s' % lab['GMSA_LAB_BASE_DN'])
+    assert conn.add('CN=%s,%s' % (key_id, container(lab)), ['top', 'msKds-ProvRootKey'], attrs), conn.result
+    return key_id
+
+
+@pytest.fixture
+def kds_proxy(kds_lab, tmp_path):
+    """A fault-injecting proxy in front of the KDS lab DC (tests/lab/ldap_fault_proxy.py)."""
+    from ldap_fault_proxy import FaultProxy
+    px = FaultProxy(kds_lab['GMSA_DOMAIN_SERVER'], 636, kds_lab['GMSA_DOMAIN_CA_CERT'], str(tmp_path))
+    yield px
+    px.close()
+
+
+def windows_dacl(sddl, sid):
+    return sddl.startswith('D:P') and sorted(sddl[3:].strip('()').replace('0xf01ff', 'GA').split(')(')) == sorted([
+        'A;;GA;;;%s-519' % sid, 'A;;GA;;;%s-512' % sid, 'A;;GA;;;S-1-5-18'])
+
+
+def test_create_reports_its_one_add_request_in_check_mode_and_when_sent(no_keys, kds):
+    key_id = str(uuid.uuid4())
+    for check in (True, False):
+        r = kds(dict(match_by='key_id', key_id=key_id, effective_time_hours=0), check=check)
+        assert not r.failed and r['changed'] is True, r
+        assert [(q['op'], q['dn'], q['what']) for q in r['requests']] == [
+            ('add', 'CN=%s,%s' % (key_id, r['requests'][0]['dn'].split(',', 1)[1]), 'create KDS root key %s' % key_id)]
+        assert 'msKds-RootKeyData' in r['requests'][0]['attributes']   # its name only: never a value
+    assert kds(dict(match_by='key_id', key_id=key_id))['requests'] == []
+
+
+def test_restrict_keeps_a_deny_entry_another_writer_adds_after_the_plan(no_keys, kds, kds_admin, kds_lab,
+                                                                        monkeypatch):
+    """The DACL is computed from a read made just before the write, not from the copy the plan read: a deny
+    entry another administrator adds between the two survives, and the rest is exactly Windows' DACL."""
+    from ldap3.protocol.microsoft import security_descriptor_control
+    from winacl.dtyp.ace import ACE
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    from ansible_collections.gmsa.farm.plugins.module_utils._object import kds_root_key as kind
+    key_id = inheriting_key(kds_admin, kds_lab)
+    dn = 'CN=%s,%s' % (key_id, container(kds_lab))
+    deny = '(D;;RP;;;S-1-5-32-546)'     # BUILTIN\Guests may not read the key's properties
+    dacl_only = security_descriptor_control(sdflags=0x04)
+
+    def other_writer():
+        kds_admin.search(dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=['nTSecurityDescriptor'],
+                         controls=dacl_only)
+        sd = SECURITY_DESCRIPTOR.from_bytes(kds_admin.response[0]['raw_attributes']['nTSecurityDescriptor'][0])
+        sd.Dacl.aces = [ACE.from_sddl(deny)] + list(sd.Dacl.aces)
+        assert kds_admin.modify(dn, {'nTSecurityDescriptor': [(ldap3.MODIFY_REPLACE, [sd.to_bytes()])]},
+                                controls=dacl_only), kds_admin.result
+
+    planned = kind.plan
+
+    def plan_then_another_writer(*args, **kwargs):
+        out = planned(*args, **kwargs)
+        if out.requests:
+            other_writer()
+        return out
+    monkeypatch.setattr(kind, 'plan', plan_then_another_writer)
+    r = kds(dict(restrict_descriptors=True))
+    assert not r.failed and r['changed'] is True and r['restricted'] == [key_id], r
+    assert [(q['op'], q['dn']) for q in r['requests']] == [('modify', dn)]
+    sddl = key_sddl(kds_admin, kds_lab, key_id)
+    assert sddl.startswith('D:P' + deny), sddl
+    assert windows_dacl('D:P' + sddl[len('D:P' + deny):], domain_sid(kds_admin, kds_lab)), sddl
+    monkeypatch.setattr(kind, 'plan', planned)
+    again = kds(dict(restrict_descriptors=True))
+    assert again['changed'] is False and again['requests'] == [], again
+
+
+def test_second_dacl_write_refused_reports_the_first_as_written(no_keys, kds, kds_admin, kds_lab, kds_proxy):
+    """Two keys to restrict, the DC refuses the second write: the task fails with changed=true, says the first
+    key was restricted (it was) and the second not (it keeps its inherited DACL)."""
+    from ldap_fault_proxy import Rule
+    first, second = sorted([inheriting_key(kds_admin, kds_lab), inheriting_key(kds_admin, kds_lab)])
+    dn = dict((k, 'CN=%s,%s' % (k, container(kds_lab))) for k in (first, second))
+    untouched = key_sddl(kds_admin, kds_lab, second)
+    kds_proxy.rules.append(Rule('modifyRequest', 53, dn=dn[second], message='refused by the test'))
+    r = kds(dict(restrict_descriptors=True, domain_server=['127.0.0.1'], domain_port=kds_proxy.port,
+                 domain_ca_cert=kds_proxy.ca, domain_timeout=60))
+    assert r.failed and r['changed'] is True, r
+    wrote = 'give KDS root key %s the DACL Add-KdsRootKey writes' % first
+    assert r['written'] == [wrote]
+    assert r['msg'].startswith('give KDS root key %s the DACL Add-KdsRootKey writes failed: ' % second), r['msg']
+    assert 'Already written before the failure: %s.' % wrote in r['msg'] and 'Nothing was changed' not in r['msg']
+    assert [(op, d, s) for op, d, s in kds_proxy.seen if op == 'modifyRequest'] == [
+        ('modifyRequest', dn[first], 'forwarded'), ('modifyRequest', dn[second], 'answered 53')]
+    assert windows_dacl(key_sddl(kds_admin, kds_lab, first), domain_sid(kds_admin, kds_lab))
+    assert key_sddl(kds_admin, kds_lab, second) == untouched
