@@ -138,78 +138,19 @@ requests:
   elements: dict
 '''
 
-from ansible_collections.gmsa.farm.plugins.module_utils import _delegation as dl
-from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    MODIFY_REPLACE, check_dn, dacl_control, raw_first,
+from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._object import ou_delegation as kind
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='str', required=True),
+    trustee=dict(type='str', required=True),
+    rights=dict(type='list', elements='str', required=True, choices=kind.RIGHT_SETS),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute
-
-TRUSTEE_FILTER = '(|(objectCategory=person)(objectCategory=group)(objectCategory=computer))'
-
-
-def read_dacl(directory, dn):
-    found = directory.search(dn, '(objectClass=*)', ['nTSecurityDescriptor', 'objectClass'], scope='base',
-                             controls=dacl_control())
-    if not found:
-        raise ModuleFailure('path: no object %s. Nothing was changed.' % dn)
-    return raw_first(found[0], 'nTSecurityDescriptor')
-
-
-def core(module, directory):
-    p = module.params
-    if not p['rights']:
-        raise ModuleFailure('rights: give at least one of gmsa, host_groups, group_members, computers. '
-                            'Nothing was changed.')
-    try:
-        check_dn('path', p['path'])
-    except ValueError as e:
-        raise ModuleFailure('%s. Nothing was changed.' % e)
-    try:
-        trustee, dummy = pr.find_one(directory, p['trustee'], TRUSTEE_FILTER, 'user, group or computer',
-                                     option='trustee')
-    except pr.PrincipalError as e:
-        raise ModuleFailure('%s. Nothing was changed.' % e)
-    sid = trustee['sid']
-    keys = dl.wanted(p['rights'], sid)
-    present = p['state'] == 'present'
-    dn = p['path']
-    try:
-        found, new_sd = dl.plan(read_dacl(directory, dn), keys, present)
-    except dl.DelegationError as e:
-        raise ModuleFailure('%s: %s. Nothing was changed.' % (dn, e))
-    added = [dl.sddl(k) for k in keys if k not in found] if present and new_sd is not None else []
-    removed = [dl.sddl(k) for k in found] if not present else []
-    writes = []
-    if new_sd is not None:
-        def fresh(directory):
-            # Recomputed on the DACL as it is just before the write: another writer's change is kept.
-            dummy, sd = dl.plan(read_dacl(directory, dn), keys, present)
-            return {'nTSecurityDescriptor': [(MODIFY_REPLACE, [sd if sd is not None else new_sd])]}
-        what = '%s %d entr%s for %s on %s' % ('add' if present else 'remove', len(added or removed),
-                                              'y' if len(added or removed) == 1 else 'ies', trustee['name'], dn)
-        writes.append(Write('modify', dn, what, controls=dacl_control(), descriptor=True, deferred=fresh))
-    check_rights(directory, writes)
-    execute(directory, writes, module.check_mode)
-    before = sorted(dl.sddl(k) for k in found)
-    after = sorted(dl.sddl(k) for k in keys) if present else []
-    return dict(changed=bool(writes), distinguished_name=dn,
-                trustee=dict(name=trustee['name'], sid=sid, dn=trustee['dn']),
-                aces=[dl.sddl(k) for k in keys], added=added, removed=removed,
-                requests=[w.describe() for w in writes],
-                diff=dict(before=dict(path=dn, trustee=trustee['name'], aces=before),
-                          after=dict(path=dn, trustee=trustee['name'], aces=after)))
 
 
 def main():
-    run_directory_module(dict(
-        path=dict(type='str', required=True),
-        trustee=dict(type='str', required=True),
-        rights=dict(type='list', elements='str', required=True,
-                    choices=['gmsa', 'host_groups', 'group_members', 'computers']),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-    ), core)
+    run_directory_module(ARGUMENT_SPEC, kind.run)
 
 
 if __name__ == '__main__':
