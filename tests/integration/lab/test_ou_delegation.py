@@ -135,3 +135,24 @@ def test_bad_input_names_the_option_and_changes_nothing(run_module, admin, bare_
     r = run_module('ou_delegation', dict(dict(path=bare_ou), **args), as_admin=True)
     assert r.failed and message in r['msg'], r
     assert dacl(admin, bare_ou) == before
+
+
+def test_an_entry_another_writer_adds_after_the_plan_is_kept(run_module, admin, lab, bare_ou, operator, monkeypatch):
+    """The OU's new DACL is computed from a read made just before the write: an entry samba-tool adds between the
+    plan and the write stays, beside the delegation's entries."""
+    from ansible_collections.gmsa.farm.plugins.module_utils._object import ou_delegation as kind
+    other = '(A;;RP;;;%s)' % operator['sid']
+    planned = kind.plan
+
+    def plan_then_another_writer(*args, **kwargs):
+        out = planned(*args, **kwargs)
+        if out.requests:
+            samba_tool(lab, 'dsacl', 'set', '--objectdn=%s' % bare_ou, '--sddl=%s' % other)
+        return out
+    monkeypatch.setattr(kind, 'plan', plan_then_another_writer)
+    r = run_module('ou_delegation', dict(path=bare_ou, trustee=operator['name'], rights=['group_members']),
+                   as_admin=True)
+    assert not r.failed and r['changed'] is True, r
+    assert [(q['op'], q['dn']) for q in r['requests']] == [('modify', bare_ou)]
+    shown = samba_tool(lab, 'dsacl', 'get', '--objectdn=%s' % bare_ou)
+    assert other in shown and r['aces'][0] in shown, shown
