@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: gmsa.farm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""KDS root keys (class msKds-ProvRootKey): pure functions to build, read and choose keys.
+"""KDS root keys (class msKds-ProvRootKey): functions to build, describe, choose and restrict keys, all pure
+but ``search_keys`` (the one-level listing the info module and the gMSA checks read).
 
 PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
