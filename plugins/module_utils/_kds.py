@@ -157,7 +157,9 @@ def key_dacl_report(dacl_sd, root_domain_sid):
 
 
 def _explicit_denials(sd):
-    """The explicit deny entries of a parsed descriptor's DACL: they only narrow who may use the key."""
+    """The explicit deny entries of a parsed descriptor's DACL: they only narrow who may use the key. Written first,
+    the canonical order ("Order of ACEs in a DACL",
+    https://learn.microsoft.com/en-us/windows/win32/secauthz/order-of-aces-in-a-dacl)."""
     from winacl.dtyp.ace import ACEType
     deny = (ACEType.ACCESS_DENIED_ACE_TYPE, ACEType.ACCESS_DENIED_OBJECT_ACE_TYPE)
     return [a for a in (sd.Dacl.aces if sd.Dacl else [])

@@ -11,9 +11,12 @@ writes), one delete (the key named by ``key_id``), and one DACL write per existi
 Windows' (``restrict_descriptors``), each recomputed from a fresh read of that key just before it is sent.
 
 Rights, all before the first request: the create right comes with the keys (one subtree search of the container
-returns the container's ``allowedChildClassesEffective`` too; measured on Samba 4.22: it names msKds-ProvRootKey
-for Administrator and nothing for a plain user) and is checked by the plan, whose refusal names the key it would
-create; the engine's rights check covers the DACL writes (``sDRightsEffective`` of each key).
+returns the container's ``allowedChildClassesEffective`` too) and is checked by the plan, whose refusal names the
+key it would create; the engine's rights check covers the DACL writes (``sDRightsEffective`` of each key).
+``allowedChildClassesEffective`` lists each class the object's descriptor lets the reader create beneath it (MS-ADTS
+"allowedChildClassesEffective",
+https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-adts/2d3f3808-daf5-49e4-b902-3dca929e0549);
+measured on Samba 4.22, the key container's names msKds-ProvRootKey for Administrator and nothing for a plain user.
 """
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.request import R
 
 DOMAIN = 'DC=example,DC=com'
 CONFIG = 'CN=Configuration,DC=example,DC=com'
-KEY = 'CN=7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11,CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,' + CONFIG
+KEY = ('CN=7c1f4a36-8a5a-4a8e-9b1e-1c0f5d0c2a11,CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,'
+       + CONFIG)
 OU = 'OU=Farm,' + DOMAIN
 
 
