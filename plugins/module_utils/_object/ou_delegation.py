@@ -77,11 +77,11 @@ def plan(p, cur):
     added = [dl.sddl(k) for k in keys if k not in found] if present and changed else []
     removed = [dl.sddl(k) for k in found] if not present else []
     shown = dict(path=dn, trustee=trustee['name'])
+    who = dict(name=trustee['name'], sid=trustee['sid'], dn=trustee['dn'])
     out = Plan(before=dict(shown, aces=sorted(dl.sddl(k) for k in found)),
                after=dict(shown, aces=sorted(dl.sddl(k) for k in keys) if present else []),
-               result=dict(distinguished_name=dn, trustee=dict(name=trustee['name'], sid=trustee['sid'],
-                                                                dn=trustee['dn']),
-                           aces=[dl.sddl(k) for k in keys], added=added, removed=removed))
+               result=dict(distinguished_name=dn, trustee=who, aces=[dl.sddl(k) for k in keys], added=added,
+                           removed=removed))
     if changed:
         count = len(added or removed)
         out.add(dacl_request(dn, decide, '%s %d entr%s for %s on %s' % (
