@@ -462,3 +462,24 @@ def test_second_dacl_write_refused_reports_the_first_as_written(no_keys, kds, kd
         ('modifyRequest', dn[first], 'forwarded'), ('modifyRequest', dn[second], 'answered 53')]
     assert windows_dacl(key_sddl(kds_admin, kds_lab, first), domain_sid(kds_admin, kds_lab))
     assert key_sddl(kds_admin, kds_lab, second) == untouched
+
+
+def test_a_plain_user_is_refused_in_check_mode_as_in_a_real_run(no_keys, kds, kds_admin, kds_lab):
+    """The create right is read with the keys, so check mode predicts the refusal a real run meets, and the real
+    run is refused before it sends its add."""
+    user = 'u%s' % uuid.uuid4().hex[:8]
+    password = 'User-%s-9a!' % uuid.uuid4().hex
+    dn = 'CN=%s,CN=Users,%s' % (user, kds_lab['GMSA_LAB_BASE_DN'])
+    assert kds_admin.add(dn, ['top', 'person', 'organizationalPerson', 'user'], {
+        'sAMAccountName': user, 'userAccountControl': 0x200,
+        'unicodePwd': ('"%s"' % password).encode('utf-16-le')}), kds_admin.result
+    try:
+        as_user = dict(match_by='key_id', key_id=str(uuid.uuid4()), effective_time_hours=0,
+                       domain_username='%s@%s' % (user, kds_lab['GMSA_LAB_REALM']), domain_password=password)
+        check, real = kds(as_user, check=True), kds(as_user)
+        assert check.failed and real.failed and check['msg'] == real['msg'], (check, real)
+        assert 'allowedChildClassesEffective' in real['msg'] and real['msg'].endswith('Nothing was changed.')
+        assert 'written' not in real and not real.get('changed')
+        assert keys_in_directory(kds_admin, kds_lab) == {}
+    finally:
+        kds_admin.delete(dn)
