@@ -12,7 +12,8 @@ Windows' (``restrict_descriptors``), each recomputed from a fresh read of that k
 
 Rights, all before the first request: the create right comes with the keys (one subtree search of the container
 returns the container's ``allowedChildClassesEffective`` too) and is checked by the plan, whose refusal names the
-key it would create; the engine's rights check covers the DACL writes (``sDRightsEffective`` of each key).
+key it would create; the engine's rights check covers the DACL writes (``sDRightsEffective`` of each key) and
+the delete (the key's owner and DACL, read with the keys, against the account's token).
 ``allowedChildClassesEffective`` lists each class the object's descriptor lets the reader create beneath it (MS-ADTS
 "allowedChildClassesEffective",
 https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-adts/2d3f3808-daf5-49e4-b902-3dca929e0549);
@@ -32,7 +33,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import NO
 from ansible_collections.gmsa.farm.plugins.module_utils._object.plan import Plan
 from ansible_collections.gmsa.farm.plugins.module_utils._object.request import Request
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    MODIFY_REPLACE, RESULT, dacl_control, first, raw_first,
+    MODIFY_REPLACE, RESULT, dacl_control, first, owner_dacl_control, raw_first,
 )
 
 OBJECT_CLASS = ['top', 'msKds-ProvRootKey']
@@ -70,6 +71,12 @@ def restricting(p):
     return bool(p['restrict_descriptors']) and p['state'] == 'present'
 
 
+def reads_descriptors(p):
+    """The keys' owner and DACL are read with them to restrict them, and to delete one (the rights check reads
+    whether the DACL lets this account delete it from the copy the plan hands it)."""
+    return restricting(p) or p['state'] == 'absent'
+
+
 def creates(p, keys, key_id, may_create=True):
     """Pure: whether the plan will create a key (no existing key satisfies ``match_by``, and nothing the listing
     shows makes the plan refuse: keys this account cannot read with ``match_by=any``, no create right)."""
@@ -85,15 +92,15 @@ def read(directory, p, key_id, now, check_mode):
     for a new key; the accounts still using a key to delete)."""
     container = kds.container_dn(directory.configuration_nc)
     attributes = kds.ATTRIBUTES + ['allowedChildClassesEffective']
-    if restricting(p):
+    if reads_descriptors(p):
         attributes.append('nTSecurityDescriptor')
     top, entries = kds.split_listing(directory.search(
         container, kds.LIST_FILTER, attributes, scope='subtree',
-        controls=dacl_control() if restricting(p) else None), container)
+        controls=owner_dacl_control() if reads_descriptors(p) else None), container)
     keys = []
     for e in entries:
         key = kds.describe_key(e, now)
-        if restricting(p):
+        if reads_descriptors(p):
             key['_dacl'] = raw_first(e, 'nTSecurityDescriptor')
         keys.append(key)
     may_create = [c.lower() for c in (top or {}).get('attributes', {}).get('allowedChildClassesEffective') or []]
@@ -162,7 +169,8 @@ def _plan_delete(cur, key_id):
     if not victim:
         return out
     out.before = kds.public(victim[0])
-    out.add(Request('delete', victim[0]['distinguished_name'], 'delete KDS root key %s' % key_id))
+    out.add(Request('delete', victim[0]['distinguished_name'], 'delete KDS root key %s' % key_id,
+                    object_class=OBJECT_CLASS[-1], sd=victim[0].get('_dacl')))
     active = kds.active_key(cur['keys'])
     if active and active['key_id'] == key_id:
         others = [k for k in cur['keys'] if k['usable'] and k['key_id'] != key_id]

@@ -140,9 +140,12 @@ def test_wait_sleeps_until_usable_then_reports_it():
 # ----------------------------------------------------------------------------- absent
 def test_delete_names_the_accounts_still_using_the_key():
     users = ['CN=web,CN=Managed Service Accounts,DC=kdslab,DC=test']
-    out = kind.plan(params(state='absent', key_id=A), current([key(A)], users=users), A, NOW)
+    dacl = kds.key_security_descriptor(ROOT_SID)
+    out = kind.plan(params(state='absent', key_id=A), current([key(A, dacl=dacl)], users=users), A, NOW)
     [delete] = out.requests
     assert (delete.op, delete.dn) == ('delete', 'CN=%s,%s' % (A, CONTAINER))
+    # what the rights check needs to tell whether the account may delete it, without reading the key again
+    assert (delete.object_class, delete.sd) == ('msKds-ProvRootKey', dacl)
     assert out.before['key_id'] == A and out.after == {} and out.result['kds_root_keys'] == []
     assert out.result['accounts_using_key'] == users
     assert any('that DCs use now and no other key is usable' in w for w in out.warnings)
