@@ -24,7 +24,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._values import (
 )
 
 TRUSTEE_FILTER = '(|(objectCategory=person)(objectCategory=group)(objectCategory=computer))'
-RIGHT_SETS = ['gmsa', 'host_groups', 'group_members', 'computers']
+RIGHT_SETS = list(dl.RIGHTS)      # the option's choices: a right set is added by adding its entry to RIGHTS
 
 
 def check_params(p):
