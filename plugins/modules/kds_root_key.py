@@ -34,8 +34,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports the key that would be created or deleted; C(key_id) is null when a new random id
-      would be generated. Never waits.
+    description: Reports the key that would be created or deleted, and the refusals a real run would meet (a
+      missing right, a wait that cannot succeed); C(key_id) is null when a new random id would be generated.
+      Never waits.
   diff_mode:
     support: full
     description: Shows the key before and after (id, start time, when usable).
