@@ -150,7 +150,8 @@ def plan(p, cur, key_id, now, new_id=None):
         return _plan_delete(cur, key_id)
     out = Plan()
     chosen = _plan_present(out, p, cur, key_id, now, new_id)
-    keys = cur['keys'] + ([chosen] if out.requests else [])
+    created = bool(out.requests)        # its add is the only request so far
+    keys = cur['keys'] + ([chosen] if created else [])
     if p['restrict_descriptors']:
         _plan_restrict(out, cur)
     listed = [kds.public(k) for k in keys]
