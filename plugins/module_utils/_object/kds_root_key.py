@@ -12,7 +12,7 @@ Windows' (``restrict_descriptors``), each recomputed from a fresh read of that k
 
 Rights, all before the first request: the create right comes with the keys (one subtree search of the container
 returns the container's ``allowedChildClassesEffective`` too) and is checked by the plan, whose refusal names the
-key it would create; the engine's rights check covers the DACL writes (``sDRightsEffective`` of each key) and
+key it would create; the engine's rights check covers the DACL writes (WRITE_DAC on each key) and
 the delete (the key's owner and DACL, read with the keys, against the account's token).
 ``allowedChildClassesEffective`` lists each class the object's descriptor lets the reader create beneath it (MS-ADTS
 "allowedChildClassesEffective",
