@@ -68,8 +68,9 @@ def scope_of(value):
 
 def scope_steps(have, want):
     """The scopes a group goes through from ``have`` to ``want``: a global group becomes domain local (and back)
-    through universal, the directory refusing the direct change (Samba 4.22 answers unwillingToPerform, "Change
-    from security/distribution global group forbidden!"; Windows documents the same rule)."""
+    through universal, in two changes ("Changing a Group's Scope or Type",
+    learn.microsoft.com/windows/win32/ad/changing-a-groupampaposs-scope-or-type); Samba 4.22 refuses the direct
+    change too (unwillingToPerform, "Change from security/distribution global group forbidden!")."""
     if have == want or have is None:
         return []
     if 'universal' not in (have, want):
@@ -181,7 +182,11 @@ def _plan_update(out, params, cur, rows, have, new, labels):
     out.after['distinguished_name'] = dn
     out.result.update(distinguished_name=dn, sid=cur['sid'])
     # One request: single values as delete-old/add-new, members value by value, so a concurrent change of any
-    # of them makes it fail with nothing written, and the task re-reads and plans again. A scope change the
+    # of them makes it fail with nothing written, and the task re-reads and plans again. A member another writer
+    # added first is answered entryAlreadyExists, one it removed first unwillingToPerform ("IADsGroup::Add
+    # method", learn.microsoft.com/windows/win32/api/iads/nf-iads-iadsgroup-add; "IADsGroup::Remove method",
+    # learn.microsoft.com/windows/win32/api/iads/nf-iads-iadsgroup-remove; Samba 4.22 answers the same): the
+    # engine re-plans on them only once a re-read confirms the other writer's change. A scope change the
     # directory makes only through universal takes a second request.
     changes = dict(rows.changes)
     ops = list_changes('member', have, new)

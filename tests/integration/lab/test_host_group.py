@@ -1,4 +1,6 @@
-"""host_group against the lab DC: check → apply → idempotent → read back; bad input changes nothing."""
+"""host_group against the lab DC: check → apply → idempotent → read back; bad input changes nothing; a member
+another writer added or removed first is re-planned from a re-read, never silently retried (answers injected by
+the fault proxy, tests/lab/ldap_fault_proxy.py)."""
 from __future__ import annotations
 
 import uuid
@@ -6,7 +8,8 @@ import uuid
 import ldap3
 import pytest
 
-from conftest import dump_tree
+from conftest import dump_tree, samba_tool
+from ldap_fault_proxy import Rule   # tests/lab, on the path through conftest
 
 
 def uid(prefix='grp'):
@@ -15,11 +18,19 @@ def uid(prefix='grp'):
 
 @pytest.fixture
 def group(run_module, ou):
-    def _run(args, check=False):
+    def _run(args, check=False, via=None):
         full = dict(path=ou)
+        if via is not None:
+            # through the fault proxy (one more TLS hop, on a busy CI machine): a longer receive timeout
+            full.update(domain_server=['127.0.0.1'], domain_port=via.port, domain_ca_cert=via.ca, domain_timeout=60)
         full.update(args)
         return run_module('host_group', full, check=check)
     return _run
+
+
+def listed_members(lab, name):
+    """The group's members as samba-tool lists them (sAMAccountNames, lower case)."""
+    return sorted(x.strip().lower() for x in samba_tool(lab, 'group', 'listmembers', name).splitlines() if x.strip())
 
 
 def members_of(admin, dn):
@@ -111,3 +122,62 @@ def test_warn_skips_unknown_member(group, computers, ou):
     r = group(dict(name=uid(), members=dict(set=[a['sam'], 'ghost99'], lookup_failure_action='warn')))
     assert not r.failed and r['members'] == [a['sam']]
     assert r.warning_texts == ['members: no such principal in the domain: ghost99 (skipped)']
+
+
+def test_scope_between_global_and_domain_local_goes_through_universal(group, admin, ou):
+    name = uid()
+    dn = 'CN=%s,%s' % (name, ou)
+    assert not group(dict(name=name)).failed
+    for scope, value in (('domainlocal', -2147483644), ('global', -2147483646)):
+        r = cycle(group, dict(name=name, scope=scope), admin, ou)
+        assert [x['what'].split(' to a ')[-1] for x in r['requests']] == ['universal group', '%s group' % scope]
+        assert r['diff']['after']['scope'] == scope
+        assert members_of(admin, dn)['groupType'] == [str(value)]
+
+
+# ----------------------------------------------------------------------------- a concurrent member change
+# A domain controller answers a member add of a value that is there with entryAlreadyExists (68) and a member
+# remove of a value that is not with unwillingToPerform (53) (IADsGroup::Add / IADsGroup::Remove; Samba 4.22
+# answers the same). The proxy answers the module's modify with that code while the other writer really made the
+# change, so the race is the same on every run.
+@pytest.mark.parametrize('change, code', [('add', 68), ('remove', 53)], ids=['entryAlreadyExists', 'unwillingToPerform'])
+def test_a_member_change_another_writer_made_first_is_replanned(group, computers, lab, admin, ou, proxy, change, code):
+    a, b = computers.create(uid('a')), computers.create(uid('b'))
+    name = uid()
+    dn = 'CN=%s,%s' % (name, ou)
+    assert not group(dict(name=name, members=dict(set=[a['sam']] + ([b['sam']] if change == 'remove' else [])))).failed
+
+    def other_writer():
+        op = ldap3.MODIFY_ADD if change == 'add' else ldap3.MODIFY_DELETE
+        assert admin.modify(dn, {'member': [(op, [b['dn']])]}), admin.result
+    proxy.rules.append(Rule('modifyRequest', code, dn=dn, before_answer=other_writer, message='injected'))
+    r = group(dict(name=name, description='farm hosts', members={change: [b['sam']]}), via=proxy)
+    assert not r.failed, r
+    # Re-read and planned again: only the description is left to write; the member change is the other writer's.
+    assert r['changed'] is True and [x['attributes'] for x in r['requests']] == [['description']]
+    after = sorted([a['sam'], b['sam']] if change == 'add' else [a['sam']], key=str.lower)
+    assert r['diff']['before']['members'] == r['diff']['after']['members'] == after
+    assert r['diff']['before']['description'] is None and r['diff']['after']['description'] == 'farm hosts'
+    assert [s for _op, _dn, s in proxy.seen] == ['answered %d' % code, 'forwarded']
+    assert listed_members(lab, name) == sorted(x.lower() for x in after)
+    assert members_of(admin, dn)['description'] == ['farm hosts']
+
+
+@pytest.mark.parametrize('change, code', [('add', 68), ('remove', 53)], ids=['entryAlreadyExists', 'unwillingToPerform'])
+def test_a_member_refusal_a_reread_does_not_confirm_fails_the_task(group, computers, lab, admin, ou, proxy, change,
+                                                                   code):
+    """Nobody else changed the member: the answer is a refusal, not a conflict; no retry, nothing written."""
+    a, b = computers.create(uid('a')), computers.create(uid('b'))
+    name = uid()
+    dn = 'CN=%s,%s' % (name, ou)
+    assert not group(dict(name=name, members=dict(set=[a['sam']] + ([b['sam']] if change == 'remove' else [])))).failed
+    before = listed_members(lab, name)
+    proxy.rules.append(Rule('modifyRequest', code, dn=dn, times=None, message='refused by policy'))
+    r = group(dict(name=name, members={change: [b['sam']]}), via=proxy)
+    assert r.failed, r
+    assert r['msg'].startswith('update %s (member) failed: ' % dn), r['msg']
+    assert r['msg'].endswith(': refused by policy. Nothing was changed.') and 'kept changing' not in r['msg']
+    assert r['ldap_result'] == '%s (%d)' % ({68: 'entryAlreadyExists', 53: 'unwillingToPerform'}[code], code)
+    assert not r.get('changed') and r['written'] == []
+    assert [s for _op, _dn, s in proxy.seen] == ['answered %d' % code]
+    assert listed_members(lab, name) == before
