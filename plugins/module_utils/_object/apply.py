@@ -53,6 +53,10 @@ SD_VALUE_DELETE_REFUSALS = (RESULT['noSuchAttribute'], RESULT['inappropriateMatc
 MAX_ATTEMPTS = 12
 RIGHTS_CHUNK = 200      # objects per effective-rights search (a list of many accounts plans many objects)
 RIGHTS_ATTRIBUTES = ['allowedAttributesEffective', 'sDRightsEffective', 'allowedChildClassesEffective']
+# A password reset (unicodePwd replaced) is allowed by the Reset Password control access right
+# (User-Force-Change-Password; MS-ADTS 3.1.1.3.1.5.1 unicodePwd), not by a property write, so
+# allowedAttributesEffective does not say whether it is allowed: the domain controller's answer to it does.
+CONTROL_ACCESS_ATTRIBUTES = frozenset(['unicodepwd'])
 
 
 def _pause(n):
@@ -116,7 +120,7 @@ def rights_needed(requests):
             if r.descriptor:
                 e['dacl'] = True
             else:
-                e['attrs'] |= set(r.changes)
+                e['attrs'] |= set(a for a in r.changes if a.lower() not in CONTROL_ACCESS_ATTRIBUTES)
         elif r.op == 'move':
             # A rename writes the naming attribute (cn): Samba 4.22 and Windows list it in
             # allowedAttributesEffective when the account may write it (Samba leaves out ``name``).
