@@ -12,7 +12,8 @@ description:
   - Acts on a farm member's computer account over LDAP, without contacting the host - what the response to a
     compromised host needs in the directory.
   - O(enabled=false) disables the account (userAccountControl ACCOUNTDISABLE, changed on the value read, so a
-    concurrent change is not overwritten); the domain controllers then refuse it new tickets.
+    concurrent change is not overwritten: the module reads the account again and plans anew); the domain
+    controllers then refuse it new tickets.
   - O(reset_password=true) sets a new random password (240 characters, never returned or logged), so the
     machine password the attacker may hold no longer works. Tickets already issued stay valid until they expire;
     the result says so.
@@ -21,6 +22,10 @@ description:
     INTERDOMAIN_TRUST_ACCOUNT, or primary group Domain Controllers (516) or Read-only Domain Controllers (521)).
     Disabling one or resetting its password breaks replication and Kerberos with that DC or trust; a
     compromised DC is a forest recovery, not a member response.
+  - The right to change userAccountControl is checked before the first write. The right to reset the password
+    (Reset Password) is a control access right the directory reports only by refusing the reset; when the reset
+    is refused after the account was disabled, the task fails with C(changed=true) and says the account was
+    disabled.
 author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
@@ -96,95 +101,12 @@ requests:
   elements: dict
 '''
 
-import secrets
-import string
-
-from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import UAC_ACCOUNTDISABLE, single_value_change, uac_enabled
-from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_REPLACE, first
-from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute
-
-EXPOSURE = ('Kerberos tickets the host obtained before this task stay valid until they expire (service tickets '
-            'and TGTs: 10 hours by default; a TGT is renewable for up to 7 days unless its account is disabled). '
-            'Grants through groups it was in when they were issued travel with them: give a new gMSA generation '
-            'to principals those tickets cannot carry (the compromised_host playbook grants it to the remaining '
-            'members directly).')
-
-
-def random_password():
-    alphabet = string.ascii_letters + string.digits + '!#%+,-./:;=?@_'
-    return ''.join(secrets.choice(alphabet) for dummy in range(240))
-
-
-UAC_INTERDOMAIN_TRUST_ACCOUNT = 0x0800
-UAC_SERVER_TRUST_ACCOUNT = 0x2000
-UAC_PARTIAL_SECRETS_ACCOUNT = 0x04000000
-PROTECTED_UAC = ((UAC_SERVER_TRUST_ACCOUNT, 'a domain controller (SERVER_TRUST_ACCOUNT)'),
-                 (UAC_PARTIAL_SECRETS_ACCOUNT, 'a read-only domain controller (PARTIAL_SECRETS_ACCOUNT)'),
-                 (UAC_INTERDOMAIN_TRUST_ACCOUNT, 'a trust account (INTERDOMAIN_TRUST_ACCOUNT)'))
-PROTECTED_PRIMARY_GROUPS = {516: 'Domain Controllers', 521: 'Read-only Domain Controllers'}
-# Computers, and trust accounts (user objects named like computers, DOMAIN$), so a trust is found and refused
-# rather than reported missing.
-ACCOUNT_FILTER = '(|(objectCategory=computer)(&(objectCategory=person)(userAccountControl:1.2.840.113556.1.4.803:=%d)))' \
-    % UAC_INTERDOMAIN_TRUST_ACCOUNT
-
-
-def refusal(uac, primary_group_id):
-    """Why this account must not be disabled or reset (a DC, an RODC, a trust), or None. Pure."""
-    why = [text for bit, text in PROTECTED_UAC if uac & bit]
-    if primary_group_id in PROTECTED_PRIMARY_GROUPS:
-        why.append('its primary group is %s (%d)' % (PROTECTED_PRIMARY_GROUPS[primary_group_id], primary_group_id))
-    return why
-
-
-def core(module, directory):
-    p = module.params
-    try:
-        computer, attrs = pr.find_one(directory, p['name'], ACCOUNT_FILTER, 'computer',
-                                      ['userAccountControl', 'primaryGroupID'])
-    except pr.PrincipalError as e:
-        raise ModuleFailure('%s. Nothing was changed.' % e)
-    uac = int(first(attrs, 'userAccountControl') or 0)
-    why = refusal(uac, int(first(attrs, 'primaryGroupID') or 0))
-    if why:
-        raise ModuleFailure('name: %s is %s: disabling it or resetting its password would break replication and '
-                            'Kerberos with it. This module acts on member computers only. Nothing was changed.'
-                            % (computer['dn'], ' and '.join(why)))
-    if not uac & 0x1000:    # WORKSTATION_TRUST_ACCOUNT: what a member computer (and a managed account) is
-        raise ModuleFailure('name: %s is not a member computer account (userAccountControl 0x%x has no '
-                            'WORKSTATION_TRUST_ACCOUNT). Nothing was changed.' % (computer['dn'], uac))
-    enabled = not uac & UAC_ACCOUNTDISABLE
-    changes = {}
-    if p['enabled'] is not None and p['enabled'] != enabled:
-        changes['userAccountControl'] = single_value_change(uac, uac_enabled(uac, p['enabled']))
-    writes = []
-    if changes:
-        verb = 'enable' if p['enabled'] else 'disable'
-        writes.append(Write('modify', computer['dn'], '%s %s' % (verb, computer['dn']), changes=changes))
-    if p['reset_password']:
-        # unicodePwd: the quoted password in UTF-16LE, replaced (a reset needs the Reset Password right); only
-        # ever sent over the TLS connection the connection layer insists on.
-        writes.append(Write('modify', computer['dn'], 'reset the password of %s' % computer['dn'],
-                            changes={'unicodePwd': [(MODIFY_REPLACE, [('"%s"' % random_password())
-                                                                      .encode('utf-16-le')])]}))
-    check_rights(directory, [w for w in writes if 'unicodePwd' not in w.changes])
-    execute(directory, writes, module.check_mode)
-    after_enabled = enabled if p['enabled'] is None else p['enabled']
-    return dict(changed=bool(writes), distinguished_name=computer['dn'], enabled=after_enabled,
-                password_reset=p['reset_password'],
-                exposure=EXPOSURE, requests=[w.describe() for w in writes],
-                diff=dict(before=dict(enabled=enabled, password='unchanged'),
-                          after=dict(enabled=after_enabled,
-                                     password='reset' if p['reset_password'] else 'unchanged')))
+from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._object import computer_account
 
 
 def main():
-    run_directory_module(dict(
-        name=dict(type='str', required=True, aliases=['identity']),
-        enabled=dict(type='bool'),
-        reset_password=dict(type='bool', default=False, no_log=False),
-    ), core)
+    run_directory_module(computer_account.argument_spec(), computer_account.run)
 
 
 if __name__ == '__main__':

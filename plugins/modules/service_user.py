@@ -96,56 +96,12 @@ requests:
   elements: dict
 '''
 
-from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
-from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._values import first
-from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import Write, check_rights, execute, retry_on_conflict
-
-
-def attempt(module, directory):
-    p = module.params
-    try:
-        for lst in ('add', 'set'):
-            for s in (p.get('spn') or {}).get(lst) or []:
-                g.validate_spn(s)
-        user, a = pr.find_one(directory, p['name'], '(objectCategory=person)(objectClass=user)', 'user account',
-                              ['userAccountControl', 'servicePrincipalName'])
-    except (pr.PrincipalError, g.PlanError) as e:
-        raise ModuleFailure('%s. Nothing was changed.' % e)
-    spns = list(a.get('servicePrincipalName') or [])
-    new_spns = g.apply_list_action(spns, p.get('spn'))
-    uac = int(first(a, 'userAccountControl') or 0)
-    enabled = not uac & g.UAC_ACCOUNTDISABLE
-    changes = {}
-    ops = g.list_changes('servicePrincipalName', spns, new_spns)
-    if ops:
-        changes['servicePrincipalName'] = ops
-    if p['enabled'] is not None and p['enabled'] != enabled:
-        changes['userAccountControl'] = g.single_value_change(uac, g.uac_enabled(uac, p['enabled']))
-    writes = []
-    if changes:
-        writes.append(Write('modify', user['dn'], 'update %s (%s)' % (user['dn'], ', '.join(sorted(changes))),
-                            changes=changes))
-    check_rights(directory, writes)
-    execute(directory, writes, module.check_mode)
-    after_enabled = enabled if p['enabled'] is None else p['enabled']
-    return dict(changed=bool(writes), distinguished_name=user['dn'], spn=sorted(new_spns, key=str.lower),
-                requests=[w.describe() for w in writes],
-                diff=dict(before=dict(spn=sorted(spns, key=str.lower), enabled=enabled),
-                          after=dict(spn=sorted(new_spns, key=str.lower), enabled=after_enabled)))
-
-
-def core(module, directory):
-    return retry_on_conflict(attempt, module, directory, 'user account')
+from ansible_collections.gmsa.farm.plugins.module_utils._module import run_directory_module
+from ansible_collections.gmsa.farm.plugins.module_utils._object import service_user
 
 
 def main():
-    run_directory_module(dict(
-        name=dict(type='str', required=True, aliases=['identity']),
-        spn=dict(type='dict', options=g.list_action_spec()),
-        enabled=dict(type='bool'),
-    ), core)
+    run_directory_module(service_user.argument_spec(), service_user.run)
 
 
 if __name__ == '__main__':
