@@ -119,19 +119,28 @@ class Rule(object):
     """Answer requests of ``operation`` (a write, or 'searchRequest' by its base DN) on ``dn`` (exactly; or whose DN
     contains ``dn_part``) - for a modify,
     optionally only those deleting a value of ``delete_value_of``, or only those changing ``changes`` (an
-    attribute, by any operation) - with ``result_code``, ``times`` times (None: always). ``before_answer()`` runs
-    first (to make a concurrent change, say)."""
+    attribute, by any operation) - with ``result_code``, ``times`` times (None: always), after letting the first
+    ``skip`` matching requests through. ``before_answer()`` runs first (to make a concurrent change, say)."""
 
     def __init__(self, operation, result_code, dn=None, dn_part='', delete_value_of=None, times=1,
-                 message='injected', before_answer=None, changes=None):
+                 message='injected', before_answer=None, changes=None, skip=0):
         self.operation, self.result_code, self.dn_part = operation, result_code, dn_part.lower()
         self.dn = dn.lower() if dn else None
         self.delete_value_of = delete_value_of.lower() if delete_value_of else None
         self.changes = changes.lower() if changes else None
         self.times, self.message, self.before_answer = times, message, before_answer
         self.hits = 0
+        self.skip = skip
 
     def matches(self, operation, dn, request):
+        if not self._matches(operation, dn, request):
+            return False
+        if self.skip:
+            self.skip -= 1
+            return False
+        return True
+
+    def _matches(self, operation, dn, request):
         if operation != self.operation or self.dn_part not in dn.lower() or (self.dn and dn.lower() != self.dn):
             return False
         if self.times is not None and self.hits >= self.times:

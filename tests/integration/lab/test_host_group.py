@@ -181,3 +181,24 @@ def test_a_member_refusal_a_reread_does_not_confirm_fails_the_task(group, comput
     assert not r.get('changed') and r['written'] == []
     assert [s for _op, _dn, s in proxy.seen] == ['answered %d' % code]
     assert listed_members(lab, name) == before
+
+
+def test_a_refused_second_scope_step_reports_the_first_as_written(group, computers, lab, admin, ou, proxy):
+    """global -> domain local is two requests; the directory refusing the second (a condition of that step, say)
+    leaves the group universal: the task says so, with changed, and a rerun finishes the change."""
+    a = computers.create(uid('a'))
+    name = uid()
+    dn = 'CN=%s,%s' % (name, ou)
+    assert not group(dict(name=name)).failed
+    proxy.rules.append(Rule('modifyRequest', 53, dn=dn, changes='groupType', skip=1, message='refused'))
+    r = group(dict(name=name, scope='domainlocal', members=dict(add=[a['sam']])), via=proxy)
+    assert r.failed, r
+    first = 'update %s (groupType, member) to a universal group' % dn
+    assert r['changed'] is True and r['written'] == [first]
+    assert r['msg'].startswith('update %s (groupType) to a domainlocal group failed: ' % dn), r['msg']
+    assert 'Already written before the failure: %s.' % first in r['msg']
+    assert members_of(admin, dn)['groupType'] == [str(-2147483640)]      # universal
+    assert listed_members(lab, name) == [a['sam'].lower()]
+    r = group(dict(name=name, scope='domainlocal', members=dict(add=[a['sam']])))
+    assert not r.failed and [x['what'] for x in r['requests']] == ['update %s (groupType)' % dn]
+    assert members_of(admin, dn)['groupType'] == [str(-2147483644)]
