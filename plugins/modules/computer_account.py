@@ -12,7 +12,7 @@ description:
   - Acts on a farm member's computer account over LDAP, without contacting the host - what the response to a
     compromised host needs in the directory.
   - O(enabled=false) disables the account (userAccountControl ACCOUNTDISABLE, changed on the value read, so a
-    concurrent change is not overwritten: the module reads the account again and plans anew); the domain
+    concurrent change is not overwritten - the module reads the account again and plans anew); the domain
     controllers then refuse it new tickets.
   - O(reset_password=true) sets a new random password (240 characters, never returned or logged), so the
     machine password the attacker may hold no longer works. Tickets already issued stay valid until they expire;
