@@ -202,3 +202,19 @@ def test_a_refused_second_scope_step_reports_the_first_as_written(group, compute
     r = group(dict(name=name, scope='domainlocal', members=dict(add=[a['sam']])))
     assert not r.failed and [x['what'] for x in r['requests']] == ['update %s (groupType)' % dn]
     assert members_of(admin, dn)['groupType'] == [str(-2147483644)]
+
+
+def test_request_counts(group, computers, ou, monkeypatch):
+    """LDAP requests after the bind (the rootDSE read included): a create with members, a no-op, a change, a delete."""
+    monkeypatch.setenv('GMSA_FARM_COUNT_REQUESTS', '1')
+    a, b, c = (computers.create(uid(p)) for p in 'abc')
+    name = uid()
+    args = dict(name=name, description='d', members=dict(set=[a['sam'], b['sam']]))
+    # rootDSE, the group and its members in one search, the container (and the create right), the add, objectSid
+    assert group(args)['ldap_requests'] <= 5
+    assert group(args)['ldap_requests'] <= 2                          # rootDSE, one search
+    assert group(dict(name=name))['ldap_requests'] <= 3              # + the names of members the task did not name
+    # rootDSE, search, names of the members not named, the rights, the modify
+    assert group(dict(name=name, members=dict(add=[c['sam']], remove=[a['sam']])))['ldap_requests'] <= 5
+    # rootDSE, search, the delete, and one search where the rights check asks for the delete right
+    assert group(dict(name=name, state='absent'))['ldap_requests'] <= 4
