@@ -194,7 +194,7 @@ def _plan_update(out, params, cur, rows, have, new, labels):
         changes['member'] = ops
     old_type = cur['group_type']
     steps = scope_steps(cur['scope'], params['scope'])
-    for i, scope in enumerate(steps):
+    for scope in steps:
         changes['groupType'] = single_value_change(old_type, group_type(scope))
         old_type = group_type(scope)
         what = 'update %s (%s)' % (dn, ', '.join(sorted(changes)))

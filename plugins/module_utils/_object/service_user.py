@@ -52,8 +52,8 @@ def plan(params, cur):
     changes = dict(rows.changes)
     if rows.uac != cur['uac']:
         changes['userAccountControl'] = single_value_change(cur['uac'], rows.uac)
-    out = Plan(before=rows.before, after=rows.after, result=dict(distinguished_name=cur['dn'],
-                                                                  spn=rows.after['spn']))
+    out = Plan(before=rows.before, after=rows.after,
+               result=dict(distinguished_name=cur['dn'], spn=rows.after['spn']))
     if changes:
         out.add(Request('modify', cur['dn'], 'update %s (%s)' % (cur['dn'], ', '.join(sorted(changes))),
                         changes=changes))

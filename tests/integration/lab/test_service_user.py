@@ -30,7 +30,7 @@ def test_another_writers_spn_change_is_re_read_and_kept(run_module, admin, ou, p
     assert r['spn'] == ['http/a.x.test', 'http/c']
     assert r['diff']['before']['spn'] == ['http/a.x.test', 'http/c'] and r['diff']['after']['enabled'] is False
     assert [s for _op, _dn, s in proxy.seen] == ['answered 16', 'forwarded']
-    admin.search(dn, '(objectClass=*)', search_scope=ldap3.BASE, attributes=['servicePrincipalName',
-                                                                              'userAccountControl'])
+    admin.search(dn, '(objectClass=*)', search_scope=ldap3.BASE,
+                 attributes=['servicePrincipalName', 'userAccountControl'])
     a = admin.response[0]['raw_attributes']
     assert sorted(a['servicePrincipalName']) == [b'http/a.x.test', b'http/c'] and int(a['userAccountControl'][0]) == 0x202
