@@ -19,6 +19,7 @@ so a token or an ACE shape this code does not model never blocks a delete the DC
 """
 from __future__ import annotations
 
+CONTROL_ACCESS = 0x00000100     # ADS_RIGHT_DS_CONTROL_ACCESS: an extended right, named by an object ACE's type
 DELETE = 0x00010000
 DELETE_CHILD = 0x00000002
 READ_CONTROL = 0x00020000
@@ -38,6 +39,10 @@ CLASS_GUIDS = {
     'organizationalunit': 'bf967aa5-0de6-11d0-a285-00aa003049e2',
     'container': 'bf967a8b-0de6-11d0-a285-00aa003049e2',
 }
+
+# Control access rights (extended rights) by rightsGuid, with their display names (MS-ADTS 5.1.3.2.1).
+RESET_PASSWORD = '00299570-246d-11d0-a768-00aa006e0529'
+CONTROL_ACCESS_RIGHTS = {RESET_PASSWORD: 'Reset Password (User-Force-Change-Password)'}
 
 
 def _parse(sd_bytes):

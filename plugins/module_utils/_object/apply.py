@@ -8,9 +8,10 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 * ``check_rights`` proves, before the first request, that the bound account may make every request of the plan:
   attribute writes (``allowedAttributesEffective``), descriptor writes (``sDRightsEffective``), objects created
   or moved into a container (the container's ``allowedChildClassesEffective``), renames (the naming attribute,
-  ``cn``, writable), deletes and moves out of a container (the DACLs read against the account's token:
-  ``access``). One search per 200 objects and naming context (objects of the configuration partition, such as KDS
-  root keys, are looked for there), and one for containers' DACLs when an object's own does not decide.
+  ``cn``, writable), deletes and moves out of a container and control access rights such as Reset Password
+  (the DACLs read against the account's token: ``access``). One search per 200 objects and naming context
+  (objects of the configuration partition, such as KDS root keys, are looked for there), and one for containers'
+  DACLs when an object's own does not decide.
 * ``execute`` sends the requests in order. A concurrent change met by the *first* request (nothing written yet)
   raises ``Conflict`` so the task re-reads and plans again (``converge``). A failure after other requests were
   written puts back what the plan lifted to make them (``Request.undo``: protection from accidental deletion)
@@ -53,11 +54,6 @@ SD_VALUE_DELETE_REFUSALS = (RESULT['noSuchAttribute'], RESULT['inappropriateMatc
 MAX_ATTEMPTS = 12
 RIGHTS_CHUNK = 200      # objects per effective-rights search (a list of many accounts plans many objects)
 RIGHTS_ATTRIBUTES = ['allowedAttributesEffective', 'sDRightsEffective', 'allowedChildClassesEffective']
-# A password reset (unicodePwd replaced) is allowed by the Reset Password control access right
-# (User-Force-Change-Password; MS-ADTS 3.1.1.3.1.5.1 unicodePwd), not by a property write, so
-# allowedAttributesEffective does not say whether it is allowed: the domain controller's answer to it does.
-CONTROL_ACCESS_ATTRIBUTES = frozenset(['unicodepwd'])
-
 
 def _pause(n):
     time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
@@ -99,13 +95,14 @@ def _leaf_class(object_class):
 
 
 def rights_needed(requests):
-    """DN -> dict(attrs=set written by modify, dacl=bool, children=set of classes created or moved in), for the
-    rights check. Objects the plan itself creates are left out (their container's create right is checked)."""
+    """DN -> dict(attrs=set written by modify, dacl=bool, children=set of classes created or moved in,
+    control=set of control access rights (GUIDs) a modify needs instead of attribute writes), for the rights
+    check. Objects the plan itself creates are left out (their container's create right is checked)."""
     need = {}
     created = set()
 
     def entry(dn):
-        return need.setdefault(dn.lower(), dict(dn=dn, attrs=set(), dacl=False, children=set()))
+        return need.setdefault(dn.lower(), dict(dn=dn, attrs=set(), dacl=False, children=set(), control=set()))
 
     for r in requests:
         if r.op == 'add':
@@ -119,8 +116,10 @@ def rights_needed(requests):
             e = entry(r.dn)
             if r.descriptor:
                 e['dacl'] = True
+            elif r.control_access:
+                e['control'].add(r.control_access)
             else:
-                e['attrs'] |= set(a for a in r.changes if a.lower() not in CONTROL_ACCESS_ATTRIBUTES)
+                e['attrs'] |= set(r.changes)
         elif r.op == 'move':
             # A rename writes the naming attribute (cn): Samba 4.22 and Windows list it in
             # allowedAttributesEffective when the account may write it (Samba leaves out ``name``).
@@ -163,6 +162,11 @@ def missing_rights(need, entries, token=None):
                             'does for msDS-AllowedToActOnBehalfOfOtherIdentity)' % (', '.join(denied), dn, its, its))
         if n['dacl'] and _may_write_dacl(a, entry, token) is False:
             problems.append("may not change the permissions (WRITE_DAC) of %s" % dn)
+        for right in sorted(n['control']):
+            if token and access.granted(raw_first(entry, 'nTSecurityDescriptor'), token, access.CONTROL_ACCESS,
+                                        right) is False:
+                problems.append('may not use the %s right on %s (its DACL grants it to none of the account\'s '
+                                'SIDs)' % (access.CONTROL_ACCESS_RIGHTS.get(right, right), dn))
         may_create = set(x.lower() for x in a.get('allowedChildClassesEffective') or [])
         refused = sorted(c for c in n['children'] if c.lower() not in may_create)
         if refused:
@@ -239,15 +243,15 @@ def removal_problems(directory, taken, entries, token):
 
 def check_rights(directory, requests):
     """One search (one per 200 objects) for the effective rights on every object the plan writes (with the owner
-    and DACL when the plan writes a DACL, deletes or moves an object: the rootDSE's tokenGroups say whose rights
-    they grant), and, for deletes and moves whose object's own DACL does not grant them, one for the containers'
+    and DACL when the plan writes a DACL, uses a control access right such as Reset Password, deletes or moves an
+    object: the rootDSE's tokenGroups say whose rights they grant), and, for deletes and moves whose object's own DACL does not grant them, one for the containers'
     DACLs; fails before the first write, naming every missing right."""
     need = rights_needed(requests)
     taken = removals(requests)
-    dacl_writes = any(n['dacl'] for n in need.values())
-    token = directory.token_sids if (taken or dacl_writes) else None
+    by_dacl = any(n['dacl'] or n['control'] for n in need.values())   # DACL writes, control access rights
+    token = directory.token_sids if (taken or by_dacl) else None
     read_sd = [r.dn for r, sd in taken if sd is None] if token else []
-    with_sd = bool(token) and (dacl_writes or bool(read_sd))
+    with_sd = bool(token) and (by_dacl or bool(read_sd))
     entries = []
     if need or read_sd:
         entries = _search_dns(directory, [n['dn'] for n in need.values()] + read_sd,

@@ -36,11 +36,14 @@ class Request(object):
     read it again.
     parent_checked: for 'add', the task already proved the account may create the object in its container (the
     rights check does not ask again).
+    control_access: for a modify that a control access right allows rather than attribute writes (a password
+    reset: unicodePwd replaced needs Reset Password, MS-ADTS 3.1.1.3.1.5.1), that right's rightsGuid: the rights
+    check reads it from the object's DACL instead of allowedAttributesEffective.
     """
 
     def __init__(self, op, dn, what, changes=None, attributes=None, object_class=None, new_rdn=None,
                  new_superior=None, controls=None, descriptor=False, sd_values=None, deferred=None, undo=None,
-                 parent_checked=False, sd=None):
+                 parent_checked=False, sd=None, control_access=None):
         self.op, self.dn, self.what = op, dn, what
         self.changes = changes or {}
         self.attributes = attributes or {}
@@ -53,6 +56,7 @@ class Request(object):
         self.undo = undo
         self.parent_checked = parent_checked
         self.sd = sd
+        self.control_access = control_access
         if deferred is not None and not self.changes:
             self.changes = {'nTSecurityDescriptor': []} if descriptor else {}
 
