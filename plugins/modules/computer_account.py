@@ -22,10 +22,10 @@ description:
     INTERDOMAIN_TRUST_ACCOUNT, or primary group Domain Controllers (516) or Read-only Domain Controllers (521)).
     Disabling one or resetting its password breaks replication and Kerberos with that DC or trust; a
     compromised DC is a forest recovery, not a member response.
-  - The right to change userAccountControl is checked before the first write. The right to reset the password
-    (Reset Password) is a control access right the directory reports only by refusing the reset; when the reset
-    is refused after the account was disabled, the task fails with C(changed=true) and says the account was
-    disabled.
+  - Both rights are checked before the first write - the right to change userAccountControl, and the Reset
+    Password right, read from the account's DACL against the bound account's token. Where that reading cannot
+    tell (a conditional entry, say) the domain controller's answer decides; a reset it refuses after the account
+    was disabled fails the task with C(changed=true), saying the account was disabled.
 author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:

@@ -18,6 +18,7 @@ import secrets
 import string
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
+from ansible_collections.gmsa.farm.plugins.module_utils._object import access
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import converge
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, NOTHING_CHANGED, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.plan import Plan
@@ -81,7 +82,8 @@ def _new_password(directory):
 
 def reset_request(dn):
     """The password reset, described without a value: the value is made when the request is sent."""
-    return Request('modify', dn, 'reset the password of %s' % dn, changes={'unicodePwd': []}, deferred=_new_password)
+    return Request('modify', dn, 'reset the password of %s' % dn, changes={'unicodePwd': []}, deferred=_new_password,
+                   control_access=access.RESET_PASSWORD)
 
 
 def plan(params, cur):

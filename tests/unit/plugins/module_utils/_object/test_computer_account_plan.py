@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.gmsa.farm.plugins.module_utils._object import access
 from ansible_collections.gmsa.farm.plugins.module_utils._object import computer_account as ca
-from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import rights_needed
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import missing_rights, rights_needed
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
@@ -62,9 +63,10 @@ def test_disable_then_reset_in_that_order_and_the_reset_holds_no_password_until_
     assert reset.deferred(None) != sent, 'a new password at each send'
 
 
-def test_the_reset_is_left_to_the_directory_by_the_rights_check():
+def test_the_rights_check_asks_for_the_uac_write_and_the_reset_password_right():
     p = ca.plan(params(enabled=False, reset_password=True), cur())
-    assert rights_needed(p.requests)[DN.lower()]['attrs'] == {'userAccountControl'}
+    need = rights_needed(p.requests)[DN.lower()]
+    assert need['attrs'] == {'userAccountControl'} and need['control'] == {access.RESET_PASSWORD}
 
 
 def test_enable_and_no_op():
@@ -80,3 +82,31 @@ def test_argument_spec():
     spec = ca.argument_spec()
     assert spec['enabled'] == dict(type='bool') and spec['name']['aliases'] == ['identity']
     assert spec['reset_password'] == dict(type='bool', default=False, no_log=False)
+
+
+USER = 'S-1-5-21-1-2-3-1105'
+TOKEN = [USER, 'S-1-5-21-1-2-3-513', 'S-1-1-0', 'S-1-5-11']
+UAC_ATTRIBUTE = 'bf967a68-0de6-11d0-a285-00aa003049e2'
+
+
+def reset_problems(sddl, token=TOKEN):
+    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+    p = ca.plan(params(enabled=False, reset_password=True), cur())
+    entry = dict(dn=DN, attributes=dict(allowedAttributesEffective=['userAccountControl']),
+                 raw=dict(nTSecurityDescriptor=[SECURITY_DESCRIPTOR.from_sddl(sddl).to_bytes()]))
+    return missing_rights(rights_needed(p.requests), [entry], token)
+
+
+def test_the_reset_password_right_is_read_from_the_dacl():
+    granted = 'O:S-1-5-32-544D:(OA;;CR;%s;;%s)(OA;;WP;%s;;%s)' % (access.RESET_PASSWORD, USER, UAC_ATTRIBUTE, USER)
+    assert reset_problems(granted) == []
+    assert reset_problems('O:S-1-5-32-544D:(A;;0xf01ff;;;%s)' % USER) == []     # full control
+    only_uac = 'O:S-1-5-32-544D:(OA;;WP;%s;;%s)' % (UAC_ATTRIBUTE, USER)
+    assert reset_problems(only_uac) == [
+        "may not use the Reset Password (User-Force-Change-Password) right on %s (its DACL grants it to none of "
+        "the account's SIDs)" % DN]
+    denied = 'O:S-1-5-32-544D:(OD;;CR;%s;;WD)(A;;0xf01ff;;;%s)' % (access.RESET_PASSWORD, USER)
+    assert len(reset_problems(denied)) == 1
+    # no token (a DC that gives no tokenGroups) or an entry this reading cannot evaluate: the DC decides
+    assert reset_problems(only_uac, token=None) == []
+    assert reset_problems('O:S-1-5-32-544D:(A;;CR;;;S-1-3-4)') == []
