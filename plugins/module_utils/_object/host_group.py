@@ -26,7 +26,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.rows import (
     RowPlan, apply_list_action, list_action_spec, list_changes, options, run_rows, single_value_change,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, first, raw_first, rdn_escape
+from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, dacl_control, first, raw_first, rdn_escape
 
 CLASSES = ['top', 'group']
 WKGUID_USERS = 'A9D1CA15768811D1ADED00C04FD8D5CD'
@@ -108,7 +108,7 @@ def current(entry):
     a = entry['attributes']
     return dict(dn=entry['dn'], sid=sid_to_str(raw_first(entry, 'objectSid')), group_type=int(first(a, 'groupType')),
                 scope=scope_of(first(a, 'groupType')), description=first(a, 'description'),
-                members=list(a.get('member') or []))
+                members=list(a.get('member') or []), sd=raw_first(entry, 'nTSecurityDescriptor'))
 
 
 def members_after(current_dns, action, resolved):
@@ -160,7 +160,8 @@ def _plan_absent(name, cur):
         return Plan(result=dict(distinguished_name=None, sid=None, members=[]))
     out = Plan(before=dict(name=name, distinguished_name=cur['dn']),
                result=dict(distinguished_name=cur['dn'], sid=cur['sid'], members=[]))
-    out.add(Request('delete', cur['dn'], 'delete %s' % cur['dn']))
+    # The DACL read with the group lets the rights check decide the delete without reading it again.
+    out.add(Request('delete', cur['dn'], 'delete %s' % cur['dn'], object_class=CLASSES[-1], sd=cur.get('sd')))
     return out
 
 
@@ -208,12 +209,16 @@ def _plan_update(out, params, cur, rows, have, new, labels):
 
 # --------------------------------------------------------------------------- reads
 def read(directory, params, inputs):
-    """One search: the group by sAMAccountName and every member value the task names. Returns (group entry or
-    None, resolved, missing). Raises PrincipalError when a value is ambiguous."""
+    """One search: the group by sAMAccountName (with its DACL when the task deletes it, for the rights check) and
+    every member value the task names. Returns (group entry or None, resolved, missing). Raises PrincipalError
+    when a value is ambiguous."""
     name = params['name']
     parts = ['(&(objectClass=group)(sAMAccountName=%s))' % escape(name)] + pr.filters_for(inputs)
+    deleting = params['state'] == 'absent'
     entries = directory.search(directory.default_nc, '(|%s)' % ''.join(sorted(set(parts))),
-                               sorted(set(ATTRIBUTES + pr.PRINCIPAL_ATTRIBUTES)))
+                               sorted(set(ATTRIBUTES + pr.PRINCIPAL_ATTRIBUTES + (['nTSecurityDescriptor'] if deleting
+                                                                                  else []))),
+                               controls=dacl_control() if deleting else None)
     group = None
     for e in entries:
         if 'group' in [c.lower() for c in e['attributes'].get('objectClass') or []] and \

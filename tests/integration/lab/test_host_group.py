@@ -8,7 +8,7 @@ import uuid
 import ldap3
 import pytest
 
-from conftest import dump_tree, samba_tool
+from conftest import delete_tree, dump_tree, make_user, samba_tool
 from ldap_fault_proxy import Rule   # tests/lab, on the path through conftest
 
 
@@ -216,5 +216,34 @@ def test_request_counts(group, computers, ou, monkeypatch):
     assert group(dict(name=name))['ldap_requests'] <= 3              # + the names of members the task did not name
     # rootDSE, search, names of the members not named, the rights, the modify
     assert group(dict(name=name, members=dict(add=[c['sam']], remove=[a['sam']])))['ldap_requests'] <= 5
-    # rootDSE, search, the delete, and one search where the rights check asks for the delete right
-    assert group(dict(name=name, state='absent'))['ldap_requests'] <= 4
+    # rootDSE, the search (with the group's DACL: the rights check reads the delete right from it), the delete
+    assert group(dict(name=name, state='absent'))['ldap_requests'] <= 3
+
+
+ATTR_MEMBER = 'bf9679c0-0de6-11d0-a285-00aa003049e2'
+CLASS_GROUP = 'bf967a9c-0de6-11d0-a285-00aa003049e2'
+
+
+def test_an_operator_who_may_change_members_but_not_delete_is_refused_before_the_delete(run_module, lab, admin):
+    """Write member on the OU's groups (an inherited object ACE set with samba-tool), no delete: the member change
+    is allowed, the delete refused before it is sent, in check mode too, and the group stays."""
+    top = 'OU=hg-%s,%s' % (uuid.uuid4().hex[:10], lab['GMSA_LAB_BASE_DN'])
+    assert admin.add(top, 'organizationalUnit'), admin.result
+    operator = make_user(lab, admin, 'gop')
+    try:
+        samba_tool(lab, 'dsacl', 'set', '--objectdn=%s' % top, '--sddl=(OA;CIIO;WP;%s;%s;%s)' % (
+            ATTR_MEMBER, CLASS_GROUP, operator['sid']))
+        name = uid()
+        assert not run_module('host_group', dict(name=name, path=top), as_admin=True).failed
+        dn = 'CN=%s,%s' % (name, top)
+        conn = dict(lab['conn'], domain_username=operator['upn'], domain_password=operator['password'])
+        r = run_module('host_group', dict(conn, name=name, members=dict(add=[operator['name']])), conn=False)
+        assert not r.failed and r['changed'] is True, r
+        for check in (True, False):
+            r = run_module('host_group', dict(conn, name=name, state='absent'), check=check, conn=False)
+            assert r.failed, r
+            assert 'may not delete %s' % dn in r['msg'] and r['msg'].endswith('Nothing was changed.'), r['msg']
+        assert listed_members(lab, name) == [operator['name'].lower()]
+    finally:
+        delete_tree(admin, top)
+        admin.delete(operator['dn'])

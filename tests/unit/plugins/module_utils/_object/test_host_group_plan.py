@@ -101,8 +101,8 @@ def test_global_to_domain_local_is_two_requests_through_universal_the_first_carr
 
 
 def test_delete_and_absent_when_missing():
-    p = hg.plan(params(state='absent'), cur(), RESOLVED)
-    assert [(r.op, r.dn) for r in p.requests] == [('delete', DN)]
+    p = hg.plan(params(state='absent'), cur(sd=b'read with the group'), RESOLVED)
+    assert [(r.op, r.dn, r.object_class, r.sd) for r in p.requests] == [('delete', DN, 'group', b'read with the group')]
     assert p.module_result()['diff'] == dict(before=dict(name='WebHosts', distinguished_name=DN), after={})
     assert p.result == dict(distinguished_name=DN, sid='S-1-5-21-1-2-3-1100', members=[])
     p = hg.plan(params(state='absent'), None, {})
@@ -144,7 +144,7 @@ def test_current_reads_scope_sid_and_members():
     entry = dict(dn=DN, attributes=dict(groupType=[-2147483640], description=['d'], member=[WEB1]),
                  raw=dict(objectSid=[b'\x01\x01\x00\x00\x00\x00\x00\x05\x12\x00\x00\x00']))
     assert hg.current(entry) == dict(dn=DN, sid='S-1-5-18', group_type=-2147483640, scope='universal',
-                                     description='d', members=[WEB1])
+                                     description='d', members=[WEB1], sd=None)
     assert hg.current(None) is None
 
 
