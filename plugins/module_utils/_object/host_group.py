@@ -8,8 +8,9 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 * Description: the ``group`` class, one row (``description``) and two hooks: the scope (``groupType``, changed
   through universal where the directory allows no direct change) and the members (a DN list resolved from the
   names the task gives in one batched search, changed value by value).
-* ``read`` - one search finds the group and every member the task names; one more, only when the group has
-  members the task did not name, finds their names for the diff.
+* ``read`` - one search finds the group (with its DACL when the task deletes it) and every member the task
+  names; one more, only when the group has members the task did not name, finds their names for the diff, and
+  for a new group one checks its container.
 * ``plan`` - pure: the requests (create with its members, modify, delete), the diff, warnings and result.
 * ``run`` - the task: validate, then read + plan + apply through ``converge``.
 """
@@ -262,15 +263,21 @@ def _created_sid(directory, dn, written):
     return sid_to_str(raw_first(found[0], 'objectSid')) if found else None
 
 
+def _refused_unchanged(step, *args):
+    """Run a step that comes before any write; a refusal of the task's input fails it saying nothing changed."""
+    try:
+        return step(*args)
+    except (PlanError, pr.PrincipalError, ValueError) as e:
+        raise ModuleFailure('%s. %s' % (e, NOTHING_CHANGED))
+
+
 def run(module, directory):
     """The task: validate, read + plan + apply (re-planned on a concurrent change), the new group's SID."""
     params = module.params
-    try:
-        inputs = validate(params)
-        pr.check_domains(directory, inputs)
-        done = converge(directory, module.check_mode, lambda: _read_and_plan(directory, params, inputs), 'group')
-    except (PlanError, pr.PrincipalError, ValueError) as e:
-        raise ModuleFailure('%s. %s' % (e, NOTHING_CHANGED))
+    inputs = _refused_unchanged(validate, params)
+    _refused_unchanged(pr.check_domains, directory, inputs)
+    done = converge(directory, module.check_mode,
+                    lambda: _refused_unchanged(_read_and_plan, directory, params, inputs), 'group')
     for text in done.warnings:
         module.warn(text)
     result = done.module_result()
