@@ -55,6 +55,7 @@ MAX_ATTEMPTS = 12
 RIGHTS_CHUNK = 200      # objects per effective-rights search (a list of many accounts plans many objects)
 RIGHTS_ATTRIBUTES = ['allowedAttributesEffective', 'sDRightsEffective', 'allowedChildClassesEffective']
 
+
 def _pause(n):
     time.sleep(random.uniform(0.01, 0.05 * (n + 1)))
 
@@ -244,8 +245,9 @@ def removal_problems(directory, taken, entries, token):
 def check_rights(directory, requests):
     """One search (one per 200 objects) for the effective rights on every object the plan writes (with the owner
     and DACL when the plan writes a DACL, uses a control access right such as Reset Password, deletes or moves an
-    object: the rootDSE's tokenGroups say whose rights they grant), and, for deletes and moves whose object's own DACL does not grant them, one for the containers'
-    DACLs; fails before the first write, naming every missing right."""
+    object: the rootDSE's tokenGroups say whose rights they grant), and, for deletes and moves whose object's own
+    DACL does not grant them, one for the containers' DACLs; fails before the first write, naming every missing
+    right."""
     need = rights_needed(requests)
     taken = removals(requests)
     by_dacl = any(n['dacl'] or n['control'] for n in need.values())   # DACL writes, control access rights

@@ -89,7 +89,7 @@ TOKEN = [USER, 'S-1-5-21-1-2-3-513', 'S-1-1-0', 'S-1-5-11']
 UAC_ATTRIBUTE = 'bf967a68-0de6-11d0-a285-00aa003049e2'
 
 
-def reset_problems(sddl, token=TOKEN):
+def reset_problems(sddl, token=tuple(TOKEN)):
     from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
     p = ca.plan(params(enabled=False, reset_password=True), cur())
     entry = dict(dn=DN, attributes=dict(allowedAttributesEffective=['userAccountControl']),
