@@ -37,6 +37,8 @@ import struct
 import tempfile
 import time
 
+from ._enctypes import KEYTAB_TYPES
+
 try:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     HAS_CRYPTOGRAPHY = True
@@ -46,12 +48,7 @@ except ImportError as e:  # pragma: no cover - depends on the host
     CRYPTOGRAPHY_IMPORT_ERROR = e
 
 
-# name -> (Kerberos enctype number (RFC 3961/3962/4757), msDS-SupportedEncryptionTypes bit (MS-KILE 2.2.7), label)
-ENCTYPES = {
-    'aes256': (18, 0x10, 'aes256-cts-hmac-sha1-96'),
-    'aes128': (17, 0x08, 'aes128-cts-hmac-sha1-96'),
-    'rc4': (23, 0x04, 'arcfour-hmac'),
-}
+ENCTYPES = KEYTAB_TYPES   # name -> (Kerberos enctype number, msDS-SupportedEncryptionTypes bit, label)
 ENCTYPE_NAMES = dict((v[0], k) for k, v in ENCTYPES.items())
 BLOB_HEADER = struct.Struct('<HHIHHHH')
 # The maximum clock skew of MS-ADTS / Kerberos: the rotation window is the last CLOCK_SKEW seconds before a rotation.
@@ -624,25 +621,38 @@ def domain_controllers(params, lookup=None):
     return servers, error
 
 
-def read_directory(params, open_directory, read):
-    """``read(directory)`` on the first domain controller that answers it. Any failure on a DC - no answer, TLS,
-    Kerberos (clock skew included), a bind or search error, an answer this module cannot use - moves on to the next
-    one; when none succeeds, the error says what each DC answered."""
+def connection_settings(params):
+    """The connection options parsed once (ConnectionSettings): domain_server's DCs, then the discovered ones.
+    Imported here, not at the top: an idle refresher tick imports no LDAP library."""
+    from ._ldap_connection import ConnectionSettings, DirectoryError
     servers, discovery_error = domain_controllers(params)
+    explicit = list(params.get('domain_server') or [])
+    try:
+        return ConnectionSettings.from_params(params, extra_hosts=servers[len(explicit):]), discovery_error
+    except DirectoryError as e:
+        raise KeytabError(e.msg)
+
+
+def read_directory(params, open_directory, read):
+    """``read(directory)`` on the first domain controller that answers it (``open_directory(settings)`` with the
+    settings of that one DC). Any failure on a DC - no answer, TLS, Kerberos (clock skew included), a bind or
+    search error, an answer this module cannot use - moves on to the next one; when none succeeds, the error says
+    what each DC answered."""
+    settings, discovery_error = connection_settings(params)
     failures = [discovery_error] if discovery_error else []
-    for server in servers:
+    for server in settings.servers:
         try:
-            with open_directory(dict(params, domain_server=[server])) as directory:
+            with open_directory(settings.only(server)) as directory:
                 return read(directory)
         except Exception as e:  # pylint: disable=broad-except  # any DC failure: report it, try the next DC
             text = str(getattr(e, 'msg', None) or e)
             # The connection layer's own "tried these" wording says nothing more for a single DC.
             text = text.replace('Could not reach any domain controller. Tried: ', 'no answer from ')
-            failures.append('%s: %s' % (server, text))
-    if len(servers) == 1 and len(failures) == 1:
+            failures.append('%s: %s' % (server.entry, text))
+    if len(settings.servers) == 1 and len(failures) == 1:
         raise KeytabError(failures[0])
     raise KeytabError('no domain controller gave the password (tried %d, in order). %s'
-                      % (len(servers), ' | '.join(failures)))
+                      % (len(settings.servers), ' | '.join(failures)))
 
 
 def check_path(path, check_mode=False):

@@ -5,10 +5,10 @@
 
 PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 
-The member role installs this file as ``__main__.py`` of a small package ``gmsa_farm_keytab`` beside ``_keytab.py``
-and ``_ldap_connection.py`` (the same files the module ``gmsa.farm.gmsa_keytab`` uses, imported relatively, so the
-module and the refresher run one code), and the timer runs ``python3 -m gmsa_farm_keytab --config FILE``. Nothing
-here imports Ansible.
+The member role installs this file as ``__main__.py`` of a small package ``gmsa_farm_keytab`` beside ``_keytab.py``,
+``_ldap_connection.py``, ``_values.py`` and ``_enctypes.py`` (the same files the module ``gmsa.farm.gmsa_keytab``
+uses, imported relatively, so the module and the refresher run one code), and the timer runs
+``python3 -m gmsa_farm_keytab --config FILE``. Nothing here imports Ansible.
 
 Each run ("tick") reads its state file (JSON, also for monitoring: last success, next due, last error) and:
 * when the refresh is not due, returns at once and asks the directory nothing (ldap3 is not even imported);

@@ -1,24 +1,32 @@
 # -*- coding: utf-8 -*-
 # Copyright: gmsa.farm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LDAP connection layer shared by every gmsa.farm directory module.
+"""LDAP connection layer shared by every gmsa.farm directory module and the Linux member's keytab refresher.
 
 PRIVATE: this file is an implementation detail of the gmsa.farm collection. It is not a public API and can
 change at any time without notice.
 
 Design:
-* ``connection_argument_spec()`` is the one place the ``domain_*`` options are declared (the doc fragment
-  ``gmsa.farm.ldap_connection`` documents exactly these options; ``meta/runtime.yml`` groups the modules as
-  ``group/gmsa.farm.ldap``).
+* ``connection_argument_spec()`` declares the ``domain_*`` options (the doc fragment ``gmsa.farm.ldap_connection``
+  documents exactly these options; ``meta/runtime.yml`` groups the modules as ``group/gmsa.farm.ldap``).
+* ``ConnectionSettings.from_params()`` checks those options and parses ``domain_server`` once into endpoints
+  (host, port, LDAPS or StartTLS); the module runner, the keytab module and the refresher all connect from it.
 * ``Directory`` opens TLS (LDAPS or StartTLS) first and binds second, so no credential ever travels in
   clear. Servers are tried in order; the next one is used only when one cannot be reached. Bad credentials
   stop at once (trying the next DC would only lock the account sooner).
 * rootDSE is read once per connection (one round trip) and reused.
-* Every request goes through ``Directory.search/add/modify/delete`` so requests can be counted
-  (``Directory.requests``) and errors are turned into messages a person can act on.
+* Every request goes through ``Directory.search/add/modify/move/delete`` so requests can be counted
+  (``Directory.requests``) and errors are turned into messages a person can act on: a DC that stops answering
+  (``domain_timeout``) or drops the connection is a ``DirectoryError`` too, with ``outcome_unknown`` set when it
+  happened to a write (the DC may have applied it). A search the DC cuts short (sizeLimitExceeded) is asked
+  again page by page, never taken as the whole answer.
+
+Imports are relative (``from ._values``) so the refresher package ``gmsa_farm_keytab`` can carry this file
+without Ansible; nothing here imports Ansible at the top.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -27,34 +35,28 @@ import tempfile
 import uuid
 import warnings
 
+from ._values import RESULT, escape, first  # noqa: F401  (escape: imported from here by older callers)
+
 try:
     import ldap3
     from ldap3.core import exceptions as ldap_exc
-    from ldap3.core.results import RESULT_SUCCESS
     HAS_LDAP3 = True
     LDAP3_IMPORT_ERROR = None
+    # What ldap3 raises when the DC does not answer within the receive timeout or the connection is gone (its
+    # sync strategy closes the socket first): LDAPSocketReceiveError / SendError / SessionTerminatedByServer
+    # are LDAPCommunicationError; LDAPResponseTimeoutError is not.
+    CONNECTION_LOST = (ldap_exc.LDAPCommunicationError, ldap_exc.LDAPResponseTimeoutError, socket.error)
 except ImportError as e:  # pragma: no cover - exercised by the sanity import test
     HAS_LDAP3 = False
     LDAP3_IMPORT_ERROR = e
+    CONNECTION_LOST = (socket.error,)
 
 
 ENV_PREFIX = 'GMSA_DOMAIN_'
-
-# LDAP result codes we translate (RFC 4511 section 4.1.9)
-RC_NO_SUCH_OBJECT = 32
-RC_INVALID_CREDENTIALS = 49
-RC_INSUFFICIENT_ACCESS = 50
-RC_CONSTRAINT_VIOLATION = 19
-RC_ATTRIBUTE_OR_VALUE_EXISTS = 20
-RC_NO_SUCH_ATTRIBUTE = 16
-RC_ENTRY_ALREADY_EXISTS = 68
-RC_STRONGER_AUTH_REQUIRED = 8
-RC_UNWILLING_TO_PERFORM = 53
+DEFAULT_TIMEOUT = 10
+PAGE_SIZE = 500
 
 CTRL_PAGED_RESULTS = '1.2.840.113556.1.4.319'
-CTRL_SD_FLAGS = '1.2.840.113556.1.4.801'
-CTRL_PERMISSIVE_MODIFY = '1.2.840.113556.1.4.1413'
-CTRL_SHOW_DELETED = '1.2.840.113556.1.4.417'
 
 ROOT_DSE_ATTRIBUTES = [
     'defaultNamingContext', 'configurationNamingContext', 'schemaNamingContext', 'rootDomainNamingContext',
@@ -83,18 +85,21 @@ def connection_argument_spec():
         domain_ccache=dict(type='str', fallback=env('CCACHE')),
         domain_ca_cert=dict(type='path', fallback=env('CA_CERT')),
         domain_validate_certs=dict(type='bool', default=True, fallback=env('VALIDATE_CERTS')),
-        domain_timeout=dict(type='int', default=10, fallback=env('TIMEOUT')),
+        domain_timeout=dict(type='int', default=DEFAULT_TIMEOUT, fallback=env('TIMEOUT')),
     )
 
 
 class DirectoryError(Exception):
-    """An error with a message meant for a person; ``result`` carries the LDAP result when there was one."""
+    """An error with a message meant for a person; ``result`` carries the LDAP result when there was one.
+    ``outcome_unknown``: a write was sent and no answer came (timeout, connection lost) - the DC may or may not
+    have applied it."""
 
-    def __init__(self, msg, result=None, code=None):
+    def __init__(self, msg, result=None, code=None, outcome_unknown=False):
         super(DirectoryError, self).__init__(msg)
         self.msg = msg
         self.result = result
         self.code = code if code is not None else (result or {}).get('result')
+        self.outcome_unknown = outcome_unknown
 
 
 def _split_server(value, default_port):
@@ -130,7 +135,12 @@ def endpoint(entry, domain_tls, domain_port):
     ``GMSA_DOMAIN_PORT=636`` in the environment does not turn an explicit ``ldap://dc1`` into StartTLS on the LDAPS
     port; else the mode's default (636, 389). The well-known port of the other mode is refused naming both.
     """
-    scheme, host, port = _split_server(entry, None)
+    try:
+        scheme, host, port = _split_server(entry, None)
+    except ValueError:
+        raise DirectoryError('domain_server %r is not a host name, host:port or ldaps://host[:port]' % entry)
+    if port is not None and not 1 <= port <= 65535:
+        raise DirectoryError('domain_server %r names port %s, which is not a TCP port (1..65535)' % (entry, port))
     mode = domain_tls or 'ldaps'
     if scheme == 'ldaps':
         mode = 'ldaps'
@@ -155,6 +165,125 @@ def endpoint(entry, domain_tls, domain_port):
     return host, port, mode
 
 
+class Endpoint(object):
+    """One domain controller to try: ``host``, ``port``, ``mode`` (``ldaps`` or ``starttls``), and the
+    ``domain_server`` entry it came from (for messages)."""
+
+    __slots__ = ('host', 'port', 'mode', 'entry')
+
+    def __init__(self, host, port, mode, entry=None):
+        self.host, self.port, self.mode, self.entry = host, port, mode, entry or host
+
+    def __eq__(self, other):
+        return isinstance(other, Endpoint) and (self.host, self.port, self.mode) == (other.host, other.port,
+                                                                                      other.mode)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.host, self.port, self.mode))
+
+    def __repr__(self):
+        return 'Endpoint(%r, %r, %r)' % (self.host, self.port, self.mode)
+
+    @property
+    def label(self):
+        return '%s:%d (%s)' % (self.host, self.port, self.mode)
+
+    def global_catalog(self):
+        """The same DC's global catalog port in the same mode: 3269 over LDAPS, 3268 with StartTLS."""
+        return Endpoint(self.host, 3269 if self.mode == 'ldaps' else 3268, self.mode)
+
+
+class ConnectionSettings(object):
+    """The ``domain_*`` options, checked and parsed once: ``servers`` (Endpoints, tried in order), ``auth``
+    (``simple`` or ``kerberos``), ``username`` (as given), ``password``, ``keytab``, ``ccache``, ``ca_cert``,
+    ``validate_certs``, ``timeout`` (seconds, for connecting and for every answer). Pure; no network."""
+
+    FIELDS = ('servers', 'auth', 'username', 'password', 'keytab', 'ccache', 'ca_cert', 'validate_certs',
+              'timeout')
+
+    def __init__(self, servers, auth='simple', username=None, password=None, keytab=None, ccache=None,
+                 ca_cert=None, validate_certs=True, timeout=DEFAULT_TIMEOUT):
+        self.servers = list(servers)
+        self.auth, self.username, self.password = auth, username, password
+        self.keytab, self.ccache, self.ca_cert = keytab, ccache, ca_cert
+        self.validate_certs, self.timeout = validate_certs, timeout
+
+    def __repr__(self):   # never the password
+        return 'ConnectionSettings(%r, auth=%r, username=%r)' % (self.servers, self.auth, self.username)
+
+    def replace(self, **fields):
+        values = dict((f, getattr(self, f)) for f in self.FIELDS)
+        values.update(fields)
+        return ConnectionSettings(**values)
+
+    def only(self, server):
+        """The same settings for one endpoint (the keytab code tries DCs one at a time)."""
+        return self.replace(servers=[server])
+
+    @classmethod
+    def of(cls, settings_or_params):
+        if isinstance(settings_or_params, ConnectionSettings):
+            return settings_or_params
+        return cls.from_params(settings_or_params)
+
+    @classmethod
+    def from_params(cls, p, extra_hosts=()):
+        """Check the ``domain_*`` options (a module's params, or the refresher's configuration) and parse them;
+        raises DirectoryError naming the option. ``extra_hosts``: DCs found otherwise (DNS SRV), reached in the
+        mode of ``domain_tls`` on its default port, after those of domain_server."""
+        _check_credentials(p)
+        _check_files(p)
+        if p.get('domain_port') is not None and not 1 <= p['domain_port'] <= 65535:
+            raise DirectoryError('domain_port %s is not a TCP port (1..65535)' % p['domain_port'])
+        timeout = p.get('domain_timeout')
+        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        if not 0 < timeout <= 3600:
+            raise DirectoryError('domain_timeout must be a positive number of seconds, at most 3600')
+        entries = list(p.get('domain_server') or [])
+        if not entries and not extra_hosts:
+            raise DirectoryError('domain_server is required (or the GMSA_DOMAIN_SERVER environment variable): the '
+                                 'DNS name of one or more domain controllers, tried in order')
+        # every entry's port and mode first: a mismatch is refused before any connection
+        servers = [Endpoint(*endpoint(entry, p.get('domain_tls'), p.get('domain_port')), entry=entry)
+                   for entry in entries]
+        mode = p.get('domain_tls') or 'ldaps'
+        servers += [Endpoint(host, 636 if mode == 'ldaps' else 389, mode) for host in extra_hosts]
+        return cls(servers, auth=p.get('domain_auth') or 'simple', username=p.get('domain_username'),
+                   password=p.get('domain_password'), keytab=p.get('domain_keytab'), ccache=p.get('domain_ccache'),
+                   ca_cert=p.get('domain_ca_cert'), validate_certs=p.get('domain_validate_certs', True) is not False,
+                   timeout=timeout)
+
+
+def _check_credentials(p):
+    if p.get('domain_tls') == 'none':
+        raise DirectoryError(
+            'domain_tls=none is refused: gmsa.farm never sends credentials or reads gMSA/KDS attributes over '
+            'an unencrypted LDAP connection (AD also refuses confidential attributes and, since Windows Server '
+            '2025, unsigned binds there). Use domain_tls=ldaps (port 636) or domain_tls=starttls (port 389).')
+    if p.get('domain_auth', 'simple') == 'simple':
+        if not p.get('domain_username') or p.get('domain_password') in (None, ''):
+            raise DirectoryError('domain_auth=simple needs domain_username and domain_password (an empty '
+                                 'password would be an anonymous bind)')
+    if p.get('domain_password') and p.get('domain_keytab'):
+        raise DirectoryError('domain_password and domain_keytab are mutually exclusive')
+
+
+def _check_files(p):
+    if p.get('domain_keytab') and not os.path.isfile(p['domain_keytab']):
+        raise DirectoryError('domain_keytab %s does not exist or is not a file' % p['domain_keytab'])
+    if p.get('domain_ca_cert') and not os.path.isfile(p['domain_ca_cert']):
+        raise DirectoryError('domain_ca_cert %s does not exist or is not a file' % p['domain_ca_cert'])
+    if p.get('domain_ca_cert'):
+        try:
+            ssl.create_default_context(cafile=p['domain_ca_cert'])
+        except (ssl.SSLError, ValueError) as e:
+            raise DirectoryError('domain_ca_cert %s is not a PEM certificate (or bundle) that TLS can use: %s'
+                                 % (p['domain_ca_cert'], getattr(e, 'reason', None) or e))
+
+
 def _ldap_message(result):
     """A short text from an ldap3 result dict: ``invalidCredentials (49): 80090308: ... data 52e``."""
     if not result:
@@ -164,16 +293,107 @@ def _ldap_message(result):
     return '%s (%s)%s' % (desc, result.get('result'), (': ' + msg) if msg else '')
 
 
-class Directory(object):
-    """One bound LDAP connection to a domain controller."""
+@contextlib.contextmanager
+def krb5_config_scope(path):
+    """KRB5_CONFIG with ``path`` first while the block runs, then as it was.
 
-    def __init__(self, params):
+    Why an environment variable at all: GSSAPI has no way to hand a krb5 configuration to one context. MIT krb5's
+    credential store extensions (gss_acquire_cred_from) know only the keys ccache, client_keytab, keytab and rcache
+    (src/lib/gssapi/krb5/gssapiP_krb5.h), and every GSSAPI call of the krb5 mechanism makes a fresh krb5 context
+    with krb5_init_context (krb5_gss_init_context, src/lib/gssapi/krb5/gssapi_krb5.c), which reads the profile
+    files named by KRB5_CONFIG at that moment. So the variable is set only around the calls that reach a KDC -
+    acquiring the credentials and the SASL/GSSAPI bind - and put back right after: the rest of the process (and
+    later tasks in the same Python) never sees it. MIT reads the files in order; the earlier wins, so the
+    system's krb5.conf still applies to everything the small file does not name."""
+    if path is None:
+        yield
+        return
+    previous = os.environ.get('KRB5_CONFIG')
+    os.environ['KRB5_CONFIG'] = '%s:%s' % (path, previous or '/etc/krb5.conf')
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop('KRB5_CONFIG', None)
+        else:
+            os.environ['KRB5_CONFIG'] = previous
+
+
+def krb5_conf_text(realm, kdcs):
+    """A krb5.conf naming ``kdcs`` as the KDCs of ``realm`` (none: found through DNS). Pure."""
+    head = '[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n' % realm
+    if not kdcs:   # the bind user's realm is another domain's: its own KDCs, found through DNS (or krb5.conf)
+        return head + '  dns_lookup_kdc = true\n'
+    return head + '[realms]\n  %s = {\n%s  }\n' % (realm, ''.join('    kdc = %s\n' % h for h in kdcs))
+
+
+def _kerberos_user(settings):
+    """The bind principal, refused when it is a DOMAIN\\user name (GSSAPI reads the backslash as an escape:
+    GMSALAB\\Administrator would become GMSALABAdministrator@...)."""
+    user = settings.username or ''
+    if '\\' in user:
+        host = settings.servers[0].host if settings.servers else ''
+        realm = host.split('.', 1)[1].upper() if '.' in host else 'EXAMPLE.COM'
+        raise DirectoryError('domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the '
+                             'principal, user@REALM (here probably %s@%s - usually the user\'s UPN), or use '
+                             'domain_auth=simple' % (user, user.split('\\', 1)[1], realm))
+    return canonical_principal(settings.username)
+
+
+def _gssapi():
+    try:
+        import gssapi
+        import gssapi.raw
+    except ImportError as e:
+        raise DirectoryError('domain_auth=kerberos needs the Python library gssapi (pip install gssapi; it '
+                             'builds against MIT krb5: apt-get install libkrb5-dev): %s' % e)
+    return gssapi
+
+
+def kerberos_credentials(settings, user):
+    """GSSAPI credentials: a password (ticket in memory), a keytab, or the ticket cache. Run inside
+    ``krb5_config_scope``."""
+    gssapi = _gssapi()
+    try:
+        if settings.password:
+            if not user:
+                raise DirectoryError('domain_auth=kerberos with domain_password needs domain_username')
+            name = gssapi.Name(user, gssapi.NameType.kerberos_principal)
+            return gssapi.raw.acquire_cred_with_password(name, settings.password.encode('utf-8'),
+                                                         usage='initiate').creds
+        store = {}
+        if settings.keytab:
+            store['client_keytab'] = settings.keytab
+            # Keep the ticket obtained from the keytab in this process only, in a cache of its own (a cache
+            # holding another principal's ticket would make the acquisition fail).
+            store['ccache'] = 'MEMORY:gmsa-farm-%s' % uuid.uuid4().hex
+        elif settings.ccache:
+            store['ccache'] = settings.ccache
+        name = gssapi.Name(user, gssapi.NameType.kerberos_principal) if user else None
+        creds = gssapi.Credentials(name=name, usage='initiate', store=store or None)
+        creds.lifetime  # raises when the cache holds no valid TGT  # noqa: B018 pylint: disable=pointless-statement
+        return creds
+    except gssapi.exceptions.GSSError as e:
+        source = ('password of %s' % user if settings.password else
+                  'keytab %s' % settings.keytab if settings.keytab else
+                  'ticket cache %s' % (settings.ccache or os.environ.get('KRB5CCNAME') or '(default)'))
+        raise DirectoryError('Kerberos: could not get a ticket from the %s: %s. Check the realm and KDC in '
+                             'krb5.conf (KRB5_CONFIG), the clock, and the credentials; with a ticket cache, '
+                             'run kinit first.' % (source, _gss_text(e)))
+
+
+class Directory(object):
+    """One bound LDAP connection to a domain controller, from ConnectionSettings (or the params they are parsed
+    from)."""
+
+    def __init__(self, settings):
         if not HAS_LDAP3:
             raise DirectoryError('the Python library ldap3 is required on the host that runs this module '
                                  '(pip install ldap3): %s' % LDAP3_IMPORT_ERROR)
-        self.params = params
+        self.settings = ConnectionSettings.of(settings)
         self.conn = None
         self.server_name = None
+        self.endpoint = None
         self.not_reached = []   # the domain_server entries tried before the one that answered, with why
         self.requests = 0
         self._root_dse = None
@@ -181,134 +401,36 @@ class Directory(object):
         self.bound_as = None
         self.mode = None
         self._gc = None
+        self._krb5_dir = None
 
     # ------------------------------------------------------------------ connection
-    def _validate_params(self):
-        p = self.params
-        if p.get('domain_tls') == 'none':
-            raise DirectoryError(
-                'domain_tls=none is refused: gmsa.farm never sends credentials or reads gMSA/KDS attributes over '
-                'an unencrypted LDAP connection (AD also refuses confidential attributes and, since Windows Server '
-                '2025, unsigned binds there). Use domain_tls=ldaps (port 636) or domain_tls=starttls (port 389).')
-        if not p.get('domain_server'):
-            raise DirectoryError('domain_server is required (or the GMSA_DOMAIN_SERVER environment variable): the '
-                                 'DNS name of one or more domain controllers, tried in order')
-        if p.get('domain_auth') == 'simple':
-            if not p.get('domain_username') or p.get('domain_password') in (None, ''):
-                raise DirectoryError('domain_auth=simple needs domain_username and domain_password (an empty '
-                                     'password would be an anonymous bind)')
-        if p.get('domain_password') and p.get('domain_keytab'):
-            raise DirectoryError('domain_password and domain_keytab are mutually exclusive')
-        if p.get('domain_keytab') and not os.path.isfile(p['domain_keytab']):
-            raise DirectoryError('domain_keytab %s does not exist or is not a file' % p['domain_keytab'])
-        if p.get('domain_ca_cert') and not os.path.isfile(p['domain_ca_cert']):
-            raise DirectoryError('domain_ca_cert %s does not exist or is not a file' % p['domain_ca_cert'])
-        if p.get('domain_ca_cert'):
-            try:
-                ssl.create_default_context(cafile=p['domain_ca_cert'])
-            except (ssl.SSLError, ValueError) as e:
-                raise DirectoryError('domain_ca_cert %s is not a PEM certificate (or bundle) that TLS can use: %s'
-                                     % (p['domain_ca_cert'], getattr(e, 'reason', None) or e))
-        if p.get('domain_port') is not None and not 1 <= p['domain_port'] <= 65535:
-            raise DirectoryError('domain_port %s is not a TCP port (1..65535)' % p['domain_port'])
-        for entry in p.get('domain_server') or []:
-            try:
-                _scheme, _host, port = _split_server(entry, p.get('domain_port'))
-            except ValueError:
-                raise DirectoryError('domain_server %r is not a host name, host:port or ldaps://host[:port]' % entry)
-            if port is not None and not 1 <= port <= 65535:
-                raise DirectoryError('domain_server %r names port %s, which is not a TCP port (1..65535)'
-                                     % (entry, port))
-        if not 0 < (p.get('domain_timeout') or 0) <= 3600:
-            raise DirectoryError('domain_timeout must be a positive number of seconds, at most 3600')
-
     def _tls(self):
-        p = self.params
-        validate = ssl.CERT_REQUIRED if p.get('domain_validate_certs', True) else ssl.CERT_NONE
-        return ldap3.Tls(validate=validate, ca_certs_file=p.get('domain_ca_cert'),
+        s = self.settings
+        validate = ssl.CERT_REQUIRED if s.validate_certs else ssl.CERT_NONE
+        return ldap3.Tls(validate=validate, ca_certs_file=s.ca_cert,
                          version=ssl.PROTOCOL_TLS_CLIENT if validate == ssl.CERT_REQUIRED else ssl.PROTOCOL_TLS)
 
-    def _kerberos_credentials(self):
-        """GSSAPI credentials: a password (ticket in memory), a keytab, or the ticket cache."""
-        try:
-            import gssapi
-            import gssapi.raw
-        except ImportError as e:
-            raise DirectoryError('domain_auth=kerberos needs the Python library gssapi (pip install gssapi; it '
-                                 'builds against MIT krb5: apt-get install libkrb5-dev): %s' % e)
-        p = self.params
-        if '\\' in (p.get('domain_username') or ''):
-            # GSSAPI reads a backslash as an escape: GMSALAB\Administrator would become GMSALABAdministrator@...
-            host = _split_server(p['domain_server'][0], None)[1] if p.get('domain_server') else ''
-            realm = host.split('.', 1)[1].upper() if '.' in host else 'EXAMPLE.COM'
-            raise DirectoryError('domain_username %r is a DOMAIN\\user name, which Kerberos does not know: give the '
-                                 'principal, user@REALM (here probably %s@%s - usually the user\'s UPN), or use '
-                                 'domain_auth=simple' % (p['domain_username'], p['domain_username'].split('\\', 1)[1],
-                                                         realm))
-        user = canonical_principal(p.get('domain_username'))
-        self._krb5_config_for(user)
-        try:
-            if p.get('domain_password'):
-                if not user:
-                    raise DirectoryError('domain_auth=kerberos with domain_password needs domain_username')
-                name = gssapi.Name(user, gssapi.NameType.kerberos_principal)
-                acquired = gssapi.raw.acquire_cred_with_password(name, p['domain_password'].encode('utf-8'),
-                                                                 usage='initiate')
-                return acquired.creds
-            store = {}
-            if p.get('domain_keytab'):
-                store['client_keytab'] = p['domain_keytab']
-                # Keep the ticket obtained from the keytab in this process only, in a cache of its own (a cache
-                # holding another principal's ticket would make the acquisition fail).
-                store['ccache'] = 'MEMORY:gmsa-farm-%s' % uuid.uuid4().hex
-            elif p.get('domain_ccache'):
-                store['ccache'] = p['domain_ccache']
-            name = gssapi.Name(user, gssapi.NameType.kerberos_principal) if user else None
-            creds = gssapi.Credentials(name=name, usage='initiate', store=store or None)
-            creds.lifetime  # raises when the cache holds no valid TGT  # noqa: B018 pylint: disable=pointless-statement
-            return creds
-        except gssapi.exceptions.GSSError as e:
-            source = ('password of %s' % user if p.get('domain_password') else
-                      'keytab %s' % p['domain_keytab'] if p.get('domain_keytab') else
-                      'ticket cache %s' % (p.get('domain_ccache') or os.environ.get('KRB5CCNAME') or '(default)'))
-            raise DirectoryError('Kerberos: could not get a ticket from the %s: %s. Check the realm and KDC in '
-                                 'krb5.conf (KRB5_CONFIG), the clock, and the credentials; with a ticket cache, '
-                                 'run kinit first.' % (source, _gss_text(e)))
-
     def _krb5_config_for(self, principal):
-        """Let a Kerberos bind work without editing the system krb5.conf: a small file naming the DCs of
-        domain_server as the KDCs of the principal's realm, put first in KRB5_CONFIG (MIT krb5 reads the files in
-        order; the earlier wins), so the system's configuration still applies to everything else."""
+        """A small krb5.conf naming the DCs of domain_server as the KDCs of the principal's realm, so a Kerberos
+        bind works without editing the system krb5.conf (see ``krb5_config_scope`` for how it is used). Written
+        once per Directory, removed by close(). Returns its path (None without a realm)."""
         realm = principal.split('@', 1)[1] if principal and '@' in principal else None
         if not realm:
-            return
-        hosts = kdcs_for_realm(realm, [_split_server(entry, None)[1] for entry in self.params.get('domain_server') or []])
-        self._krb5_dir = tempfile.mkdtemp(prefix='gmsa-farm-krb5-')
-        path = os.path.join(self._krb5_dir, 'krb5.conf')
-        with open(path, 'w') as f:
-            if hosts:
-                f.write('[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n'
-                        '[realms]\n  %s = {\n%s  }\n' % (realm, realm, ''.join('    kdc = %s\n' % h for h in hosts)))
-            else:   # the bind user's realm is another domain's: its own KDCs, found through DNS (or krb5.conf)
-                f.write('[libdefaults]\n  default_realm = %s\n  rdns = false\n  dns_canonicalize_hostname = false\n'
-                        '  dns_lookup_kdc = true\n' % realm)
-        self._krb5_previous = os.environ.get('KRB5_CONFIG')
-        os.environ['KRB5_CONFIG'] = '%s:%s' % (path, self._krb5_previous or '/etc/krb5.conf')
+            return None
+        if self._krb5_dir is None:
+            self._krb5_dir = tempfile.mkdtemp(prefix='gmsa-farm-krb5-')
+            with open(os.path.join(self._krb5_dir, 'krb5.conf'), 'w') as f:
+                f.write(krb5_conf_text(realm, kdcs_for_realm(realm, [e.host for e in self.settings.servers])))
+        return os.path.join(self._krb5_dir, 'krb5.conf')
 
     def connect(self):
-        self._validate_params()
-        p = self.params
-        # every entry's port and mode first: a mismatch is refused before any connection
-        endpoints = [endpoint(entry, p.get('domain_tls'), p.get('domain_port')) for entry in p['domain_server']]
         failures = []
-        for host, port, mode in endpoints:
-            label = '%s:%d (%s)' % (host, port, mode)
+        for server in self.settings.servers:
             try:
-                self._open(host, port, mode)
+                self._open(server)
             except _Unreachable as e:
-                failures.append('%s: %s' % (label, e))
+                failures.append('%s: %s' % (server.label, e))
                 continue
-            self.server_name, self.mode = host, mode
             self.not_reached = failures
             return self
         raise DirectoryError('Could not reach any domain controller. Tried: %s' % '; '.join(failures))
@@ -320,90 +442,70 @@ class Directory(object):
             if self.dse_str('isGlobalCatalogReady') != 'TRUE':
                 raise DirectoryError('%s is not a global catalog (isGlobalCatalogReady is not TRUE); give '
                                      'domain_server a DC that is one' % self.server_name)
-            gc = Directory(self.params)
-            port = 3269 if self.mode == 'ldaps' else 3268
+            where = self.endpoint.global_catalog()
+            gc = Directory(self.settings.only(where))
             try:
-                gc._open(self.server_name, port, 'ldaps' if self.mode == 'ldaps' else 'starttls')
+                gc._open(where)
             except _Unreachable as e:
-                raise DirectoryError('the global catalog %s:%d did not answer: %s' % (self.server_name, port, e))
-            gc.server_name, gc.mode = self.server_name, self.mode
+                gc.close()
+                raise DirectoryError('the global catalog %s:%d did not answer: %s' % (where.host, where.port, e))
             self._gc = gc
         return self._gc
 
-    def _open(self, host, port, mode):
-        p = self.params
-        timeout = p.get('domain_timeout') or 10
-        server = ldap3.Server(host, port=port, use_ssl=(mode == 'ldaps'), tls=self._tls(), get_info=ldap3.NONE,
-                              connect_timeout=timeout)
-        kwargs = dict(auto_bind=ldap3.AUTO_BIND_NONE, raise_exceptions=False, receive_timeout=timeout,
+    def _open(self, server):
+        """Connect to one endpoint: TLS first, then the bind. Raises _Unreachable when the next DC may be tried."""
+        s = self.settings
+        ldap_server = ldap3.Server(server.host, port=server.port, use_ssl=(server.mode == 'ldaps'), tls=self._tls(),
+                                   get_info=ldap3.NONE, connect_timeout=s.timeout)
+        kwargs = dict(auto_bind=ldap3.AUTO_BIND_NONE, raise_exceptions=False, receive_timeout=s.timeout,
                       read_only=False, return_empty_attributes=False, auto_referrals=False)
-        if p.get('domain_auth') == 'kerberos':
-            creds = self._kerberos_credentials()
+        krb5_conf = None
+        if s.auth == 'kerberos':
+            user = _kerberos_user(s)
+            krb5_conf = self._krb5_config_for(user)
+            with krb5_config_scope(krb5_conf):
+                creds = kerberos_credentials(s, user)
             kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
-                          sasl_credentials=(host, None, creds))
-            self.bound_as = p.get('domain_username') or 'the Kerberos ticket cache principal'
+                          sasl_credentials=(server.host, None, creds))
+            self.bound_as = s.username or 'the Kerberos ticket cache principal'
         else:
-            kwargs.update(authentication=ldap3.SIMPLE, user=p['domain_username'], password=p['domain_password'])
-            self.bound_as = p['domain_username']
-        conn = ldap3.Connection(server, **kwargs)
-        where = '%s:%d' % (host, port)
-        try:
-            conn.open()
-            if mode == 'starttls':
-                if not conn.start_tls():
-                    raise DirectoryError('StartTLS on %s failed: %s' % (where, _ldap_message(conn.result)))
-        except ldap_exc.LDAPSocketOpenError as e:
-            text = str(e)
-            if _is_cert_error(text):
-                raise _untrusted(where, text)
-            raise _Unreachable(_short_socket(text))
-        except ldap_exc.LDAPStartTLSError as e:
-            text = str(e)
-            if _is_cert_error(text):
-                raise _untrusted(where, text)
-            raise DirectoryError('StartTLS on %s failed: %s' % (where, text))
-        except (ldap_exc.LDAPSocketReceiveError, ldap_exc.LDAPSessionTerminatedByServerError, socket.error) as e:
-            raise _Unreachable(str(e))
+            kwargs.update(authentication=ldap3.SIMPLE, user=s.username, password=s.password)
+            self.bound_as = s.username
+        conn = ldap3.Connection(ldap_server, **kwargs)
+        where = '%s:%d' % (server.host, server.port)
+        _open_tls(conn, server.mode, where)
+        with krb5_config_scope(krb5_conf):
+            ok = self._bind(conn, server, where)
+        if not ok:
+            raise _bind_refused(conn.result or {}, where, self.bound_as)
+        self.conn = conn
+        self.endpoint, self.server_name, self.mode = server, server.host, server.mode
 
+    def _bind(self, conn, server, where):
         try:
             with warnings.catch_warnings():
                 # cryptography warns about Samba's self-signed certificates (non-positive serial) while ldap3
                 # computes the tls-server-end-point channel binding; the warning is noise for the user.
                 warnings.simplefilter('ignore')
-                ok = conn.bind()
+                return conn.bind()
         except ldap_exc.LDAPSocketReceiveError as e:
-            raise _Unreachable('no answer to the bind within %ss (%s)' % (timeout, e))
+            raise _Unreachable('no answer to the bind within %ss (%s)' % (self.settings.timeout, e))
         except ldap_exc.LDAPCommunicationError as e:
             raise DirectoryError('Bind to %s failed: %s' % (where, e))
         except Exception as e:  # gssapi errors during the SASL exchange
             if type(e).__module__.startswith('gssapi'):
                 raise DirectoryError('Kerberos bind to %s as %s failed: %s. The domain controller must have the '
                                      'SPN ldap/%s; domain_server must be its DNS name, not an IP address.'
-                                     % (where, self.bound_as, _gss_text(e), host))
+                                     % (where, self.bound_as, _gss_text(e), server.host))
             raise
-        if not ok:
-            r = conn.result or {}
-            if r.get('result') == RC_INVALID_CREDENTIALS:
-                raise DirectoryError('Bind to %s as %s was rejected: wrong user name or password, or the account '
-                                     'is disabled, locked or expired (%s). Check domain_username and '
-                                     'domain_password.' % (where, self.bound_as, _ldap_message(r)), result=r)
-            if r.get('result') == RC_STRONGER_AUTH_REQUIRED:
-                raise DirectoryError('Bind to %s was refused: the domain controller requires a stronger '
-                                     'authentication (%s).' % (where, _ldap_message(r)), result=r)
-            raise DirectoryError('Bind to %s as %s failed: %s' % (where, self.bound_as, _ldap_message(r)), result=r)
-        self.conn = conn
 
     def close(self):
         if self._gc is not None:
             self._gc.close()
             self._gc = None
-        if getattr(self, '_krb5_dir', None):
+        if self._krb5_dir is not None:
             shutil.rmtree(self._krb5_dir, ignore_errors=True)
             self._krb5_dir = None
-            if self._krb5_previous is None:
-                os.environ.pop('KRB5_CONFIG', None)
-            else:
-                os.environ['KRB5_CONFIG'] = self._krb5_previous
         if self.conn is not None:
             try:
                 self.conn.unbind()
@@ -436,10 +538,7 @@ class Directory(object):
         return [sid_to_str(v) for v in self._token] or None
 
     def dse_str(self, name):
-        v = self.root_dse.get(name)
-        if isinstance(v, list):
-            v = v[0] if v else None
-        return v
+        return first(self.root_dse, name)
 
     @property
     def default_nc(self):
@@ -462,36 +561,71 @@ class Directory(object):
         return dn_to_dns(self.default_nc)
 
     # ------------------------------------------------------------------ requests
-    def search(self, base, ldap_filter, attributes, scope='subtree', controls=None, paged=False, size_limit=0):
-        """Return a list of ``{'dn':…, 'attributes': {...}, 'raw': {...}}`` (searchResEntry only)."""
-        scope_v = {'base': ldap3.BASE, 'one': ldap3.LEVEL, 'subtree': ldap3.SUBTREE}[scope]
-        out = []
-        if paged:
-            cookie = None
-            while True:
-                self.requests += 1
-                self.conn.search(base, ldap_filter, search_scope=scope_v, attributes=attributes, controls=controls,
-                                 paged_size=500, paged_cookie=cookie)
-                self._check_search(base)
-                out.extend(self._entries())
-                cookie = (self.conn.result.get('controls') or {}).get(CTRL_PAGED_RESULTS, {}).get(
-                    'value', {}).get('cookie')
-                if not cookie:
-                    break
-            return out
+    def _send(self, what, call, write=False):
+        """One request: counted, and a DC that stops answering or drops the connection turned into a
+        DirectoryError (``outcome_unknown`` for a write: it may have been applied)."""
         self.requests += 1
-        self.conn.search(base, ldap_filter, search_scope=scope_v, attributes=attributes, controls=controls,
-                         size_limit=size_limit)
-        self._check_search(base)
+        if self.conn is None or self.conn.closed:
+            raise DirectoryError('the connection to %s was lost before %s could be sent; nothing more was sent'
+                                 % (self.server_name, what))
+        try:
+            return call()
+        except CONNECTION_LOST as e:
+            raise self._lost(what, e, write)
+
+    def _lost(self, what, error, write):
+        text = str(error)
+        if 'timed out' in text.lower() or isinstance(error, (socket.timeout, ldap_exc.LDAPResponseTimeoutError)):
+            how = 'did not answer within domain_timeout (%ss)' % self.settings.timeout
+        else:
+            how = 'closed the connection (%s)' % (_short_socket(text) or type(error).__name__)
+        if write:
+            return DirectoryError('the domain controller %s %s after %s was sent' % (self.server_name, how, what),
+                                  outcome_unknown=True)
+        return DirectoryError('the domain controller %s %s during %s; nothing was written by it. Check the DC and '
+                              'the network, or raise domain_timeout for a slow or busy DC'
+                              % (self.server_name, how, what))
+
+    def search(self, base, ldap_filter, attributes, scope='subtree', controls=None, paged=False):
+        """Return a list of ``{'dn':…, 'attributes': {...}, 'raw': {...}}`` (searchResEntry only). A search the
+        DC cuts short (sizeLimitExceeded: Windows' MaxPageSize, 1000 entries by default, applies to searches
+        without the paged-results control) is sent again page by page."""
+        if paged:
+            return self._paged_search(base, ldap_filter, attributes, scope, controls)
+        self._search_once(base, ldap_filter, attributes, scope, controls)
+        if (self.conn.result or {}).get('result') == RESULT['sizeLimitExceeded']:
+            return self._paged_search(base, ldap_filter, attributes, scope, controls)
         return self._entries()
 
-    def _check_search(self, base):
+    def _search_once(self, base, ldap_filter, attributes, scope, controls, **paging):
+        scope_v = {'base': ldap3.BASE, 'one': ldap3.LEVEL, 'subtree': ldap3.SUBTREE}[scope]
+        self._send('a search under %s' % (base or 'the rootDSE'), lambda: self.conn.search(
+            base, ldap_filter, search_scope=scope_v, attributes=attributes, controls=controls, **paging))
+        self._check_search(base, paged=bool(paging))
+
+    def _paged_search(self, base, ldap_filter, attributes, scope, controls):
+        out, cookie = [], None
+        while True:
+            self._search_once(base, ldap_filter, attributes, scope, controls, paged_size=PAGE_SIZE,
+                              paged_cookie=cookie)
+            out.extend(self._entries())
+            cookie = (self.conn.result.get('controls') or {}).get(CTRL_PAGED_RESULTS, {}).get(
+                'value', {}).get('cookie')
+            if not cookie:
+                return out
+
+    def _check_search(self, base, paged):
         r = self.conn.result or {}
         rc = r.get('result')
-        if rc in (0, 4):  # success, sizeLimitExceeded
-            return
-        if rc == RC_NO_SUCH_OBJECT:
+        if rc == RESULT['success'] or (rc == RESULT['sizeLimitExceeded'] and not paged):
+            return      # without paging: the caller asks again page by page
+        if rc == RESULT['noSuchObject']:
             raise DirectoryError('the search base %s does not exist' % base, result=r)
+        if rc == RESULT['sizeLimitExceeded']:
+            raise DirectoryError('the domain controller %s cut the search under %s short (%s) even page by page, '
+                                 'so its answer is incomplete and is not used. Check its LDAP policy '
+                                 '(MaxPageSize, MaxResultSetSize).' % (self.server_name, base, _ldap_message(r)),
+                                 result=r)
         raise DirectoryError('search under %s failed: %s' % (base, _ldap_message(r)), result=r)
 
     def _entries(self):
@@ -499,37 +633,65 @@ class Directory(object):
                 for e in (self.conn.response or []) if e.get('type') == 'searchResEntry']
 
     def add(self, dn, object_class, attributes):
-        self.requests += 1
-        self.conn.add(dn, object_class, attributes)
+        self._send('the create of %s' % dn, lambda: self.conn.add(dn, object_class, attributes), write=True)
         self._check_write('create', dn, attributes)
 
     def modify(self, dn, changes, controls=None):
-        self.requests += 1
-        self.conn.modify(dn, changes, controls=controls)
+        self._send('the change of %s' % dn, lambda: self.conn.modify(dn, changes, controls=controls), write=True)
         self._check_write('modify', dn, changes)
 
     def move(self, dn, new_rdn, new_superior=None):
         """Rename and/or move an object (modify DN)."""
-        self.requests += 1
-        self.conn.modify_dn(dn, new_rdn, new_superior=new_superior)
+        self._send('the rename/move of %s' % dn, lambda: self.conn.modify_dn(dn, new_rdn, new_superior=new_superior),
+                   write=True)
         self._check_write('move', dn, {})
 
     def delete(self, dn, controls=None):
-        self.requests += 1
-        self.conn.delete(dn, controls=controls)
+        self._send('the delete of %s' % dn, lambda: self.conn.delete(dn, controls=controls), write=True)
         self._check_write('delete', dn, {})
 
     def _check_write(self, verb, dn, attributes):
         r = self.conn.result or {}
-        if r.get('result') == RESULT_SUCCESS:
+        if r.get('result') == RESULT['success']:
             return
         names = ', '.join(sorted(attributes)) if attributes else ''
-        if r.get('result') == RC_INSUFFICIENT_ACCESS:
+        if r.get('result') == RESULT['insufficientAccessRights']:
             raise DirectoryError('Insufficient rights: %s cannot %s %s%s (%s). Use an account with the right to '
                                  'do this, or delegate it.' % (self.bound_as, verb, dn,
                                                                (' (attributes: %s)' % names) if names else '',
                                                                _ldap_message(r)), result=r)
         raise DirectoryError('%s of %s failed: %s' % (verb, dn, _ldap_message(r)), result=r)
+
+
+def _open_tls(conn, mode, where):
+    """Open the socket (LDAPS) and, for StartTLS, start TLS; a certificate problem stops at once."""
+    try:
+        conn.open()
+        if mode == 'starttls' and not conn.start_tls():
+            raise DirectoryError('StartTLS on %s failed: %s' % (where, _ldap_message(conn.result)))
+    except ldap_exc.LDAPSocketOpenError as e:
+        text = str(e)
+        if _is_cert_error(text):
+            raise _untrusted(where, text)
+        raise _Unreachable(_short_socket(text))
+    except ldap_exc.LDAPStartTLSError as e:
+        text = str(e)
+        if _is_cert_error(text):
+            raise _untrusted(where, text)
+        raise DirectoryError('StartTLS on %s failed: %s' % (where, text))
+    except (ldap_exc.LDAPSocketReceiveError, ldap_exc.LDAPSessionTerminatedByServerError, socket.error) as e:
+        raise _Unreachable(str(e))
+
+
+def _bind_refused(r, where, bound_as):
+    if r.get('result') == RESULT['invalidCredentials']:
+        return DirectoryError('Bind to %s as %s was rejected: wrong user name or password, or the account is '
+                              'disabled, locked or expired (%s). Check domain_username and domain_password.'
+                              % (where, bound_as, _ldap_message(r)), result=r)
+    if r.get('result') == RESULT['strongerAuthRequired']:
+        return DirectoryError('Bind to %s was refused: the domain controller requires a stronger authentication '
+                              '(%s).' % (where, _ldap_message(r)), result=r)
+    return DirectoryError('Bind to %s as %s failed: %s' % (where, bound_as, _ldap_message(r)), result=r)
 
 
 class _Unreachable(Exception):
@@ -605,17 +767,6 @@ def canonical_principal(user):
         return user
     name, realm = user.rsplit('@', 1)
     return '%s@%s' % (name, realm.upper())
-
-
-def escape(value):
-    """Escape a value for use inside an LDAP filter (RFC 4515)."""
-    out = []
-    for ch in value:
-        if ch in '*()\\\x00':
-            out.append('\\%02x' % ord(ch))
-        else:
-            out.append(ch)
-    return ''.join(out)
 
 
 def dn_to_dns(dn):

@@ -46,6 +46,10 @@ def run_with_directory(module, core):
         failure = dict(msg=e.msg, **e.details)
     except DirectoryError as e:
         failure = dict(msg=e.msg)
+        if e.outcome_unknown:
+            # a write sent outside a plan (a plan's own writes are reported by apply.execute) got no answer
+            failure.update(msg='%s: it may or may not have been applied. Run the task again: it reads what is '
+                               'there now.' % e.msg, changed=True)
     finally:
         if directory is not None:
             directory.close()

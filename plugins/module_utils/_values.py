@@ -20,15 +20,15 @@ except ImportError:  # pragma: no cover - the connection layer reports the missi
 
 # LDAP result codes the code decides on, by name (RFC 4511 4.1.9; MS-ADTS adds no codes of its own).
 RESULT = dict(
-    success=0, operationsError=1, sizeLimitExceeded=4, noSuchAttribute=16, inappropriateMatching=18,
-    constraintViolation=19, attributeOrValueExists=20, noSuchObject=32, invalidDNSyntax=34,
-    insufficientAccessRights=50, busy=51, unavailable=52, unwillingToPerform=53, notAllowedOnRDN=67,
-    entryAlreadyExists=68, other=80,
+    success=0, operationsError=1, sizeLimitExceeded=4, strongerAuthRequired=8, noSuchAttribute=16,
+    inappropriateMatching=18, constraintViolation=19, attributeOrValueExists=20, noSuchObject=32, invalidDNSyntax=34,
+    invalidCredentials=49, insufficientAccessRights=50, busy=51, unavailable=52, unwillingToPerform=53,
+    notAllowedOnRDN=67, entryAlreadyExists=68, other=80,
 )
 RESULT_NAME = dict((v, k) for k, v in RESULT.items())
 
 # sDRightsEffective bits (MS-ADTS 3.1.1.4.5.4): which parts of nTSecurityDescriptor the caller may write.
-SD_RIGHT_OWNER, SD_RIGHT_GROUP, SD_RIGHT_DACL, SD_RIGHT_SACL = 0x1, 0x2, 0x4, 0x8
+SD_RIGHT_DACL = 0x4
 
 
 def result_name(code):
@@ -47,6 +47,17 @@ def raw_first(entry, name):
     """First raw (bytes) value of an attribute of a search entry (None when absent)."""
     v = (entry.get('raw') or {}).get(name)
     return v[0] if v else None
+
+
+def escape(value):
+    """Escape a value for use inside an LDAP filter (RFC 4515 section 3: ``*``, ``(``, ``)``, ``\\`` and NUL)."""
+    out = []
+    for ch in value:
+        if ch in '*()\\\x00':
+            out.append('\\%02x' % ord(ch))
+        else:
+            out.append(ch)
+    return ''.join(out)
 
 
 def parent_dn(dn):

@@ -4,8 +4,10 @@ It listens on a loopback port with its own certificate (a throw-away CA made her
 LDAPS, and forwards every LDAP message both ways, except requests that match a rule: those are answered by the
 proxy itself with the rule's result code, and never reach the DC. Tests use it to prove how the collection
 handles refusals Samba never gives (a value delete of a security descriptor refused, a write refused after
-others succeeded, a DC that answers every search with an error). Loopback only; every connection and the
-listener close when the test ends.
+others succeeded, a DC that answers every search with an error), and a DC that stops answering: a rule can
+swallow a request, or forward it and swallow the DC's answer (the write is applied, its answer never comes), or
+forward a search and cut its answer short with sizeLimitExceeded after some entries (as Windows does past its
+MaxPageSize). Loopback only; every connection and the listener close when the test ends.
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ def _certificates(directory):
 # BER tags of the write requests (RFC 4511: [APPLICATION 6] modify, 8 add, 10 delete, 12 modDN).
 WRITE_TAGS = {0x66, 0x68, 0x4A, 0x6C}
 SEARCH_TAG = 0x63   # [APPLICATION 3]: decoded only while a rule answers searches (a DC that fails a read)
+SEARCH_ENTRY_TAG, SEARCH_DONE_TAG = 0x64, 0x65     # [APPLICATION 4] searchResEntry, [APPLICATION 5] searchResDone
 
 
 def _op_tag(data):
@@ -77,6 +80,13 @@ def _ber_length(data, i):
         n = data[i] & 0x7F
         return int.from_bytes(data[i + 1:i + 1 + n], 'big'), i + 1 + n
     return data[i], i + 1
+
+
+def _message_id(data):
+    """The messageID of an encoded LDAPMessage (a request or a response)."""
+    _length, i = _ber_length(data, 1)
+    id_length, i = _ber_length(data, i + 1)
+    return int.from_bytes(data[i:i + id_length], 'big')
 
 
 def _search_head(data):
@@ -120,10 +130,16 @@ class Rule(object):
     contains ``dn_part``) - for a modify,
     optionally only those deleting a value of ``delete_value_of``, or only those changing ``changes`` (an
     attribute, by any operation) - with ``result_code``, ``times`` times (None: always), after letting the first
-    ``skip`` matching requests through. ``before_answer()`` runs first (to make a concurrent change, say)."""
+    ``skip`` matching requests through. ``before_answer()`` runs first (to make a concurrent change, say).
 
-    def __init__(self, operation, result_code, dn=None, dn_part='', delete_value_of=None, times=1,
-                 message='injected', before_answer=None, changes=None, skip=0):
+    ``drop='request'``: the request is swallowed, nothing answers it; ``drop='answer'``: it is forwarded (the DC
+    applies a write) and the DC's answer is swallowed. ``keep=N`` (searches): forwarded, and the answer cut after
+    N entries with ``result_code`` (sizeLimitExceeded, 4) in the searchResDone."""
+
+    def __init__(self, operation, result_code=None, dn=None, dn_part='', delete_value_of=None, times=1,
+                 message='injected', before_answer=None, changes=None, skip=0, drop=None, keep=None):
+        assert drop in (None, 'request', 'answer') and (result_code is not None or drop)
+        self.drop, self.keep = drop, keep
         self.operation, self.result_code, self.dn_part = operation, result_code, dn_part.lower()
         self.dn = dn.lower() if dn else None
         self.delete_value_of = delete_value_of.lower() if delete_value_of else None
@@ -209,17 +225,18 @@ class FaultProxy(object):
         client.settimeout(None)
         self._sockets += [client, upstream]
         lock = threading.Lock()
-        threading.Thread(target=self._pump, args=(upstream, client, lock), daemon=True).start()
+        held = {}       # messageID -> the rule that handles the DC's answer to it (drop it, or cut it short)
+        threading.Thread(target=self._pump, args=(upstream, client, lock, held), daemon=True).start()
         try:
             while not self._stop.is_set():
                 data = _read_message(client)
                 if data is None:
                     break
-                reply = self._intercept(data)
-                if reply is not None:
+                action, reply = self._intercept(data, held)
+                if action == 'reply':
                     with lock:
                         client.sendall(reply)
-                else:
+                elif action == 'forward':
                     upstream.sendall(data)
         except (OSError, ssl.SSLError):
             pass
@@ -230,47 +247,74 @@ class FaultProxy(object):
                 except OSError:
                     pass
 
-    def _pump(self, src, dst, lock):
+    def _pump(self, src, dst, lock, held):
         try:
             while True:
                 data = _read_message(src)
                 if data is None:
                     break
-                with lock:
-                    dst.sendall(data)
+                data = self._answer(data, held)
+                if data is not None:
+                    with lock:
+                        dst.sendall(data)
         except (OSError, ssl.SSLError):
             pass
 
-    def _intercept(self, data):
+    def _answer(self, data, held):
+        """What the client gets of one message from the DC: it as it is, nothing, or a cut-short searchResDone."""
+        message_id = _message_id(data)
+        state = held.get(message_id)
+        if state is None:
+            return data
+        rule = state['rule']
+        if rule.drop == 'answer':
+            return None
+        tag = _op_tag(data)
+        if tag == SEARCH_ENTRY_TAG:
+            state['passed'] += 1
+            return data if state['passed'] <= rule.keep else None
+        if tag == SEARCH_DONE_TAG:
+            del held[message_id]
+            return self._response(message_id, 'searchResDone', rule.result_code, rule.message)
+        return data
+
+    def _intercept(self, data, held):
+        """('forward', None), ('reply', bytes) or ('drop', None) for one request from the client."""
         tag = _op_tag(data)
         searched = tag == SEARCH_TAG and any(r.operation == 'searchRequest' for r in self.rules)
         if tag not in WRITE_TAGS and not searched:
-            return None         # binds, searches, extended operations: forwarded undecoded
+            return 'forward', None      # binds, searches, extended operations: forwarded undecoded
         if searched:
             message_id, dn = _search_head(data)
-            for rule in self.rules:
-                if rule.matches('searchRequest', dn, None):
-                    rule.hits += 1
-                    self.seen.append(('searchRequest', dn, 'answered %d' % rule.result_code))
-                    return self._response(message_id, 'searchResDone', rule.result_code, rule.message)
-            self.seen.append(('searchRequest', dn, 'forwarded'))
-            return None
-        message, _rest = decoder.decode(data, asn1Spec=LDAPMessage())
-        op = message['protocolOp'].getName()
-        if op not in RESPONSES:
-            return None
-        request = message['protocolOp'].getComponent()
-        dn = str(request['object'] if op in ('modifyRequest',) else request['entry'] if op in
-                 ('addRequest', 'modDNRequest') else request)
+            request, op = None, 'searchRequest'
+        else:
+            message, _rest = decoder.decode(data, asn1Spec=LDAPMessage())
+            op = message['protocolOp'].getName()
+            if op not in RESPONSES:
+                return 'forward', None
+            request = message['protocolOp'].getComponent()
+            message_id = int(message['messageID'])
+            dn = str(request['object'] if op in ('modifyRequest',) else request['entry'] if op in
+                     ('addRequest', 'modDNRequest') else request)
         for rule in self.rules:
             if rule.matches(op, dn, request):
                 rule.hits += 1
                 if rule.before_answer is not None:
                     rule.before_answer()
-                self.seen.append((op, dn, 'answered %d' % rule.result_code))
-                return self._response(int(message['messageID']), RESPONSES[op], rule.result_code, rule.message)
+                return self._apply(rule, op, dn, message_id, held)
         self.seen.append((op, dn, 'forwarded'))
-        return None
+        return 'forward', None
+
+    def _apply(self, rule, op, dn, message_id, held):
+        if rule.drop == 'request':
+            self.seen.append((op, dn, 'request dropped'))
+            return 'drop', None
+        if rule.drop == 'answer' or rule.keep is not None:
+            held[message_id] = dict(rule=rule, passed=0)
+            self.seen.append((op, dn, 'answer dropped' if rule.drop else 'cut after %d' % rule.keep))
+            return 'forward', None
+        self.seen.append((op, dn, 'answered %d' % rule.result_code))
+        return 'reply', self._response(message_id, RESPONSES[op], rule.result_code, rule.message)
 
     @staticmethod
     def _response(message_id, name, code, text):

@@ -9,7 +9,7 @@ import shutil
 MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                             'plugins', 'module_utils')
 FILES = (('_keytab_refresh.py', '__main__.py'), ('_keytab.py', '_keytab.py'),
-         ('_ldap_connection.py', '_ldap_connection.py'))
+         ('_ldap_connection.py', '_ldap_connection.py'), ('_values.py', '_values.py'), ('_enctypes.py', '_enctypes.py'))
 
 
 def install_refresher(directory):

@@ -19,6 +19,7 @@ being silently overwritten. A kind with a value of its own shape adds a class wi
 """
 from __future__ import annotations
 
+from ansible_collections.gmsa.farm.plugins.module_utils._enctypes import SUPPORTED_BITS
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_ADD, MODIFY_DELETE
 
@@ -28,8 +29,8 @@ UAC_TRUSTED_FOR_DELEGATION = 0x80000
 UAC_NOT_DELEGATED = 0x100000
 UAC_TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
 
-# msDS-SupportedEncryptionTypes bits by name (MS-KILE 2.2.7).
-ENCTYPES = [('des', 0x3), ('rc4', 0x4), ('aes128', 0x8), ('aes256', 0x10)]
+# msDS-SupportedEncryptionTypes bits by name (MS-KILE 2.2.7), from the table the keytab code reads too.
+ENCTYPES = SUPPORTED_BITS
 ENCTYPE_CHOICES = ['aes128', 'aes256', 'rc4', 'des']
 DEFAULT_ENCTYPES = ['aes128', 'aes256']
 

@@ -238,3 +238,22 @@ def test_kerberos_with_a_lower_case_upn_and_no_krb5_conf_for_the_realm(run_modul
     r = run_module('domain_info', dict(domain_auth='kerberos', domain_username=user))
     assert not r.failed, r
     assert os.environ['KRB5_CONFIG'] == str(empty)     # put back after the task
+
+
+def test_a_kerberos_bind_leaves_krb5_config_as_it_was_while_the_connection_is_in_use(lab, tmp_path, monkeypatch,
+                                                                                     delegated):
+    """In the same process (as a long-lived controller or a test run would be): the small krb5.conf naming the DCs
+    is in KRB5_CONFIG only while the credentials are acquired and the bind runs; the bound connection, and a
+    global catalog opened later, work without it."""
+    from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import Directory
+    empty = tmp_path / 'krb5.conf'
+    empty.write_text('[libdefaults]\n  dns_lookup_kdc = false\n')
+    monkeypatch.setenv('KRB5_CONFIG', str(empty))
+    user = delegated['name'] + '@' + lab['GMSA_LAB_REALM'].lower()
+    params = dict(lab['conn'], domain_auth='kerberos', domain_username=user, domain_password=delegated['password'])
+    with Directory(params).connect() as d:
+        assert os.environ['KRB5_CONFIG'] == str(empty)
+        assert d.dns_domain == lab['GMSA_LAB_REALM'].lower()
+        assert d.global_catalog().search('', '(objectClass=*)', ['dnsHostName'], scope='base')
+        assert os.environ['KRB5_CONFIG'] == str(empty)
+    assert os.environ['KRB5_CONFIG'] == str(empty)

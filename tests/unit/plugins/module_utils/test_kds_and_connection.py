@@ -84,9 +84,8 @@ def test_domain_helpers():
 
 
 def test_refuses_plain_ldap_before_any_network():
-    d = lc.Directory(dict(domain_server=['x'], domain_tls='none', domain_auth='simple'))
     with pytest.raises(lc.DirectoryError, match='domain_tls=none is refused'):
-        d.connect()
+        lc.Directory(dict(domain_server=['x'], domain_tls='none', domain_auth='simple')).connect()
 
 
 @pytest.mark.parametrize('entry, tls, port, expected', [
@@ -158,3 +157,65 @@ def test_a_bind_user_of_another_domain_does_not_take_these_dcs_for_its_kdcs():
     assert kdcs_for_realm('CORP.TEST', ['dc1.child.corp.test']) == []
     assert kdcs_for_realm('CHILD.CORP.TEST', ['dc1.child.corp.test']) == ['dc1.child.corp.test']
     assert kdcs_for_realm('CORP.TEST', ['127.0.0.10', 'dc1', 'dc1.corp']) == ['127.0.0.10', 'dc1', 'dc1.corp']
+
+
+def test_connection_settings_parse_every_server_once_in_order():
+    s = lc.ConnectionSettings.from_params(dict(
+        domain_server=['dc1.example.com', 'ldap://dc2.example.com', 'dc3.example.com:1636'], domain_tls='ldaps',
+        domain_auth='kerberos', domain_username='u@example.com', domain_timeout=5))
+    assert [(e.host, e.port, e.mode) for e in s.servers] == [
+        ('dc1.example.com', 636, 'ldaps'), ('dc2.example.com', 389, 'starttls'), ('dc3.example.com', 1636, 'ldaps')]
+    assert s.servers[1].entry == 'ldap://dc2.example.com' and s.timeout == 5 and s.validate_certs is True
+    one = s.only(s.servers[2])
+    assert one.servers == [s.servers[2]] and one.username == 'u@example.com' and s.servers[0] in s.servers
+    assert s.servers[0].global_catalog() == lc.Endpoint('dc1.example.com', 3269, 'ldaps')
+    assert s.servers[1].global_catalog().port == 3268
+    assert lc.ConnectionSettings.of(s) is s
+
+
+def test_connection_settings_add_discovered_dcs_in_the_mode_of_domain_tls():
+    s = lc.ConnectionSettings.from_params(dict(domain_server=['dc1.example.com'], domain_tls='starttls',
+                                               domain_auth='kerberos'), extra_hosts=['dc2.example.com'])
+    assert [(e.host, e.port, e.mode) for e in s.servers] == [('dc1.example.com', 389, 'starttls'),
+                                                             ('dc2.example.com', 389, 'starttls')]
+
+
+@pytest.mark.parametrize('params, text', [
+    (dict(domain_server=['dc1'], domain_auth='simple', domain_username='u'), 'needs domain_username and domain_password'),
+    (dict(domain_server=[], domain_auth='kerberos'), 'domain_server is required'),
+    (dict(domain_server=['dc1:99999'], domain_auth='kerberos'), 'names port 99999, which is not a TCP port'),
+    (dict(domain_server=['dc1:x'], domain_auth='kerberos'), "'dc1:x' is not a host name"),
+    (dict(domain_server=['dc1'], domain_auth='kerberos', domain_timeout=0), 'domain_timeout must be a positive'),
+    (dict(domain_server=['dc1'], domain_auth='kerberos', domain_port=0), 'domain_port 0 is not a TCP port'),
+    (dict(domain_server=['dc1'], domain_auth='kerberos', domain_keytab='/nonexistent'), 'domain_keytab /nonexistent'),
+])
+def test_connection_settings_refuse_bad_options_naming_them(params, text):
+    with pytest.raises(lc.DirectoryError) as e:
+        lc.ConnectionSettings.from_params(params)
+    assert text in e.value.msg
+
+
+def test_connection_settings_never_show_the_password():
+    s = lc.ConnectionSettings.from_params(dict(domain_server=['dc1'], domain_username='u', domain_password='s3cret!'))
+    assert 's3cret!' not in repr(s) and s.password == 's3cret!'
+
+
+def test_the_krb5_configuration_is_set_only_inside_its_scope(monkeypatch, tmp_path):
+    monkeypatch.setenv('KRB5_CONFIG', '/etc/site-krb5.conf')
+    with lc.krb5_config_scope(str(tmp_path / 'krb5.conf')):
+        assert lc.os.environ['KRB5_CONFIG'] == '%s:/etc/site-krb5.conf' % (tmp_path / 'krb5.conf')
+    assert lc.os.environ['KRB5_CONFIG'] == '/etc/site-krb5.conf'
+    monkeypatch.delenv('KRB5_CONFIG')
+    with pytest.raises(RuntimeError):
+        with lc.krb5_config_scope('/tmp/x.conf'):
+            assert lc.os.environ['KRB5_CONFIG'] == '/tmp/x.conf:/etc/krb5.conf'
+            raise RuntimeError()
+    assert 'KRB5_CONFIG' not in lc.os.environ
+    with lc.krb5_config_scope(None):
+        assert 'KRB5_CONFIG' not in lc.os.environ
+
+
+def test_krb5_conf_names_the_kdcs_or_asks_dns():
+    text = lc.krb5_conf_text('EXAMPLE.COM', ['dc1.example.com', 'dc2.example.com'])
+    assert 'default_realm = EXAMPLE.COM' in text and text.count('kdc = ') == 2 and 'dns_lookup_kdc' not in text
+    assert 'dns_lookup_kdc = true' in lc.krb5_conf_text('CHILD.EXAMPLE.COM', [])

@@ -192,7 +192,7 @@ class FakeDirectory(object):
 
 def run(tmp_path, directory, check=False, **params):
     p = dict(name='WebFarm', path=str(tmp_path / 'web.keytab'), state='present', encryption_types=['aes256', 'aes128'],
-             domain_server=['dc1.example.com'])
+             domain_server=['dc1.example.com'], domain_auth='kerberos')
     p.update(params)
     return K.run(p, check, lambda _p: directory)
 
@@ -331,11 +331,11 @@ def test_every_domain_controller_is_tried_and_each_error_is_reported(tmp_path):
                'dc3': FakeDirectory(blob(PW1))}
     tried = []
 
-    def open_directory(p):
-        tried.append(p['domain_server'])
-        return answers[p['domain_server'][0]]
+    def open_directory(settings):
+        tried.append([server.entry for server in settings.servers])
+        return answers[settings.servers[0].entry]
     p = dict(name='WebFarm', path=str(tmp_path / 'web.keytab'), state='present', encryption_types=['aes256'],
-             domain_server=['dc1', 'dc2', 'dc3'])
+             domain_server=['dc1', 'dc2', 'dc3'], domain_auth='kerberos')
     assert K.run(p, False, open_directory)['changed'] is True
     assert tried == [['dc1'], ['dc2'], ['dc3']]
     del answers['dc3']

@@ -17,8 +17,8 @@ class Counting(object):
     def __init__(self, stage=None, error=None):
         self.stage, self.error, self.opened = stage, error, []
 
-    def __call__(self, params):
-        self.opened.append(params['domain_server'][0])
+    def __call__(self, settings):
+        self.opened.append(settings.servers[0].entry)
         if self.error:
             raise self.error
         return StageDirectory(self.stage)
@@ -126,3 +126,29 @@ def test_a_keytab_that_cannot_be_written_is_a_failure_with_a_retry(tmp_path, mon
     assert R.main(['--config', cfg], now=1_000_000, open_directory=Counting('new account')) == 1
     s = state(tmp_path)
     assert 'No space left on device' in s['last_error'] and s['next_due_epoch'] == 1_000_060
+
+
+def test_the_refresher_package_is_the_role_s_files_and_imports_nothing_of_ansible(tmp_path):
+    """The member role copies the files member_refresher lays out for the lab; with only that package on the path
+    (no ansible_collections, so no absolute import of the collection can work), a due tick's imports succeed:
+    the connection layer, its values and the encryption-type table come along by relative import."""
+    import subprocess
+    import sys
+    import yaml
+    repo = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+    sys.path.insert(0, os.path.join(repo, 'tests', 'lab'))
+    from member_refresher import FILES, install_refresher
+    role = os.path.join(repo, 'roles', 'member', 'tasks', 'linux_join.yml')
+    with open(role) as f:
+        tasks = yaml.safe_load(f)
+    block = [t for t in tasks if 'block' in t and 'Refresher' in t['name']][0]['block']
+    copied = [t for t in block if 'gmsa_farm_keytab' in t.get('name', '') and 'loop' in t][0]['loop']
+    assert sorted((item['src'], item['dest']) for item in copied) == sorted(FILES)
+    lib = install_refresher(str(tmp_path))
+    code = ('import sys; import gmsa_farm_keytab.__main__, gmsa_farm_keytab._ldap_connection as c; '
+            'assert "ansible" not in sys.modules, sorted(m for m in sys.modules if "ansible" in m); '
+            'print(sorted(c.ConnectionSettings.FIELDS))')
+    env = dict(os.environ, PYTHONPATH=lib)
+    done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert 'servers' in done.stdout

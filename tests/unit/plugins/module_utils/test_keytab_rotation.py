@@ -111,7 +111,7 @@ class StageDirectory(object):
 
 def refresh(tmp_path, stage, now=None, **params):
     p = dict(name=SAM, path=str(tmp_path / 'svc.keytab'), state='present', encryption_types=['aes256', 'aes128'],
-             domain_server=['dc1'])
+             domain_server=['dc1'], domain_auth='kerberos')
     p.update(params)
     return K.run(p, False, lambda _p: StageDirectory(stage), now=now)
 
