@@ -21,7 +21,8 @@ import re
 import uuid
 from collections import OrderedDict
 
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
+from ansible_collections.gmsa.farm.plugins.module_utils._values import escape, single
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
 
 # LDAP_SERVER_EXTENDED_DN_OID (MS-ADTS 3.1.1.3.4.1.5): a DN value comes as <GUID=hex>;<SID=hex>;DN, the GUID's hex
@@ -70,12 +71,6 @@ def parse_extended_dn(value):
     return value, guid, sid
 
 
-def _one(value):
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
 def domain_from_partitions(default_nc, root_nc, entries):
     """Pure: the crossRef entries of the domain and of the forest root → the DomainJoinConfig facts.
 
@@ -84,9 +79,9 @@ def domain_from_partitions(default_nc, root_nc, entries):
     dnsRoot)."""
     domain = root = None
     for e in entries:
-        dn, guid, sid = parse_extended_dn(_one(e['attributes'].get('nCName')) or '')
-        facts = dict(dn=dn, guid=guid, sid=sid, dns=_one(e['attributes'].get('dnsRoot')),
-                     netbios=_one(e['attributes'].get('nETBIOSName')))
+        dn, guid, sid = parse_extended_dn(single(e['attributes'].get('nCName')) or '')
+        facts = dict(dn=dn, guid=guid, sid=sid, dns=single(e['attributes'].get('dnsRoot')),
+                     netbios=single(e['attributes'].get('nETBIOSName')))
         if dn.lower() == default_nc.lower():
             domain = facts
         if dn.lower() == (root_nc or default_nc).lower():

@@ -7,9 +7,9 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 """
 from __future__ import annotations
 
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT
+from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT, escape, first, single
 
 # otherWellKnownObjects GUID of the Managed Service Accounts container (MS-ADTS 6.1.1.4)
 WKGUID_MANAGED_SERVICE_ACCOUNTS = '1EB93889E40C45DF9F0C64D23BBB6237'
@@ -41,8 +41,7 @@ def well_known_container(other_well_known_objects, wkguid):
 
 
 def level_name(value):
-    if isinstance(value, list):
-        value = value[0] if value else None
+    value = single(value)
     if value is None:
         return None
     value = int(value)
@@ -54,8 +53,7 @@ def schema_classes(directory, names):
     flt = '(&(objectClass=classSchema)(|%s))' % ''.join('(lDAPDisplayName=%s)' % n for n in names)
     found = set()
     for e in directory.search(directory.schema_nc, flt, ['lDAPDisplayName'], scope='one'):
-        v = e['attributes'].get('lDAPDisplayName')
-        found.add(v[0] if isinstance(v, list) else v)
+        found.add(first(e['attributes'], 'lDAPDisplayName'))
     return dict((n, n in found) for n in names)
 
 
@@ -78,8 +76,7 @@ def netbios_name(directory):
                                ['nETBIOSName'], scope='one')
     if not entries:
         return None
-    v = entries[0]['attributes'].get('nETBIOSName')
-    return v[0] if isinstance(v, list) else v
+    return first(entries[0]['attributes'], 'nETBIOSName')
 
 
 def check_container(directory, path, object_class):

@@ -473,7 +473,8 @@ def describe(entries):
 
 # ------------------------------------------------------------------------------------------------ the directory
 def _kvno(entry):
-    kvno = _one((entry or {}).get('attributes') or {}, 'msDS-KeyVersionNumber')
+    from ._values import first   # here, not at the top: an idle refresher tick imports no LDAP library
+    kvno = first((entry or {}).get('attributes') or {}, 'msDS-KeyVersionNumber')
     return int(kvno) if kvno not in (None, '') else None
 
 
@@ -483,7 +484,7 @@ def fetch(directory, name):
     query interval): the blob then already holds the new passwords while the kvno beside it is the old one. When the
     two kvnos differ the account is read once more, so the kvno labels always belong to the blob. Returns (entry,
     blob or None, kvno)."""
-    from ._ldap_connection import escape   # here, not at the top: an idle refresher tick imports no LDAP library
+    from ._values import escape, raw_first   # here, not at the top: an idle refresher tick imports no LDAP library
     sam = name if name.endswith('$') else name + '$'
     from_filter = '(&(objectClass=msDS-GroupManagedServiceAccount)(sAMAccountName=%s))' % escape(sam)
     for _attempt in range(3):
@@ -492,7 +493,7 @@ def fetch(directory, name):
             raise KeytabError('there is no gMSA named %s in %s (or %s may not read it)'
                               % (sam, directory.dns_domain, directory.bound_as))
         entry = found[0]
-        blob = ((entry.get('raw') or {}).get('msDS-ManagedPassword') or [None])[0]
+        blob = raw_first(entry, 'msDS-ManagedPassword')
         again = directory.search(entry['dn'], '(objectClass=*)', ['msDS-KeyVersionNumber'], scope='base')
         kvno = _kvno(again[0] if again else None)
         if _kvno(entry) in (None, kvno):
@@ -501,20 +502,14 @@ def fetch(directory, name):
                       % (sam, _kvno(entry), kvno))
 
 
-def _one(attrs, name):
-    v = attrs.get(name)
-    if isinstance(v, list):
-        return v[0] if v else None
-    return v
-
-
 def desired_entries(directory, params, carried_principals=()):
     """Everything the blob gives the keytab, from one domain controller. ``carried_principals``: service principals
     an earlier generation's keytab held, which get this account's keys too (its SPNs move to it after a rollover).
     Returns (entries, facts for the result, warnings)."""
+    from ._values import first
     entry, blob, kvno = fetch(directory, params['name'])
     attrs = entry['attributes']
-    sam = _one(attrs, 'sAMAccountName') or params['name']
+    sam = first(attrs, 'sAMAccountName') or params['name']
     if blob is None:
         raise KeytabError(
             '%s is not allowed to retrieve the managed password of %s: the domain controller returned no '
@@ -525,7 +520,7 @@ def desired_entries(directory, params, carried_principals=()):
         raise KeytabError('the domain controller did not return msDS-KeyVersionNumber for %s' % sam)
     mp = parse_blob(blob)
     realm = directory.dns_domain.upper()
-    supported = _one(attrs, 'msDS-SupportedEncryptionTypes')
+    supported = first(attrs, 'msDS-SupportedEncryptionTypes')
     enctypes, warnings = account_enctypes(sam, params['encryption_types'], supported, have_md4())
     supported = None if supported in (None, '', '0', 0) else int(supported)
     if not enctypes:

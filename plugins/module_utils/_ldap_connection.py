@@ -633,22 +633,21 @@ class Directory(object):
                 for e in (self.conn.response or []) if e.get('type') == 'searchResEntry']
 
     def add(self, dn, object_class, attributes):
-        self._send('the create of %s' % dn, lambda: self.conn.add(dn, object_class, attributes), write=True)
-        self._check_write('create', dn, attributes)
+        self._write('create', dn, attributes, lambda: self.conn.add(dn, object_class, attributes))
 
     def modify(self, dn, changes, controls=None):
-        self._send('the change of %s' % dn, lambda: self.conn.modify(dn, changes, controls=controls), write=True)
-        self._check_write('modify', dn, changes)
+        self._write('modify', dn, changes, lambda: self.conn.modify(dn, changes, controls=controls))
 
     def move(self, dn, new_rdn, new_superior=None):
         """Rename and/or move an object (modify DN)."""
-        self._send('the rename/move of %s' % dn, lambda: self.conn.modify_dn(dn, new_rdn, new_superior=new_superior),
-                   write=True)
-        self._check_write('move', dn, {})
+        self._write('move', dn, {}, lambda: self.conn.modify_dn(dn, new_rdn, new_superior=new_superior))
 
     def delete(self, dn, controls=None):
-        self._send('the delete of %s' % dn, lambda: self.conn.delete(dn, controls=controls), write=True)
-        self._check_write('delete', dn, {})
+        self._write('delete', dn, {}, lambda: self.conn.delete(dn, controls=controls))
+
+    def _write(self, verb, dn, attributes, call):
+        self._send('the %s request for %s' % (verb, dn), call, write=True)
+        self._check_write(verb, dn, attributes)
 
     def _check_write(self, verb, dn, attributes):
         r = self.conn.result or {}

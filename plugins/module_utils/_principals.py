@@ -10,10 +10,10 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, netbios_name
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     guid_to_bytes, guid_to_str, is_guid, is_sid, ldap_filter_bytes, sid_to_bytes, sid_to_str,
 )
+from ansible_collections.gmsa.farm.plugins.module_utils._values import escape, first, raw_first
 
 PRINCIPAL_ATTRIBUTES = ['objectSid', 'objectGUID', 'sAMAccountName', 'userPrincipalName', 'objectClass',
                         'distinguishedName']
@@ -114,19 +114,10 @@ def principal_type(object_classes):
 def describe(entry):
     """A search entry → dict(name, sid, dn, type, guid) in people's terms."""
     a = entry['attributes']
-
-    def one(k):
-        v = a.get(k)
-        if isinstance(v, list):
-            return v[0] if v else None
-        return v
-    raw_sid = (entry.get('raw') or {}).get('objectSid')
-    sid = sid_to_str(raw_sid[0] if raw_sid else one('objectSid'))
-    raw_guid = (entry.get('raw') or {}).get('objectGUID')
-    guid = guid_to_str(raw_guid[0] if raw_guid else one('objectGUID'))
-    return dict(name=one('sAMAccountName') or entry['dn'], sid=sid, dn=entry['dn'],
-                type=principal_type(a.get('objectClass')), guid=guid,
-                upn=one('userPrincipalName'))
+    sid = sid_to_str(raw_first(entry, 'objectSid') or first(a, 'objectSid'))
+    guid = guid_to_str(raw_first(entry, 'objectGUID') or first(a, 'objectGUID'))
+    return dict(name=first(a, 'sAMAccountName') or entry['dn'], sid=sid, dn=entry['dn'],
+                type=principal_type(a.get('objectClass')), guid=guid, upn=first(a, 'userPrincipalName'))
 
 
 def match(kind, value, principals):

@@ -24,8 +24,8 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, forest_root_sid
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
-from ansible_collections.gmsa.farm.plugins.module_utils._values import first, owner_dacl_control, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
+from ansible_collections.gmsa.farm.plugins.module_utils._values import escape, first, owner_dacl_control, raw_first
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
     PRINCIPAL_SELF, conditional_sids, granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd,
     sid_to_bytes, sid_to_str,
@@ -524,7 +524,7 @@ def build_report(directory, entries, base, now=None, warnings=None):
             supersedes=supersedes,
             privileged=bool(priv_groups),
             privileged_groups=priv_groups,
-            host=(a.get('msDS-HostServiceAccountBL') or [None])[0],
+            host=first(a, 'msDS-HostServiceAccountBL'),
             password_last_set=iso(pwd_set),
             next_rotation=next_rotation,
             last_logon=iso(last_logon),

@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import uuid
 
+from ansible_collections.gmsa.farm.plugins.module_utils._values import single
+
 # winacl is imported on first use (require_winacl): a task that touches no descriptor does not pay for it.
 ACCESS_ALLOWED_ACE = AceFlags = ACEType = ACL = SE_SACL = SECURITY_DESCRIPTOR = SID = None
 HAS_WINACL = None
@@ -54,12 +56,9 @@ def require_winacl():
 
 def sid_to_str(value):
     """objectSid (bytes, or a string ldap3 already formatted) → ``S-1-5-…``."""
+    value = single(value)
     if value is None:
         return None
-    if isinstance(value, list):
-        value = value[0] if value else None
-        if value is None:
-            return None
     if isinstance(value, str):
         if value.upper().startswith('S-1-'):
             return value.upper()
@@ -98,10 +97,9 @@ def sid_to_bytes(text):
 
 def guid_to_str(value):
     """objectGUID (bytes in AD's mixed-endian layout, or a formatted string) → lowercase 8-4-4-4-12."""
+    value = single(value)
     if value is None:
         return None
-    if isinstance(value, list):
-        value = value[0] if value else None
     if isinstance(value, str):
         return str(uuid.UUID(value.strip('{}'))).lower()
     return str(uuid.UUID(bytes_le=bytes(value)))

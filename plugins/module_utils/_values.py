@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: gmsa.farm contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Generic LDAP value helpers shared by every directory module: the one place for them.
+"""Generic LDAP value helpers shared by every directory module and the keytab code: one place for each.
 
-PRIVATE: implementation detail of the gmsa.farm collection, not a public API. Pure functions, no I/O.
+PRIVATE: implementation detail of the gmsa.farm collection, not a public API. Pure functions, no I/O. No import
+of the collection or of Ansible: the Linux member's refresher package ``gmsa_farm_keytab`` carries this file.
 """
 from __future__ import annotations
 
@@ -35,12 +36,17 @@ def result_name(code):
     return '%s (%s)' % (RESULT_NAME.get(code, 'result'), code)
 
 
+def single(value):
+    """A value as ldap3 decodes it - a list (multi-valued, or no schema) or one value - as one value: the first of
+    a list (None when empty or absent)."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
 def first(attrs, name):
     """First value of an attribute in ldap3's decoded ``attributes`` (None when absent)."""
-    v = attrs.get(name)
-    if isinstance(v, list):
-        return v[0] if v else None
-    return v
+    return single(attrs.get(name))
 
 
 def raw_first(entry, name):
