@@ -25,6 +25,7 @@ author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
   - gmsa.farm.ldap_connection
+  - gmsa.farm.list_values
 attributes:
   check_mode:
     support: full
@@ -60,9 +61,9 @@ options:
   attributes:
     description:
       - Other LDAP attributes of the account, as microsoft.ad's O(attributes) - each of C(add), C(remove) and
-        C(set) maps an attribute name to a value or a list of values (strings or numbers). C(set) replaces the
-        attribute's values (an empty list or null clears it); C(add) and C(remove) keep the others. Values
-        compare exactly. Single form only.
+        C(set) maps an attribute name to a value or a list of values (strings or numbers), changed as list values
+        are (see the notes); a null C(set) value clears the attribute too. Values compare exactly. Single form
+        only.
       - Attributes this module manages through its own options (C(servicePrincipalName) is O(spn),
         C(userPrincipalName) is O(upn), ...) and those the directory or the password machinery keep (C(cn),
         C(objectClass), C(nTSecurityDescriptor), C(msDS-ManagedPassword*), C(unicodePwd), ...) are refused before
@@ -70,15 +71,9 @@ options:
         check, check mode and diff (the diff shows C(attributes) with the named attributes only).
     type: dict
     suboptions:
-      add:
-        description: Values to add to each named attribute.
-        type: dict
-      remove:
-        description: Values to remove from each named attribute.
-        type: dict
-      set:
-        description: The values each named attribute gets.
-        type: dict
+      add: {description: Values to add to each named attribute., type: dict}
+      remove: {description: Values to remove from each named attribute., type: dict}
+      set: {description: The values each named attribute gets., type: dict}
   upn:
     description:
       - The account's userPrincipalName (C(name@suffix)); an empty string clears it. As microsoft.ad's O(upn).
@@ -185,39 +180,18 @@ options:
       - A new account gets C(aes128) and C(aes256) unless told otherwise; include AES always.
     type: dict
     suboptions:
-      add:
-        description: Types to add.
-        type: list
-        elements: str
-        choices: [aes128, aes256, rc4, des]
-      remove:
-        description: Types to remove.
-        type: list
-        elements: str
-        choices: [aes128, aes256, rc4, des]
-      set:
-        description: The exact types; overrides O(kerberos_encryption_types.add) and O(kerberos_encryption_types.remove).
-        type: list
-        elements: str
-        choices: [aes128, aes256, rc4, des]
+      add: {description: Types to add., type: list, elements: str, choices: [aes128, aes256, rc4, des]}
+      remove: {description: Types to remove., type: list, elements: str, choices: [aes128, aes256, rc4, des]}
+      set: {description: Exactly these types., type: list, elements: str, choices: [aes128, aes256, rc4, des]}
   spn:
     description:
       - Service principal names (C(servicePrincipalName)), compared case-insensitively.
       - An SPN already held by another account in the domain is refused before any write, naming the holder.
     type: dict
     suboptions:
-      add:
-        description: SPNs to add.
-        type: list
-        elements: str
-      remove:
-        description: SPNs to remove.
-        type: list
-        elements: str
-      set:
-        description: The exact SPNs; overrides O(spn.add) and O(spn.remove).
-        type: list
-        elements: str
+      add: {description: SPNs to add., type: list, elements: str}
+      remove: {description: SPNs to remove., type: list, elements: str}
+      set: {description: Exactly these SPNs., type: list, elements: str}
   allowed_to_retrieve_password:
     description:
       - Principals allowed to retrieve the password (C(PrincipalsAllowedToRetrieveManagedPassword),
@@ -235,24 +209,11 @@ options:
       - The descriptor has exactly the shape Windows writes.
     type: dict
     suboptions:
-      add:
-        description: Principals to allow.
-        type: list
-        elements: raw
-      remove:
-        description: Principals to disallow.
-        type: list
-        elements: raw
-      set:
-        description: Exactly these principals; overrides O(allowed_to_retrieve_password.add) and
-          O(allowed_to_retrieve_password.remove).
-        type: list
-        elements: raw
-      lookup_failure_action:
-        description: What to do when a principal does not exist.
-        type: str
-        choices: [fail, warn, ignore]
-        default: fail
+      add: {description: Principals to allow., type: list, elements: raw}
+      remove: {description: Principals to disallow., type: list, elements: raw}
+      set: {description: Exactly these principals., type: list, elements: raw}
+      lookup_failure_action: {description: What to do when a principal does not exist., type: str,
+                              choices: [fail, warn, ignore], default: fail}
   trusted_for_delegation:
     description:
       - Unconstrained Kerberos delegation (userAccountControl TRUSTED_FOR_DELEGATION). Rarely wise.
@@ -267,41 +228,20 @@ options:
       - SPNs of services this account may delegate to (constrained delegation, C(msDS-AllowedToDelegateTo)).
     type: dict
     suboptions:
-      add:
-        description: SPNs to add.
-        type: list
-        elements: str
-      remove:
-        description: SPNs to remove.
-        type: list
-        elements: str
-      set:
-        description: The exact SPNs; overrides O(allowed_to_delegate_to.add) and O(allowed_to_delegate_to.remove).
-        type: list
-        elements: str
+      add: {description: SPNs to add., type: list, elements: str}
+      remove: {description: SPNs to remove., type: list, elements: str}
+      set: {description: Exactly these SPNs., type: list, elements: str}
   delegates:
     description:
       - Principals that may delegate to this account (resource-based constrained delegation,
         C(msDS-AllowedToActOnBehalfOfOtherIdentity)). Same forms and rules as O(allowed_to_retrieve_password).
     type: dict
     suboptions:
-      add:
-        description: Principals to allow.
-        type: list
-        elements: raw
-      remove:
-        description: Principals to disallow.
-        type: list
-        elements: raw
-      set:
-        description: Exactly these principals; overrides O(delegates.add) and O(delegates.remove).
-        type: list
-        elements: raw
-      lookup_failure_action:
-        description: What to do when a principal does not exist.
-        type: str
-        choices: [fail, warn, ignore]
-        default: fail
+      add: {description: Principals to allow., type: list, elements: raw}
+      remove: {description: Principals to disallow., type: list, elements: raw}
+      set: {description: Exactly these principals., type: list, elements: raw}
+      lookup_failure_action: {description: What to do when a principal does not exist., type: str,
+                              choices: [fail, warn, ignore], default: fail}
   enabled:
     description:
       - Whether the account is enabled. A new account is enabled unless this is C(false).

@@ -25,6 +25,7 @@ author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
   - gmsa.farm.ldap_connection
+  - gmsa.farm.list_values
 attributes:
   check_mode:
     support: full
@@ -66,23 +67,11 @@ options:
         objectGUID.
     type: dict
     suboptions:
-      add:
-        description: Members to add.
-        type: list
-        elements: str
-      remove:
-        description: Members to remove.
-        type: list
-        elements: str
-      set:
-        description: Exactly these members; overrides O(members.add) and O(members.remove).
-        type: list
-        elements: str
-      lookup_failure_action:
-        description: What to do when a member does not exist.
-        type: str
-        choices: [fail, warn, ignore]
-        default: fail
+      add: {description: Members to add., type: list, elements: str}
+      remove: {description: Members to remove., type: list, elements: str}
+      set: {description: Exactly these members., type: list, elements: str}
+      lookup_failure_action: {description: What to do when a member does not exist., type: str,
+                              choices: [fail, warn, ignore], default: fail}
   state:
     description:
       - C(present) creates or updates the group; C(absent) deletes it.

@@ -19,6 +19,7 @@ author:
   - gmsa.farm maintainers (@gmsa-farm)
 extends_documentation_fragment:
   - gmsa.farm.ldap_connection
+  - gmsa.farm.list_values
 attributes:
   check_mode:
     support: full
@@ -46,18 +47,9 @@ options:
       - Its service principal names (C(servicePrincipalName)), compared case-insensitively.
     type: dict
     suboptions:
-      add:
-        description: SPNs to add.
-        type: list
-        elements: str
-      remove:
-        description: SPNs to remove.
-        type: list
-        elements: str
-      set:
-        description: The exact SPNs; overrides O(spn.add) and O(spn.remove).
-        type: list
-        elements: str
+      add: {description: SPNs to add., type: list, elements: str}
+      remove: {description: SPNs to remove., type: list, elements: str}
+      set: {description: Exactly these SPNs., type: list, elements: str}
   enabled:
     description:
       - Whether the account is enabled; unchanged when not given.
