@@ -33,8 +33,10 @@ COLLECTIONS = os.path.join(REPO, '.collections')
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 LAB_HELPERS = os.path.join(REPO, 'tests', 'lab')     # ldap_fault_proxy, lab_hosts
-if LAB_HELPERS not in sys.path:
-    sys.path.insert(0, LAB_HELPERS)
+UNIT_HELPERS = os.path.join(REPO, 'tests', 'unit')   # windows_sim, module_shapes, sim_playbook (tests in the
+for helpers in (LAB_HELPERS, UNIT_HELPERS):          # tree below that mirrors plugins/ import them)
+    if helpers not in sys.path:
+        sys.path.insert(0, helpers)
 
 from rotation_lab import read_env  # noqa: E402  (the lab helpers' folder is on the path only from here)
 

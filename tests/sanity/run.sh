@@ -36,7 +36,7 @@ sanity() {
 if [ $# -gt 0 ]; then sanity "$@"; exit; fi
 # validate-modules reads a PowerShell module's argspec by running it under pwsh, which cannot be installed on
 # the CI machines (and crashes without it). So it runs on every file but the .ps1 modules; their docs are
-# checked against their $spec by tests/unit/test_windows_modules.py instead. No ignore file is needed.
+# checked against their $spec by tests/unit/plugins/modules/test_windows_modules.py instead. No ignore file is needed.
 sanity --skip-test validate-modules
 mapfile -t ps_modules < <(cd "$repo" && git ls-files -co --exclude-standard 'plugins/modules/*.ps1' | sed 's/\.ps1$//')
 mapfile -t targets < <(cd "$repo" && git ls-files -co --exclude-standard plugins | grep -v -F "${ps_modules[@]/#/-e}")

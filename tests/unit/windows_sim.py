@@ -2,8 +2,8 @@
 
 It answers the module calls the host-side action plugins make (gmsa.farm.host_native and the ansible.windows,
 community.windows and microsoft.iis modules they drive) the way the documentation says Windows does. Each rule
-names its fact (W<n>); test_host_side.py checks the references against the table. It records every call, so
-tests can assert what was written (and that check mode wrote nothing).
+names its fact (W<n>); test_gmsa_host_and_service_identity.py checks the references against the table. It records
+every call, so tests can assert what was written (and that check mode wrote nothing).
 """
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def attr(admin, dn, name):
     return e[0]['attributes'].get(name) if e else None
 
 
-# ----------------------------------------------------------------------------- finding 1: descriptor by value
+# ----------------------------------------------------------------------------- descriptors changed by value
 @pytest.mark.parametrize('code', [16, 18, 53], ids=['noSuchAttribute', 'inappropriateMatching', 'unwillingToPerform'])
 def test_descriptor_value_delete_refused_falls_back_to_a_guarded_replace(gmsa, computers, lab, proxy, code):
     """A Windows DC may refuse to delete msDS-GroupMSAMembership by value: the module re-reads, sees the value it
@@ -85,7 +85,7 @@ def test_refused_value_delete_with_a_concurrent_change_is_retried_not_overwritte
     assert members(lab, name) == sorted(x['name'].lower() for x in (a, b, c))
 
 
-# ----------------------------------------------------------------------------- finding 3: plan and partial failures
+# ----------------------------------------------------------------------------- the plan and partial failures
 def test_check_mode_lists_the_same_requests_a_real_run_sends(gmsa, lab, admin, ou):
     gmsa = functools.partial(gmsa, **PROTECTION_NEEDS_WRITE_DAC_ON_THE_OU)
     name = uid('g')
@@ -179,7 +179,7 @@ def test_delete_refused_after_lifting_the_protection_puts_it_back(gmsa, lab, adm
     assert not gmsa(dict(name=name, state='absent', protect_from_deletion=False)).failed
 
 
-# ----------------------------------------------------------------------------- finding 4: sMSA host link
+# ----------------------------------------------------------------------------- the sMSA host link
 def test_standalone_account_moved_to_another_host_keeps_one_link(gmsa, computers, lab, admin, ou):
     # As Administrator: standalone accounts (and their hosts' links) are outside the farm delegation.
     gmsa = functools.partial(gmsa, as_admin=True)
@@ -194,7 +194,7 @@ def test_standalone_account_moved_to_another_host_keeps_one_link(gmsa, computers
     assert not gmsa(dict(name=name, account_type='standalone', host=second['sam']))['changed']
 
 
-# ----------------------------------------------------------------------------- finding 6: NTE_NO_KEY
+# -------------------------------------------------------------- Windows refusing a gMSA without a KDS key (NTE_NO_KEY)
 NTE_NO_KEY = ('0000207D: SvcErr: DSID-03152D2C, problem 5003 (WILL_NOT_PERFORM), data -2146893811 (0x8009000D '
               'NTE_NO_KEY)')
 
@@ -224,7 +224,7 @@ def test_windows_no_kds_key_refusal_is_explained_to_who_can_read_the_keys(gmsa, 
     assert dump_tree(admin, ou) == before
 
 
-# ----------------------------------------------------------------------------- finding 7: principals
+# ----------------------------------------------------------------------------- principals
 def test_own_domain_netbios_prefix_is_accepted(gmsa, computers, lab):
     host = computers.create(uid('h'))
     name = uid('g')

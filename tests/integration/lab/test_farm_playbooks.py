@@ -128,7 +128,8 @@ def test_audit_flags_a_privileged_gmsa(farm, lab, admin, tmp_path):
     da = 'CN=Domain Admins,CN=Users,%s' % lab['GMSA_LAB_BASE_DN']
     assert admin.modify(da, {'member': [(ldap3.MODIFY_ADD, [dn])]})
     try:
-        # what the read-only host play sets on a Windows member (unit-tested in test_audit_report.py)
+        # what the read-only host play sets on a Windows member (unit-tested in
+        # tests/unit/plugins/filter/test_audit_clusters.py)
         cand = dict(host=h1, kind='service', name='sql', account='GMSALAB\\svc_sql')
         check = farm.run('audit', [h1], dict(gmsa_farm_audit_dir=str(tmp_path / 'c')), check=True,
                          member_vars=dict(gmsa_farm_host_candidates=[cand]))

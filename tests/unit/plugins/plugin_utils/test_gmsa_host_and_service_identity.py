@@ -13,7 +13,7 @@ from ansible_collections.gmsa.farm.plugins.plugin_utils._windows_names import Ho
 
 from windows_sim import WRAPPER, SimHost
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 4))
 
 
 def gmsa_params(**kw):

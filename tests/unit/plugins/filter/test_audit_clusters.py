@@ -9,7 +9,7 @@ import sys
 
 from ansible_collections.gmsa.farm.plugins.filter.audit_clusters import audit_clusters, host_migration_candidates
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 4))
 BIN = os.path.dirname(sys.executable)     # the ansible-core the tests run with
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 4))
 MODULES = sorted(glob.glob(os.path.join(REPO, 'plugins', 'modules', '*.ps1')))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'windows'))
 

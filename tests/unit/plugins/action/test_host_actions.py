@@ -22,7 +22,7 @@ from ansible_collections.gmsa.farm.plugins.action.windows_service_identity impor
 
 from windows_sim import SimHost
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 4))
 
 
 def action(cls, sim, args, check=False, diff=True):
