@@ -668,64 +668,80 @@ def check_path(path, check_mode=False):
 
 
 def run(params, check_mode, open_directory, now=None):
-    """The whole task: returns a result dict (no secrets). ``open_directory(params)`` returns a connected Directory
-    (a context manager) for the one DC in params['domain_server']. Raises KeytabError with a message for a person;
-    on any failure the keytab is left as it was."""
+    """The whole task: returns a result dict (no secrets). ``open_directory(settings)`` returns a connected
+    Directory (a context manager) for the one DC of ``settings`` (ConnectionSettings). Raises KeytabError with a
+    message for a person; on any failure the keytab is left as it was."""
     path = params['path']
     if params.get('state') != 'absent':
         check_path(path, check_mode)
     existing = read_keytab(path)
-    result = dict(changed=False, path=path)
-    sam = params['name'] if params['name'].endswith('$') else params['name'] + '$'
     if params.get('state') == 'absent':
-        if not existing:
-            return result
-        realms = sorted(set(item[0].rsplit('@', 1)[-1] for item in existing))
-        accounts = [sam] + [n if n.endswith('$') else n + '$' for n in params.get('replaces') or []]
-        names = ['%s@%s' % (a, r) for a in accounts for r in realms] + list(params.get('principals') or [])
-        _refuse_foreign(path, existing, names, sam)
-        result.update(changed=True, diff=dict(before='\n'.join(describe(existing)) + '\n', after=''))
-        if not check_mode:
-            os.unlink(path)
-        return result
-    earlier_accounts = set('%s$' % n.rstrip('$').lower() for n in params.get('replaces') or [])
-    held = [item[0] for item in existing]
-    carried = []
-    if any(p.rpartition('@')[0].lower() in earlier_accounts for p in held):
-        # An earlier generation's keytab: its service principals keep their names with the new keys, so a service
-        # keeps accepting tickets for its SPN once the SPN has moved to the new generation.
-        carried = sorted(set(p for p in held if '/' in p.rpartition('@')[0]))
+        return _remove(params, existing, check_mode)
     entries, facts, warnings = read_directory(params, open_directory,
-                                              lambda d: desired_entries(d, params, carried))
-    account = '%s@%s' % (facts['account'], facts['realm'])
-    earlier = ['%s@%s' % (n if n.endswith('$') else n + '$', facts['realm']) for n in params.get('replaces') or []]
-    _refuse_foreign(path, existing, [account] + facts['principals'] + earlier, facts['account'])
-    if _ours(existing, earlier) and not _ours(existing, [account]):
-        # The keytab of an earlier generation (a rollover): its keys go at once, none is kept for old tickets -
-        # a rollover follows a compromise, and the compromised host had those keys.
-        result['replaced'] = sorted(set(item[0] for item in existing if item[0].lower() in
-                                        set(e.lower() for e in earlier)))
-        carried = []
-    else:
-        keep = params.get('keep_previous_seconds')
-        keep = DEFAULT_KEEP_PREVIOUS if keep is None else keep
-        carried = kept_entries([item for item in existing if item[0] in facts['principals']], entries,
-                               time.time() if now is None else now, keep)
-    entries = entries + carried
+                                              lambda d: desired_entries(d, params, _carried_names(params, existing)))
+    result = dict(changed=False, path=path)
+    entries = entries + _kept_entries(params, existing, entries, facts, result, now)
     result.update(facts)
     if warnings:
         result['warnings'] = warnings
     result['entries'] = [dict(principal=p, kvno=k, encryption_type=enctype_label(e)) for p, k, e, _key in entries]
-    before = sorted(item[:4] for item in existing)
-    if before != sorted(entries):
-        old_keys = dict((describe([item])[0], item[3]) for item in existing)
-        new_keys = dict((describe([item])[0], item[3]) for item in entries)
-        result.update(changed=True, diff=dict(
-            before_header=path, after_header=path,
-            before=''.join(line + '\n' for line in describe(existing)),
-            after=''.join(line + ('  (new key)\n' if old_keys.get(line, new_keys[line]) != new_keys[line] else '\n')
-                          for line in describe(entries))))
+    if sorted(item[:4] for item in existing) != sorted(entries):
+        result.update(changed=True, diff=_diff(path, existing, entries))
         if not check_mode:
             write_keytab_atomic(path, entries, dict((item[:4], item[4]) for item in existing))
     del entries, existing
     return result
+
+
+def _remove(params, existing, check_mode):
+    """state=absent: the keytab goes, if it is this account's (its own principals, or an earlier generation's)."""
+    path = params['path']
+    result = dict(changed=False, path=path)
+    if not existing:
+        return result
+    sam = params['name'] if params['name'].endswith('$') else params['name'] + '$'
+    realms = sorted(set(item[0].rsplit('@', 1)[-1] for item in existing))
+    accounts = [sam] + [n if n.endswith('$') else n + '$' for n in params.get('replaces') or []]
+    names = ['%s@%s' % (a, r) for a in accounts for r in realms] + list(params.get('principals') or [])
+    _refuse_foreign(path, existing, names, sam)
+    result.update(changed=True, diff=dict(before='\n'.join(describe(existing)) + '\n', after=''))
+    if not check_mode:
+        os.unlink(path)
+    return result
+
+
+def _carried_names(params, existing):
+    """An earlier generation's keytab: its service principals keep their names with the new keys, so a service
+    keeps accepting tickets for its SPN once the SPN has moved to the new generation."""
+    earlier_accounts = set('%s$' % n.rstrip('$').lower() for n in params.get('replaces') or [])
+    held = [item[0] for item in existing]
+    if any(p.rpartition('@')[0].lower() in earlier_accounts for p in held):
+        return sorted(set(p for p in held if '/' in p.rpartition('@')[0]))
+    return []
+
+
+def _kept_entries(params, existing, entries, facts, result, now):
+    """The existing entries that stay beside the new ones: none after a rollover (an earlier generation's keytab:
+    its keys go at once - a rollover follows a compromise, and the compromised host had them; listed in
+    ``result['replaced']``), else the retired keys still valid for tickets issued before a rotation."""
+    account = '%s@%s' % (facts['account'], facts['realm'])
+    earlier = ['%s@%s' % (n if n.endswith('$') else n + '$', facts['realm']) for n in params.get('replaces') or []]
+    _refuse_foreign(params['path'], existing, [account] + facts['principals'] + earlier, facts['account'])
+    if _ours(existing, earlier) and not _ours(existing, [account]):
+        result['replaced'] = sorted(set(item[0] for item in existing if item[0].lower() in
+                                        set(e.lower() for e in earlier)))
+        return []
+    keep = params.get('keep_previous_seconds')
+    keep = DEFAULT_KEEP_PREVIOUS if keep is None else keep
+    return kept_entries([item for item in existing if item[0] in facts['principals']], entries,
+                        time.time() if now is None else now, keep)
+
+
+def _diff(path, existing, entries):
+    """Before and after as kvno/type/principal lines (no key), new keys marked."""
+    old_keys = dict((describe([item])[0], item[3]) for item in existing)
+    new_keys = dict((describe([item])[0], item[3]) for item in entries)
+    return dict(before_header=path, after_header=path,
+                before=''.join(line + '\n' for line in describe(existing)),
+                after=''.join(line + ('  (new key)\n' if old_keys.get(line, new_keys[line]) != new_keys[line] else '\n')
+                              for line in describe(entries)))

@@ -32,7 +32,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import (
 )
 
 IN_CHAIN = '1.2.840.113556.1.4.1941'
-# Every managed service account class (gMSA, sMSA, dMSA): the one list is _gmsa.CLASS_BY_TYPE.
+# Every managed service account class (gMSA, sMSA, dMSA), as the gmsa module's account types name them.
 ACCOUNT_CLASSES = '(|%s)' % ''.join('(objectClass=%s)' % c for c in sorted(g.CLASS_BY_TYPE.values()))
 
 # Privileged groups (Microsoft's "Secure group managed service accounts": a gMSA in a privileged group is a risk): the groups AD protects with AdminSDHolder
@@ -54,8 +54,6 @@ WELL_KNOWN_UNBOUNDED = {
     'S-1-5-32-545': 'Users', 'S-1-5-32-546': 'Guests', 'S-1-5-7': 'Anonymous Logon', 'S-1-5-9':
     'Enterprise Domain Controllers', 'S-1-5-18': 'Local System',
 }
-PRINCIPAL_CLASSES = '(|(objectClass=user)(objectClass=computer))'   # users, computers, gMSAs, sMSAs, dMSAs
-
 
 def account_filter(names=None, ldap_filter=None):
     parts = [ACCOUNT_CLASSES]
@@ -333,131 +331,159 @@ def forest_privileged_members(gc, root_sid):
 
 def build_report(directory, entries, base, now=None, warnings=None):
     """Search entries of accounts → list of per-account reports (see gmsa_info's RETURN). ``warnings``: a list
-    that receives what could not be evaluated."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    states = []
-    all_sids = []
-    for e in entries:
-        st = g.read_state(e)
-        st['_entry'] = e
-        parsed = parse_membership_sd(st['raw']['msDS-GroupMSAMembership'])
-        st['_allowed'] = granted_sids(parsed)
-        st['_conditional'] = conditional_sids(parsed)
-        st['_delegates'] = granted_sids(parse_membership_sd(st['raw']['msDS-AllowedToActOnBehalfOfOtherIdentity']))
-        all_sids.extend(st['_allowed'])
-        all_sids.extend(st['_delegates'])
-        states.append(st)
+    that receives what could not be evaluated. Every lookup is made once for all the accounts (``_Estate``)."""
+    states = [_account_state(e) for e in entries]
     if not states:
         return []
-    allowed_groups_sids = set(s for st in states for s in st['_allowed'])
-    for st in states:
-        st['_changers'] = changers(raw_first(st['_entry'], 'nTSecurityDescriptor'), [ATTR_GMSA_MEMBERSHIP])
-        all_sids.extend(sid for sid, dummy in st['_changers'])
-    by_sid = pr.principals_by_sid(directory, all_sids)
-    # Who can change the members of each allowed group: the groups' own descriptors, in one search.
-    group_sds = {}
-    allowed_group_dns = sorted(set(by_sid[x]['dn'] for x in allowed_groups_sids
-                                   if x in by_sid and by_sid[x]['type'] == 'group'))
-    if allowed_group_dns:
-        for ge in directory.search(directory.default_nc, '(|%s)' % ''.join(
-                '(distinguishedName=%s)' % escape(dn) for dn in allowed_group_dns),
-                ['nTSecurityDescriptor'], controls=owner_dacl_control()):
-            group_sds[ge['dn'].lower()] = changers(
-                raw_first(ge, 'nTSecurityDescriptor'), [ATTR_MEMBER, PROPERTY_SET_MEMBERSHIP], self_write=True)
-        more = [sid for cs in group_sds.values() for sid, dummy in cs if sid not in by_sid]
-        by_sid.update(pr.principals_by_sid(directory, more))
-    account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
-    domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
-    domains = forest_domains(directory)
-    root_sid = forest_root_sid(directory, domains)
-    cross = {}
-    if len(domains) > 1 and root_sid and domain_sid and domain_sid != root_sid and warnings is not None:
-        # Built-in groups are domain local: the forest root's Administrators, Account Operators, ... may hold this
-        # domain's accounts, and only a DC of the root domain lists that (the global catalog does not).
-        warnings.append('Membership in the forest root domain\'s built-in groups (Administrators, Account Operators, '
-                        'Server Operators, Backup Operators, Print Operators) was not evaluated: they are domain '
-                        'local groups of the root domain, which a DC of this domain does not list. Run gmsa_info '
-                        'against a DC of the root domain too.')
-    if len(domains) > 1:
+    estate = _Estate(directory, states, warnings)
+    return [estate.report(st) for st in states]
+
+
+def _account_state(entry):
+    """One account's state (the gmsa planner's read) with the SIDs its descriptors grant."""
+    st = g.read_state(entry)
+    st['_entry'] = entry
+    parsed = parse_membership_sd(st['raw']['msDS-GroupMSAMembership'])
+    st['_allowed'] = granted_sids(parsed)
+    st['_conditional'] = conditional_sids(parsed)
+    st['_delegates'] = granted_sids(parse_membership_sd(st['raw']['msDS-AllowedToActOnBehalfOfOtherIdentity']))
+    st['_changers'] = changers(raw_first(entry, 'nTSecurityDescriptor'), [ATTR_GMSA_MEMBERSHIP])
+    return st
+
+
+class _Estate(object):
+    """What the reports of a set of accounts need from the directory, read once for all of them, in this order:
+    the principals their descriptors name, the descriptors of the allowed groups, the forest's domains (and its
+    root's privileged groups through the global catalog), the members of every group involved, and the groups
+    the accounts are in (direct, primary, a dMSA's predecessors') with the privileged groups they reach."""
+
+    def __init__(self, directory, states, warnings):
+        self.directory = directory
+        allowed_groups = set(s for st in states for s in st['_allowed'])
+        self.by_sid = pr.principals_by_sid(directory, [sid for st in states for sid in st['_allowed'] +
+                                                       st['_delegates'] + [x for x, dummy in st['_changers']]])
+        self.group_sds = self._group_changers(allowed_groups)
+        account_sid = sid_to_str(raw_first(states[0]['_entry'], 'objectSid'))
+        self.domain_sid = account_sid.rsplit('-', 1)[0] if account_sid else None
+        self.cross = self._forest(warnings)
+        changer_sids = set(sid for st in states for sid, dummy in st['_changers'])
+        changer_sids |= set(sid for cs in self.group_sds.values() for sid, dummy in cs)
+        self.group_members, self.group_unbounded = self._groups(allowed_groups | changer_sids)
+        self.primary, self.predecessors, direct = self._account_groups(states)
+        self.reach = privileged_reach(directory, self.domain_sid, sorted(direct | set(self.primary.values())),
+                                      self.root_sid) if self.domain_sid else {}
+
+    def _group_changers(self, allowed_groups):
+        """Who can change the members of each allowed group: the groups' own descriptors, in one search."""
+        d, by_sid = self.directory, self.by_sid
+        group_sds = {}
+        dns = sorted(set(by_sid[x]['dn'] for x in allowed_groups if x in by_sid and by_sid[x]['type'] == 'group'))
+        if dns:
+            for ge in d.search(d.default_nc, '(|%s)' % ''.join('(distinguishedName=%s)' % escape(dn) for dn in dns),
+                               ['nTSecurityDescriptor'], controls=owner_dacl_control()):
+                group_sds[ge['dn'].lower()] = changers(
+                    raw_first(ge, 'nTSecurityDescriptor'), [ATTR_MEMBER, PROPERTY_SET_MEMBERSHIP], self_write=True)
+            more = [sid for cs in group_sds.values() for sid, dummy in cs if sid not in by_sid]
+            by_sid.update(pr.principals_by_sid(d, more))
+        return group_sds
+
+    def _forest(self, warnings):
+        """The forest root's SID, and the members of its forest-wide privileged groups (global catalog) when the
+        forest has more than one domain; what cannot be evaluated goes to ``warnings``."""
+        domains = forest_domains(self.directory)
+        self.root_sid = root_sid = forest_root_sid(self.directory, domains)
+        if len(domains) > 1 and root_sid and self.domain_sid and self.domain_sid != root_sid and warnings is not None:
+            # Built-in groups are domain local: the forest root's Administrators, Account Operators, ... may hold
+            # this domain's accounts, and only a DC of the root domain lists that (the global catalog does not).
+            warnings.append('Membership in the forest root domain\'s built-in groups (Administrators, Account '
+                            'Operators, Server Operators, Backup Operators, Print Operators) was not evaluated: they '
+                            'are domain local groups of the root domain, which a DC of this domain does not list. '
+                            'Run gmsa_info against a DC of the root domain too.')
+        if len(domains) < 2:
+            return {}
         # forest-wide privileged groups live in the root domain: only a global catalog sees their members
         try:
-            cross = forest_privileged_members(directory.global_catalog(), root_sid)
+            return forest_privileged_members(self.directory.global_catalog(), root_sid)
         except DirectoryError as e:
             if warnings is not None:
                 warnings.append('Membership in Enterprise Admins, Schema Admins, Enterprise Key Admins and '
                                 'Enterprise Read-only DCs was not evaluated (the forest has %d domains and they '
                                 'are universal groups of the root domain): %s' % (len(domains), e))
+            return {}
 
-    group_members = {}
-    group_unbounded = {}
-    changer_sids = set(sid for st in states for sid, dummy in st['_changers'])
-    changer_sids |= set(sid for cs in group_sds.values() for sid, dummy in cs)
-    for sid in allowed_groups_sids | changer_sids:
-        p = by_sid.get(sid)
-        if p and p['type'] == 'group':
-            members, unread = principals_in_group(directory, p, domain_sid)
-            group_members[sid] = [m for m in members if m['type'] != 'group']
-            reasons = [r for r in (member_reason(m, p, domain_sid) for m in members) if r]
-            reasons += [unread_reason(dn, p, directory.default_nc) for dn in unread]
-            group_unbounded[sid] = reasons
+    def _groups(self, sids):
+        """The non-group members of each group among ``sids``, and why its membership is unbounded."""
+        members_of, unbounded = {}, {}
+        for sid in sids:
+            p = self.by_sid.get(sid)
+            if p and p['type'] == 'group':
+                members, unread = principals_in_group(self.directory, p, self.domain_sid)
+                members_of[sid] = [m for m in members if m['type'] != 'group']
+                reasons = [r for r in (member_reason(m, p, self.domain_sid) for m in members) if r]
+                reasons += [unread_reason(dn, p, self.directory.default_nc) for dn in unread]
+                unbounded[sid] = reasons
+        return members_of, unbounded
 
-    def trustees(pairs):
-        return [dict(name=label_of(sid, by_sid), sid=sid, rights=how) for sid, how in pairs]
+    def _primary_group_dn(self, rid):
+        d = self.directory
+        found = d.search(d.default_nc, '(objectSid=%s)' % ldap_filter_bytes(
+            sid_to_bytes('%s-%d' % (self.domain_sid, rid))), ['1.1']) if self.domain_sid else []
+        return found[0]['dn'] if found else None
 
-    def effective(pairs):
+    def _account_groups(self, states):
+        """Groups the accounts are in: their direct groups and their primary group (normally Domain Computers,
+        which is not listed in memberOf but can itself be nested into a privileged group); for a dMSA, the
+        superseded accounts' groups (direct and primary) count as its own. Returns (primary group DN by RID,
+        predecessor DN -> its groups, every group DN)."""
+        primary = {}
+        for rid in set(int(first(st['_entry']['attributes'], 'primaryGroupID') or 515) for st in states):
+            dn = self._primary_group_dn(rid)
+            if dn:
+                primary[rid] = dn
+        direct = set()
+        for st in states:
+            direct.update(st['_entry']['attributes'].get('memberOf') or [])
+        predecessors = {}
+        wanted = sorted(set(dn for st in states for dn in superseded(st['_entry'])))
+        if wanted:
+            d = self.directory
+            for pe in d.search(d.default_nc, '(|%s)' % ''.join(
+                    '(distinguishedName=%s)' % escape(dn) for dn in wanted), ['memberOf', 'primaryGroupID']):
+                groups = list(pe['attributes'].get('memberOf') or [])
+                dn = self._primary_group_dn(int(first(pe['attributes'], 'primaryGroupID') or 513))
+                groups += [dn] if dn else []
+                predecessors[pe['dn'].lower()] = groups
+                direct.update(groups)
+        return primary, predecessors, direct
+
+    # ------------------------------------------------------------------ per account (no directory access)
+    def trustees(self, pairs):
+        return [dict(name=label_of(sid, self.by_sid), sid=sid, rights=how) for sid, how in pairs]
+
+    def effective(self, pairs):
         names = {}
         for sid, dummy in pairs:
-            p = by_sid.get(sid)
+            p = self.by_sid.get(sid)
             if p is None:
                 continue
             if p['type'] not in ('group', 'foreign'):
                 names[p['name'].lower()] = p['name']
-            for c in group_members.get(sid, []):
+            for c in self.group_members.get(sid, []):
                 if c['type'] != 'foreign':
                     names[c['name'].lower()] = c['name']
         return sorted(names.values(), key=str.lower)
-    # Groups an account is in: its direct groups and its primary group (normally Domain Computers, which is
-    # not listed in memberOf but can itself be nested into a privileged group).
-    primary = {}
-    for rid in set(int(first(st['_entry']['attributes'], 'primaryGroupID') or 515) for st in states):
-        found = directory.search(directory.default_nc, '(objectSid=%s)' % ldap_filter_bytes(
-            sid_to_bytes('%s-%d' % (domain_sid, rid))), ['1.1']) if domain_sid else []
-        if found:
-            primary[rid] = found[0]['dn']
-    direct = set()
-    for st in states:
-        direct.update(st['_entry']['attributes'].get('memberOf') or [])
-    # dMSA successors: the superseded accounts' groups (direct and primary) count as the dMSA's own.
-    predecessors = {}
-    wanted = sorted(set(dn for st in states for dn in superseded(st['_entry'])))
-    if wanted:
-        for pe in directory.search(directory.default_nc, '(|%s)' % ''.join(
-                '(distinguishedName=%s)' % escape(dn) for dn in wanted), ['memberOf', 'primaryGroupID']):
-            groups = list(pe['attributes'].get('memberOf') or [])
-            rid = int(first(pe['attributes'], 'primaryGroupID') or 513)
-            found = directory.search(directory.default_nc, '(objectSid=%s)' % ldap_filter_bytes(
-                sid_to_bytes('%s-%d' % (domain_sid, rid))), ['1.1']) if domain_sid else []
-            groups += [found[0]['dn']] if found else []
-            predecessors[pe['dn'].lower()] = groups
-            direct.update(groups)
-    reach = privileged_reach(directory, domain_sid, sorted(direct | set(primary.values())), root_sid) \
-        if domain_sid else {}
 
-    out = []
-    for st in states:
+    def allowed(self, st):
+        """(allowed principals, unresolved SIDs, effective retrievers, unbounded reasons) of one account."""
         e = st['_entry']
-        a = e['attributes']
-        allowed = []
-        unresolved = []
-        retrievers = {}
-        unbounded = []
+        allowed, unresolved, retrievers, unbounded = [], [], {}, []
         for sid in st['_allowed']:
             if sid == PRINCIPAL_SELF:   # the access check puts the account's own SID in its place
                 allowed.append(dict(name='SELF (the account itself)', sid=sid, type='well_known', dn=e['dn']))
                 retrievers[st['sam_account_name'].lower()] = st['sam_account_name']
                 continue
-            p = by_sid.get(sid)
-            reason = unbounded_reason(sid, p, domain_sid)
+            p = self.by_sid.get(sid)
+            reason = unbounded_reason(sid, p, self.domain_sid)
             if reason:
                 unbounded.append(reason)
             if p is None:
@@ -470,68 +496,79 @@ def build_report(directory, entries, base, now=None, warnings=None):
                                 **({'sid_history': True} if p.get('via_sid_history') else {})))
             if p['type'] not in ('group', 'foreign'):
                 retrievers[p['name'].lower()] = p['name']
-            for c in group_members.get(sid, []):
+            for c in self.group_members.get(sid, []):
                 if c['type'] != 'foreign':
                     retrievers[c['name'].lower()] = c['name']
-            unbounded.extend(group_unbounded.get(sid, []))
-        delegates = [by_sid[s]['name'] if s in by_sid else s for s in st['_delegates']]
-        pwd = first(a, 'pwdLastSet')
-        pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
-        interval = st['password_interval_days']
-        next_rotation = iso(pwd_set + datetime.timedelta(days=interval)) if pwd_set and interval else None
-        logon = first(a, 'lastLogonTimestamp')
-        last_logon = from_filetime(logon) if logon not in (None, '0', 0) else None
-        mine = list(a.get('memberOf') or [])
-        rid = int(first(a, 'primaryGroupID') or 515)
-        if rid in primary:
-            mine.append(primary[rid])
-        supersedes = superseded(e)
-        for dn in supersedes:
-            mine += predecessors.get(dn.lower(), [])
-        priv_groups = sorted(set(n for dn in mine for n in reach.get(dn.lower(), ())) |
-                             cross.get(e['dn'].lower(), set()))
-        out.append(dict(
-            distinguished_name=e['dn'],
-            name=st['name'],
-            sam_account_name=st['sam_account_name'],
-            account_type=st['account_type'],
-            object_guid=guid_to_str(raw_first(e, 'objectGUID')),
-            sid=sid_to_str(raw_first(e, 'objectSid')),
-            dns_hostname=st['dns_hostname'],
-            spn=sorted(st['spn'], key=str.lower),
-            kerberos_encryption_types=st['kerberos_encryption_types'],
-            password_interval_days=interval,
-            enabled=st['enabled'],
-            outbound_auth_only=st['outbound_auth_only'],
-            description=st['description'],
+            unbounded.extend(self.group_unbounded.get(sid, []))
+        return allowed, unresolved, retrievers, unbounded
+
+    def privileged_groups(self, e):
+        mine = list(e['attributes'].get('memberOf') or [])
+        rid = int(first(e['attributes'], 'primaryGroupID') or 515)
+        if rid in self.primary:
+            mine.append(self.primary[rid])
+        for dn in superseded(e):
+            mine += self.predecessors.get(dn.lower(), [])
+        return sorted(set(n for dn in mine for n in self.reach.get(dn.lower(), ())) |
+                      self.cross.get(e['dn'].lower(), set()))
+
+    def membership_changers(self, st):
+        by_sid = self.by_sid
+        out = []
+        for x in st['_allowed']:
+            if x in by_sid and by_sid[x]['type'] == 'group':
+                pairs = self.group_sds.get(by_sid[x]['dn'].lower(), [])
+                out.append(dict(group=by_sid[x]['name'], changers=self.trustees(pairs),
+                                effective=self.effective(pairs)))
+        return out
+
+    def report(self, st):
+        e, a = st['_entry'], st['_entry']['attributes']
+        allowed, unresolved, retrievers, unbounded = self.allowed(st)
+        priv_groups = self.privileged_groups(e)
+        out = dict(
+            distinguished_name=e['dn'], name=st['name'], sam_account_name=st['sam_account_name'],
+            account_type=st['account_type'], object_guid=guid_to_str(raw_first(e, 'objectGUID')),
+            sid=sid_to_str(raw_first(e, 'objectSid')), dns_hostname=st['dns_hostname'],
+            spn=sorted(st['spn'], key=str.lower), kerberos_encryption_types=st['kerberos_encryption_types'],
+            password_interval_days=st['password_interval_days'], enabled=st['enabled'],
+            outbound_auth_only=st['outbound_auth_only'], description=st['description'],
             allowed_principals=sorted(allowed, key=lambda x: x['name'].lower()),
             unresolved_sids=unresolved,
-            conditional_principals=sorted((by_sid[x]['name'] if x in by_sid else x) for x in st['_conditional']),
-            grant_changers=trustees(st['_changers']),
+            conditional_principals=sorted((self.by_sid[x]['name'] if x in self.by_sid else x)
+                                          for x in st['_conditional']),
+            grant_changers=self.trustees(st['_changers']),
             grant_changers_readable=bool(raw_first(e, 'nTSecurityDescriptor')),
-            grant_changers_effective=effective(st['_changers']),
-            membership_changers=[dict(group=by_sid[x]['name'], changers=trustees(group_sds.get(by_sid[x]['dn'].lower(), [])),
-                                      effective=effective(group_sds.get(by_sid[x]['dn'].lower(), [])))
-                                 for x in st['_allowed'] if x in by_sid and by_sid[x]['type'] == 'group'],
+            grant_changers_effective=self.effective(st['_changers']),
+            membership_changers=self.membership_changers(st),
             effective_retrievers=sorted(retrievers.values(), key=str.lower),
-            retrievers_unbounded=bool(unbounded),
-            unbounded_reasons=unbounded,
-            delegation=dict(trusted_for_delegation=st['trusted_for_delegation'],
-                            trusted_to_auth_for_delegation=st['trusted_to_auth_for_delegation'],
-                            allowed_to_delegate_to=sorted(st['allowed_to_delegate_to'], key=str.lower),
-                            delegates=sorted(delegates, key=str.lower)),
-            member_of=sorted(a.get('memberOf') or [], key=str.lower),
-            supersedes=supersedes,
-            privileged=bool(priv_groups),
-            privileged_groups=priv_groups,
+            retrievers_unbounded=bool(unbounded), unbounded_reasons=unbounded,
+            delegation=self.delegation(st),
+            member_of=sorted(a.get('memberOf') or [], key=str.lower), supersedes=superseded(e),
+            privileged=bool(priv_groups), privileged_groups=priv_groups,
             host=first(a, 'msDS-HostServiceAccountBL'),
-            password_last_set=iso(pwd_set),
-            next_rotation=next_rotation,
-            last_logon=iso(last_logon),
-            stale=last_logon is None,
-            orphaned=st['account_type'] != 'standalone' and not allowed,
-        ))
-    return out
+        )
+        out.update(_times(a, st['password_interval_days']))
+        out['orphaned'] = st['account_type'] != 'standalone' and not allowed
+        return out
+
+    def delegation(self, st):
+        delegates = [self.by_sid[s]['name'] if s in self.by_sid else s for s in st['_delegates']]
+        return dict(trusted_for_delegation=st['trusted_for_delegation'],
+                    trusted_to_auth_for_delegation=st['trusted_to_auth_for_delegation'],
+                    allowed_to_delegate_to=sorted(st['allowed_to_delegate_to'], key=str.lower),
+                    delegates=sorted(delegates, key=str.lower))
+
+
+def _times(a, interval):
+    """password_last_set, next_rotation, last_logon and stale of one account's attributes."""
+    pwd = first(a, 'pwdLastSet')
+    pwd_set = from_filetime(pwd) if pwd not in (None, '0', 0) else None
+    logon = first(a, 'lastLogonTimestamp')
+    last_logon = from_filetime(logon) if logon not in (None, '0', 0) else None
+    return dict(password_last_set=iso(pwd_set),
+                next_rotation=iso(pwd_set + datetime.timedelta(days=interval)) if pwd_set and interval else None,
+                last_logon=iso(last_logon), stale=last_logon is None)
 
 
 # Enabled user accounts (not computers, not managed accounts) with SPNs; krbtgt has one and is no service.

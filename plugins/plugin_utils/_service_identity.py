@@ -421,25 +421,60 @@ def plan(params, facts, names, current, wanted):
 
 
 def run(params, call, check_mode=False, sleep=None, clock=None):
+    """Read the host, plan the steps (``plan``), refuse or warn on what the host's settings make of them, and -
+    unless in check mode - execute them (``_execute``). Returns the task's result."""
     validate_params(params)
     typ = params['type']
     if typ == 'service' and sql_server_service(params['name']):
         raise HostTaskError(_Service(call, params).refuse({'raw': {}}, None))
     target = TARGETS[typ](call, params)
-    right, policy_right = LOGON_RIGHT[typ], POLICY_RIGHT[typ]
+    facts, names = _host_facts(params, call, target)
+    warnings = []
+    wanted, unresolved = _wanted_identity(params, facts, check_mode, warnings)
+    current = target.read()
+    refusal = target.refuse(current, wanted)
+    if refusal:
+        raise HostTaskError('%s: %s' % (typ, refusal))
+    previous = classify_identity(current['account'], facts.get('domain_netbios'), wanted=False)
+    if same_identity(wanted, previous, names) is None and not unresolved:
+        # One name in two domain spellings: only the SIDs can tell (W6).
+        other = _ok(call(NATIVE, dict(operation='facts', account=current['account'], rights=[])), 'reading the host')
+        names['previous_sid'] = other.get('account_sid')
+    previous, steps = plan(params, facts, names, current, wanted)
+    _policy_warning(params, facts, names, wanted, unresolved, warnings)
+    warnings.extend(_step_warnings(params, target, current, wanted, steps))
+    result = _result(params, current, wanted, steps, warnings)
+    if check_mode:
+        return result
+    _execute(params, call, target, facts, wanted, previous, current, steps, result, sleep, clock)
+    if 'set_identity' in steps and result.get('stored_account'):
+        result['account'] = result.pop('stored_account')    # as the target stores it (W21)
+        result['diff']['after']['account'] = result['account']
+    result.pop('stored_account', None)
+    return result
+
+
+def _host_facts(params, call, target):
+    """The host's facts for the account (one native call), and the names comparing accounts needs: the
+    computer's domain names and the SIDs (W6)."""
+    right, policy_right = LOGON_RIGHT[params['type']], POLICY_RIGHT[params['type']]
     facts = _ok(call(NATIVE, dict(operation='facts', account=params['account'],
                                   rights=sorted({r for r in (right, policy_right) if r}))), 'reading the host')
-    # What comparing accounts needs: the computer's domain names and the SIDs (W6)
     names = dict(domain_netbios=facts.get('domain_netbios'), domain_dns=facts.get('domain_dns'),
                  account_sid=facts.get('account_sid'))
     target.facts = names
+    return facts, names
+
+
+def _wanted_identity(params, facts, check_mode, warnings):
+    """The identity the task asks for, spelled as the host reads it back, and whether it does not resolve on the
+    host yet (refused in a real run; a warning in check mode, where the directory role has only planned it)."""
     try:
         wanted = classify_identity(params['account'], facts.get('domain_netbios'), wanted=True)
     except ValueError as e:
         raise HostTaskError('account: %s' % e) from None
     if wanted.domain and facts.get('domain_netbios') and wanted.domain.lower() == str(facts.get('domain_dns') or '').lower():
         wanted.domain = facts['domain_netbios']          # the SCM and LSA read it back as NETBIOS\name$ (W6, W21)
-    warnings = []
     unresolved = wanted.kind == 'gmsa' and not facts.get('account_sid')
     if unresolved and not check_mode:
         raise HostTaskError("account: '%s' does not resolve on this host (%s). Create it with gmsa.farm.gmsa and "
@@ -451,55 +486,57 @@ def run(params, call, check_mode=False, sleep=None, clock=None):
                         '(gmsa.farm.gmsa) and installed (gmsa.farm.gmsa_host) first, as the farm roles do before '
                         'this task. Predicting the rebind a real run makes.' % (
                             wanted.spelled_for('service'), facts.get('account_error') or 'unknown account'))
-    current = target.read()
-    refusal = target.refuse(current, wanted)
-    if refusal:
-        raise HostTaskError('%s: %s' % (typ, refusal))
-    previous = classify_identity(current['account'], facts.get('domain_netbios'), wanted=False)
-    if same_identity(wanted, previous, names) is None and not unresolved:
-        # One name in two domain spellings: only the SIDs can tell (W6).
-        other = _ok(call(NATIVE, dict(operation='facts', account=current['account'], rights=[])), 'reading the host')
-        names['previous_sid'] = other.get('account_sid')
-    previous, steps = plan(params, facts, names, current, wanted)
-    if policy_right and wanted.kind == 'gmsa':
-        gpo = policy_conflict(facts, names, policy_right, wanted,
-                              also=[IIS_IUSRS_SID] if typ == 'iis_app_pool' else [])
-        if gpo:
-            msg = ('%s is defined by Group Policy (%s) on this host: a locally granted right is replaced at the next '
-                   'policy refresh, and the %s would then fail to log on (W11). Add %s, or a group it is in%s, to '
-                   "that policy's %s list; if it already gets the right through a group, set logon_right_gpo: warn." % (
-                       policy_right, gpo, typ.replace('_', ' '), wanted.spelled_for('service'),
-                       ' (IIS_IUSRS for an application pool, W12)' if typ == 'iis_app_pool' else '', policy_right))
-            if params['logon_right_gpo'] == 'fail' and not unresolved:
-                raise HostTaskError(msg + ' Nothing was changed.', warnings=warnings)
-            if unresolved and params['logon_right_gpo'] == 'fail':
-                # no SID yet to match '*S-1-...' entries: a real run decides, and fails unless the policy lists it
-                msg = 'Check mode: a real run fails here unless the policy lists the account by SID. ' + msg
-            warnings.append(msg)
+    return wanted, unresolved
+
+
+def _policy_warning(params, facts, names, wanted, unresolved, warnings):
+    """A logon right that Group Policy defines on the host would be replaced at the next refresh (W11): refused
+    with logon_right_gpo=fail (a check run only says a real run fails), else a warning."""
+    typ = params['type']
+    policy_right = POLICY_RIGHT[typ]
+    if not (policy_right and wanted.kind == 'gmsa'):
+        return
+    gpo = policy_conflict(facts, names, policy_right, wanted, also=[IIS_IUSRS_SID] if typ == 'iis_app_pool' else [])
+    if not gpo:
+        return
+    msg = ('%s is defined by Group Policy (%s) on this host: a locally granted right is replaced at the next '
+           'policy refresh, and the %s would then fail to log on (W11). Add %s, or a group it is in%s, to '
+           "that policy's %s list; if it already gets the right through a group, set logon_right_gpo: warn." % (
+               policy_right, gpo, typ.replace('_', ' '), wanted.spelled_for('service'),
+               ' (IIS_IUSRS for an application pool, W12)' if typ == 'iis_app_pool' else '', policy_right))
+    if params['logon_right_gpo'] == 'fail' and not unresolved:
+        raise HostTaskError(msg + ' Nothing was changed.', warnings=warnings)
+    if unresolved and params['logon_right_gpo'] == 'fail':
+        # no SID yet to match '*S-1-...' entries: a real run decides, and fails unless the policy lists it
+        msg = 'Check mode: a real run fails here unless the policy lists the account by SID. ' + msg
+    warnings.append(msg)
+
+
+def _step_warnings(params, target, current, wanted, steps):
+    """What the planned rebind means for the service: privileges it requires (W10), a stopped service left
+    stopped."""
+    out = []
+    typ = params['type']
     if typ == 'service' and current['raw'].get('required_privileges') and 'set_identity' in steps:
-        warnings.append("service '%s' requires the privileges %s; the service fails to start unless %s holds them "
-                        '(W10).' % (params['name'], ', '.join(current['raw']['required_privileges']),
-                                    wanted.spelled_for('service')))
+        out.append("service '%s' requires the privileges %s; the service fails to start unless %s holds them "
+                   '(W10).' % (params['name'], ', '.join(current['raw']['required_privileges']),
+                               wanted.spelled_for('service')))
     if 'set_identity' in steps and params['restart'] == 'changed' and not current['running'] and typ != 'scheduled_task':
-        warnings.append('%s was not running, so it was left stopped; the new identity logs on at its next start '
-                        '(restart: always starts and validates it now).' % target.name)
-    result = dict(changed=bool(steps) and steps != ['validate'], type=typ, name=params['name'],
-                  account=wanted.spelled_for(typ),
-                  previous_account=current['account'], previous_running=current['running'],
-                  logon_right=right, logon_right_granted='grant_logon_right' in steps,
-                  restarted=any(s in steps for s in ('restart', 'start')), validated=False, rolled_back=False,
-                  plan=steps, warnings=warnings,
-                  diff=dict(before=dict(account=current['account'], running=current['running']),
-                            after=dict(account=wanted.spelled_for(typ),
-                                       running=current['running'] or 'start' in steps)))
-    if check_mode:
-        return result
-    _execute(params, call, target, facts, wanted, previous, current, steps, result, sleep, clock)
-    if 'set_identity' in steps and result.get('stored_account'):
-        result['account'] = result.pop('stored_account')    # as the target stores it (W21)
-        result['diff']['after']['account'] = result['account']
-    result.pop('stored_account', None)
-    return result
+        out.append('%s was not running, so it was left stopped; the new identity logs on at its next start '
+                   '(restart: always starts and validates it now).' % target.name)
+    return out
+
+
+def _result(params, current, wanted, steps, warnings):
+    typ = params['type']
+    return dict(changed=bool(steps) and steps != ['validate'], type=typ, name=params['name'],
+                account=wanted.spelled_for(typ),
+                previous_account=current['account'], previous_running=current['running'],
+                logon_right=LOGON_RIGHT[typ], logon_right_granted='grant_logon_right' in steps,
+                restarted=any(s in steps for s in ('restart', 'start')), validated=False, rolled_back=False,
+                plan=steps, warnings=warnings,
+                diff=dict(before=dict(account=current['account'], running=current['running']),
+                          after=dict(account=wanted.spelled_for(typ), running=current['running'] or 'start' in steps)))
 
 
 def _execute(params, call, target, facts, wanted, previous, current, steps, result, sleep, clock):
