@@ -533,7 +533,7 @@ class Directory(object):
     @property
     def token_sids(self):
         """The SIDs of the bound account's token, from the rootDSE's tokenGroups (None when the DC gives none)."""
-        from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
+        from ._security import sid_to_str   # not in the refresher package, which never asks
         self.root_dse   # pylint: disable=pointless-statement
         return [sid_to_str(v) for v in self._token] or None
 

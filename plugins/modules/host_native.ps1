@@ -8,7 +8,8 @@
 #Requires -Module Ansible.ModuleUtils.CommandUtil
 
 # The host-side primitive of gmsa.farm.gmsa_host and gmsa.farm.windows_service_identity: one operation per run,
-# reporting what Windows answered. It decides nothing; the action plugins do (plugins/plugin_utils).
+# a fixed sequence of Windows calls, reporting what Windows answered. What to change, in which order, and what to
+# undo after a failure is decided by the action plugins (plugins/plugin_utils), not here.
 
 $spec = @{
     options = @{
