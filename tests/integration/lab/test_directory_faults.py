@@ -22,14 +22,13 @@ def uid(prefix='f'):
 
 
 @pytest.fixture
-def gmsa(run_module, ou, lab):
+def gmsa(run_module, ou, proxy):
+    """The gmsa module with path=<the test OU>; ``via=proxy`` connects through the fault proxy with a short
+    domain_timeout (the proxy swallows an answer: the task waits that long for it)."""
+    through = dict(domain_server=['127.0.0.1'], domain_port=proxy.port, domain_ca_cert=proxy.ca, domain_timeout=TIMEOUT)
+
     def _run(args, via=None, as_admin=False):
-        full = dict(path=ou)
-        if via is not None:
-            full.update(domain_server=['127.0.0.1'], domain_port=via.port, domain_ca_cert=via.ca,
-                        domain_timeout=TIMEOUT)
-        full.update(args)
-        return run_module('gmsa', full, as_admin=as_admin)
+        return run_module('gmsa', dict(dict(path=ou, **(through if via else {})), **args), as_admin=as_admin)
     return _run
 
 
