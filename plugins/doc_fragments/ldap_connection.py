@@ -51,7 +51,8 @@ options:
         realms are).
       - With C(kerberos) and a principal that names its realm, the module needs no krb5.conf entry for that realm;
         it asks the domain controllers of O(domain_server) as the realm's KDCs (a file of its own put first in
-        E(KRB5_CONFIG) for the task; the system's configuration still applies to everything else).
+        E(KRB5_CONFIG) only while the ticket is obtained and the bind runs; the system's configuration still
+        applies to everything else).
       - Falls back to E(GMSA_DOMAIN_USERNAME).
     type: str
   domain_password:
@@ -86,6 +87,10 @@ options:
   domain_timeout:
     description:
       - Seconds to wait for a connection and for each answer.
+      - A domain controller that does not answer a read in time fails the task, which then has written nothing
+        more. One that does not answer a write in time fails it with C(changed=true), since the write may or may
+        not have been applied, and the result lists what was written before it; run the task again (it plans
+        from what is there then).
       - Falls back to E(GMSA_DOMAIN_TIMEOUT).
     type: int
     default: 10
