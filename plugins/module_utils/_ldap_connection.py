@@ -263,7 +263,7 @@ def _check_credentials(p):
             'domain_tls=none is refused: gmsa.farm never sends credentials or reads gMSA/KDS attributes over '
             'an unencrypted LDAP connection (AD also refuses confidential attributes and, since Windows Server '
             '2025, unsigned binds there). Use domain_tls=ldaps (port 636) or domain_tls=starttls (port 389).')
-    if p.get('domain_auth', 'simple') == 'simple':
+    if (p.get('domain_auth') or 'simple') == 'simple':
         if not p.get('domain_username') or p.get('domain_password') in (None, ''):
             raise DirectoryError('domain_auth=simple needs domain_username and domain_password (an empty '
                                  'password would be an anonymous bind)')
@@ -424,16 +424,22 @@ class Directory(object):
         return os.path.join(self._krb5_dir, 'krb5.conf')
 
     def connect(self):
+        """Bind to the first endpoint that answers; returns self. On failure nothing is left behind (no
+        connection, no temporary krb5.conf)."""
         failures = []
-        for server in self.settings.servers:
-            try:
-                self._open(server)
-            except _Unreachable as e:
-                failures.append('%s: %s' % (server.label, e))
-                continue
-            self.not_reached = failures
-            return self
-        raise DirectoryError('Could not reach any domain controller. Tried: %s' % '; '.join(failures))
+        try:
+            for server in self.settings.servers:
+                try:
+                    self._open(server)
+                except _Unreachable as e:
+                    failures.append('%s: %s' % (server.label, e))
+                    continue
+                self.not_reached = failures
+                return self
+            raise DirectoryError('Could not reach any domain controller. Tried: %s' % '; '.join(failures))
+        except BaseException:
+            self.close()
+            raise
 
     def global_catalog(self):
         """The same DC's global catalog (3269 over LDAPS, 3268 with StartTLS), bound with the same credentials;
