@@ -35,7 +35,8 @@ import tempfile
 import uuid
 import warnings
 
-from ._values import RESULT, escape, first  # noqa: F401  (escape: imported from here by older callers)
+# escape: callers written before _values existed import it from here
+from ._values import RESULT, escape, first  # noqa: F401 pylint: disable=unused-import
 
 try:
     import ldap3
@@ -175,14 +176,17 @@ class Endpoint(object):
         self.host, self.port, self.mode, self.entry = host, port, mode, entry or host
 
     def __eq__(self, other):
-        return isinstance(other, Endpoint) and (self.host, self.port, self.mode) == (other.host, other.port,
-                                                                                      other.mode)
+        return isinstance(other, Endpoint) and self.key == other.key
 
     def __ne__(self, other):
         return not self == other
 
     def __hash__(self):
-        return hash((self.host, self.port, self.mode))
+        return hash(self.key)
+
+    @property
+    def key(self):
+        return (self.host.lower(), self.port, self.mode)
 
     def __repr__(self):
         return 'Endpoint(%r, %r, %r)' % (self.host, self.port, self.mode)

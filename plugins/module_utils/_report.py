@@ -55,6 +55,7 @@ WELL_KNOWN_UNBOUNDED = {
     'Enterprise Domain Controllers', 'S-1-5-18': 'Local System',
 }
 
+
 def account_filter(names=None, ldap_filter=None):
     parts = [ACCOUNT_CLASSES]
     if names:

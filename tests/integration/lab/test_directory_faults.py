@@ -36,8 +36,8 @@ def dns(lab, name):
     return '%s.%s' % (name.lower(), lab['GMSA_LAB_REALM'].lower())
 
 
-def test_a_write_whose_answer_never_comes_is_reported_as_perhaps_applied_after_what_was_written(gmsa, lab, admin,
-                                                                                             ou, proxy):
+def test_a_write_whose_answer_never_comes_is_reported_as_perhaps_applied_after_what_was_written(
+        gmsa, lab, admin, ou, proxy):
     """The DC applies the parent OU's deny-delete-child but its answer is lost: the task fails after
     domain_timeout with changed: true, the two requests written before it, and the deny as "perhaps"; the DC
     (read with samba-tool) has it, so a rerun has nothing left to do."""
@@ -97,7 +97,7 @@ def _via(lab, proxy):
 def test_a_search_cut_short_by_the_dc_is_asked_again_page_by_page(lab, admin, ou, proxy):
     """Windows answers a search without the paged-results control with sizeLimitExceeded after MaxPageSize
     entries (1000 by default): the connection layer asks again with paging and gets all of them."""
-    names = sorted(uid('c') for _ in range(3))
+    names = sorted(uid('c') for dummy in range(3))
     for n in names:
         assert admin.add('CN=%s,%s' % (n, ou), 'container'), admin.result
     proxy.rules.append(Rule('searchRequest', 4, dn=ou, keep=1, message='size limit'))

@@ -28,8 +28,7 @@ def _list_options(options, prefix=''):
         sub = option.get('suboptions') or {}
         if {'add', 'remove', 'set'} <= set(sub):
             yield prefix + name, sub
-        for found in _list_options(sub, prefix + name + '.'):
-            yield found
+        yield from _list_options(sub, prefix + name + '.')
 
 
 def test_every_module_with_add_remove_set_options_uses_the_fragment_and_no_other_does():
