@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, netbios_name
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
-    guid_to_bytes, guid_to_str, is_guid, is_sid, ldap_filter_bytes, sid_to_bytes, sid_to_str,
+    guid_to_bytes, guid_to_str, is_guid, is_sid, sid_to_bytes, sid_to_str,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._values import escape, first, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._values import escape, first, ldap_filter_bytes, raw_first
 
 PRINCIPAL_ATTRIBUTES = ['objectSid', 'objectGUID', 'sAMAccountName', 'userPrincipalName', 'objectClass',
                         'distinguishedName']

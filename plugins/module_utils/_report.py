@@ -25,9 +25,11 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, forest_root_sid
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
-from ansible_collections.gmsa.farm.plugins.module_utils._values import escape, first, owner_dacl_control, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+    escape, first, ldap_filter_bytes, owner_dacl_control, raw_first,
+)
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
-    PRINCIPAL_SELF, conditional_sids, granted_sids, guid_to_str, ldap_filter_bytes, parse_membership_sd,
+    PRINCIPAL_SELF, conditional_sids, granted_sids, guid_to_str, parse_membership_sd,
     sid_to_bytes, sid_to_str,
 )
 

@@ -120,11 +120,6 @@ def is_guid(text):
     return len(text.strip('{}')) == 36
 
 
-def ldap_filter_bytes(data):
-    """Binary value → LDAP filter assertion value (every byte escaped)."""
-    return ''.join('\\%02x' % b for b in data)
-
-
 # --------------------------------------------------------------------------- descriptors
 
 def build_membership_sd(sids):

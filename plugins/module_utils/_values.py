@@ -66,6 +66,11 @@ def escape(value):
     return ''.join(out)
 
 
+def ldap_filter_bytes(data):
+    """A binary value (a SID, a GUID) as an LDAP filter assertion value: every byte escaped (RFC 4515)."""
+    return ''.join('\\%02x' % b for b in data)
+
+
 def parent_dn(dn):
     """The DN of the parent ('' for a top-level DN), honouring escaped commas in the RDN."""
     i = 0

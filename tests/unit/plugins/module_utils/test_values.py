@@ -12,6 +12,7 @@ def test_escape_follows_rfc_4515_and_is_the_one_the_connection_layer_exports():
     assert v.escape('a*(b)\\') == 'a\\2a\\28b\\29\\5c'
     assert v.escape('nul\x00') == 'nul\\00' and v.escape('plain-name$') == 'plain-name$'
     assert lc.escape is v.escape
+    assert v.ldap_filter_bytes(b'\x00\xff') == '\\00\\ff'         # binary values: every byte
 
 
 def test_first_values_of_decoded_and_raw_attributes():
