@@ -3,6 +3,8 @@
 Usage: raw_ldap3.py OP NAME [PRINCIPAL ...]   (OP: create | noop | add | delete | info)
        raw_ldap3.py estate COUNT PREFIX PRINCIPAL PRINCIPAL   (the list form's work: COUNT accounts, 2 SPNs and
                                                                 2 allowed principals each; creates what is missing)
+       raw_ldap3.py fill COUNT PREFIX WORKERS PRINCIPAL PRINCIPAL   (the same accounts, created as fast as the DC
+                                                                takes them: WORKERS connections in parallel)
 Connection from GMSA_DOMAIN_* environment variables (the lab's env file). Prints the number of LDAP requests
 sent after the bind. No validation, no diff, no error messages: that is what the module adds.
 """
@@ -68,25 +70,63 @@ def estate(conn, base, path, count, prefix, principals):
             break
     sd = membership_sd(sids)
     for i in range(count):
-        name = '%s%05d' % (prefix, i)
+        name, attrs = estate_entry(prefix, i, sd)
         if name.lower() + '$' in have:
             continue
-        dns = '%s.bench.test' % name
-        conn.add('CN=%s,%s' % (name, path), ['top', 'msDS-GroupManagedServiceAccount'], {
-            'sAMAccountName': name + '$', 'dNSHostName': dns, 'userAccountControl': 0x1000,
-            'msDS-ManagedPasswordInterval': 30, 'msDS-SupportedEncryptionTypes': 0x18,
-            'servicePrincipalName': ['http/' + dns, 'http/' + name], 'msDS-GroupMSAMembership': sd})
+        conn.add('CN=%s,%s' % (name, path), ['top', 'msDS-GroupManagedServiceAccount'], attrs)
         requests += 1
         assert conn.result['result'] == 0, conn.result
     return requests
 
 
-def main():
-    op, name, principals = sys.argv[1], sys.argv[2], sys.argv[3:]
+def connect():
     env = os.environ
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=env['GMSA_DOMAIN_CA_CERT'])
     server = ldap3.Server(env['GMSA_DOMAIN_SERVER'], port=636, use_ssl=True, tls=tls, get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, env['GMSA_DOMAIN_USERNAME'], env['GMSA_DOMAIN_PASSWORD'], auto_bind=True)
+    return ldap3.Connection(server, env['GMSA_DOMAIN_USERNAME'], env['GMSA_DOMAIN_PASSWORD'], auto_bind=True)
+
+
+def estate_entry(prefix, i, sd):
+    name = '%s%05d' % (prefix, i)
+    dns = '%s.bench.test' % name
+    return name, {'sAMAccountName': name + '$', 'dNSHostName': dns, 'userAccountControl': 0x1000,
+                  'msDS-ManagedPasswordInterval': 30, 'msDS-SupportedEncryptionTypes': 0x18,
+                  'servicePrincipalName': ['http/' + dns, 'http/' + name], 'msDS-GroupMSAMembership': sd}
+
+
+def fill_slice(job):
+    """One worker of ``fill``: its own connection, every WORKERS-th account; existing ones are skipped."""
+    path, prefix, indexes, sd = job
+    conn = connect()
+    added = 0
+    for i in indexes:
+        name, attrs = estate_entry(prefix, i, sd)
+        conn.add('CN=%s,%s' % (name, path), ['top', 'msDS-GroupManagedServiceAccount'], attrs)
+        if conn.result['result'] == 68:     # entryAlreadyExists: a fill run before was interrupted
+            continue
+        assert conn.result['result'] == 0, conn.result
+        added += 1
+    conn.unbind()
+    return added
+
+
+def fill(base, path, count, prefix, workers, principals):
+    """Create the estate's COUNT accounts in parallel connections (the benchmark's set-up, not a measured floor)."""
+    import multiprocessing
+    conn = connect()
+    conn.search(base, '(|%s)' % ''.join('(sAMAccountName=%s)' % p for p in principals), attributes=['objectSid'])
+    sd = membership_sd([sid_text(e['raw_attributes']['objectSid'][0]) for e in conn.response
+                        if e.get('type') == 'searchResEntry'])
+    conn.unbind()
+    jobs = [(path, prefix, range(w, count, workers), sd) for w in range(workers)]
+    with multiprocessing.Pool(workers) as pool:
+        return sum(pool.map(fill_slice, jobs))
+
+
+def main():
+    op, name, principals = sys.argv[1], sys.argv[2], sys.argv[3:]
+    env = os.environ
+    conn = connect()
     base = env['GMSA_LAB_BASE_DN']
     path = env['BENCH_PATH']
     requests = 0
@@ -101,6 +141,10 @@ def main():
         return
     if op == 'estate':
         print(estate(conn, base, path, int(name), principals[0], principals[1:]))
+        return
+    if op == 'fill':
+        conn.unbind()
+        print(fill(base, path, int(name), principals[0], int(principals[1]), principals[2:]))
         return
     flt = '(|(sAMAccountName=%s$)%s)' % (name, ''.join('(sAMAccountName=%s)' % p for p in principals))
     conn.search(base, flt, attributes=['objectSid', 'sAMAccountName', 'msDS-GroupMSAMembership'])

@@ -1,6 +1,7 @@
 """gmsa.farm benchmark: directory modules vs a minimal ldap3 script vs samba-tool, against the lab DC.
 
-    bash benchmarks/run.sh [--reps N] [--quick]
+    bash benchmarks/run.sh [--reps N] [--quick] [--estate-only] [--own-dc]
+    bash benchmarks/run.sh --targets [--profile]     # the object engine's targets, on the benchmark's own DC
 
 Measures, several repetitions each (min and median):
   1. gmsa create, no-op rerun, add 1 and 50 allowed principals, delete: the module as a process (run with its
@@ -10,8 +11,12 @@ Measures, several repetitions each (min and median):
   3. gmsa_info over 1000 accounts vs a raw ldap3 paged search of the same attributes;
   4. a whole estate: 100 accounts (2 SPNs, 2 allowed principals each) as one list task, as a
      per-account loop, through samba-tool (sampled, extrapolated) and the raw ldap3 floor - first run,
-     idempotent rerun, check mode; 1000 accounts as one list task, with the module's peak RSS.
-Writes benchmarks/results/benchmark.{md,json,png} and estate.{md,json,png}. Not a pass/fail test.
+     idempotent rerun, check mode; 1000 accounts as one list task, with the module's peak RSS;
+  5. --targets: the list-form first run of 100 accounts as a module process against the raw floor doing the same
+     adds, alternating in the same run, and the no-op rerun of persistent 1000- and 10,000-account estates
+     (created once by raw ldap3, kept on the benchmark's own DC) as a module process (seconds, peak RSS) and as
+     ansible-playbook; --profile adds a cProfile of the module process per case (results/profile-*.txt).
+Writes benchmarks/results/benchmark.{md,json,png}, estate.{md,json,png}, targets.{md,json}. Not a pass/fail test.
 """
 from __future__ import annotations
 
@@ -33,9 +38,23 @@ RESULTS = os.environ.get('GMSA_BENCH_RESULTS') or os.path.join(HERE, 'results')
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
 
-def lab_env():
+# The benchmark's own DC (--own-dc): a separate realm and address, so thousands of accounts never land on the
+# shared lab DC the tests use. Any GMSA_LAB_* variable already set wins.
+OWN_DC = dict(GMSA_LAB_DIR=os.path.join(REPO, '.lab-bench'), GMSA_LAB_IP='127.0.0.13',
+              GMSA_LAB_REALM='BENCHLAB.TEST', GMSA_LAB_DOMAIN='BENCHLAB')
+
+
+def lab_env(own_dc=False):
+    """Start (or reuse) the lab DC with tests/lab/dc.sh (its GMSA_LAB_* settings from the environment, or the
+    benchmark's own DC) and return the lab's env file as a dict."""
+    env = dict(os.environ)
+    if own_dc:
+        for k, v in OWN_DC.items():
+            env.setdefault(k, v)
     out = subprocess.run(['bash', os.path.join(REPO, 'tests', 'lab', 'dc.sh'), 'up'], capture_output=True,
-                         text=True, check=True)
+                         text=True, check=False, env=env)
+    if out.returncode != 0:
+        raise RuntimeError('the lab DC did not start: %s' % out.stderr[-2000:])
     env = {}
     with open(out.stdout.strip().splitlines()[-1]) as f:
         for line in f:
@@ -52,6 +71,38 @@ def admin_conn(lab):
     return ldap3.Connection(server, lab['GMSA_DOMAIN_USERNAME'], lab['GMSA_DOMAIN_PASSWORD'], auto_bind=True)
 
 
+def ensure_kds_root_key(lab, admin):
+    """gMSA adds need a usable KDS root key: Samba's provisioning makes one (usable at once); create one with
+    samba-tool when the benchmark's DC has none."""
+    import ldap3
+    keys = 'CN=Master Root Keys,CN=Group Key Distribution Service,CN=Services,CN=Configuration,%s' \
+        % lab['GMSA_LAB_BASE_DN']
+    admin.search(keys, '(objectClass=msKds-ProvRootKey)', search_scope=ldap3.LEVEL, attributes=['cn'])
+    if not [e for e in admin.response if e.get('type') == 'searchResEntry']:
+        subprocess.run(['samba-tool', 'domain', 'kds', 'root-key', 'create', '--use-start-time=2000-01-01T00:00:00']
+                       + shlex.split(lab['GMSA_LAB_SAMBA_TOOL_ARGS']), capture_output=True, text=True, check=True)
+
+
+def count_accounts(admin, path):
+    """gMSAs directly under ``path`` (paged)."""
+    import ldap3
+    n = 0
+    for e in admin.extend.standard.paged_search(path, '(objectClass=msDS-GroupManagedServiceAccount)',
+                                                search_scope=ldap3.LEVEL, attributes=['1.1'], paged_size=1000,
+                                                generator=True):
+        n += e.get('type') == 'searchResEntry'
+    return n
+
+
+MODULE_WRAPPER = (
+    'import json, resource, subprocess, sys, time\n'
+    't0 = time.perf_counter()\n'
+    'p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n'
+    'dt = time.perf_counter() - t0\n'
+    'print(json.dumps(dict(seconds=dt, rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, out=p.stdout, '
+    'err=p.stderr[-3000:], rc=p.returncode)))\n')
+
+
 class Bench(object):
     def __init__(self, lab, ou, reps):
         self.lab, self.ou, self.reps = lab, ou, reps
@@ -63,6 +114,9 @@ class Bench(object):
         self.times = {}     # (case, tool) -> [seconds]
         self.requests = {}  # (case, tool) -> requests after bind
         self.tmp = tempfile.mkdtemp(prefix='gmsa-bench-')
+        self.rss_by_count = {}  # accounts -> peak RSS (MiB) of the list-form module process on the no-op
+        self.fill = None        # the raw creation of the large estate, when this run made it
+        self.profile = False
 
     def record(self, case, tool, seconds, requests=None):
         self.times.setdefault((case, tool), []).append(seconds)
@@ -193,12 +247,7 @@ class Bench(object):
 
     def estate_file(self, count, prefix, sub, groups):
         path = os.path.join(self.tmp, '%s.json' % prefix)
-        accounts = []
-        for i in range(count):
-            n = '%s%05d' % (prefix, i)
-            dns = '%s.bench.test' % n
-            accounts.append(dict(name=n, path=sub, dns_hostname=dns, spn=dict(set=['http/' + dns, 'http/' + n]),
-                                 allowed_to_retrieve_password=dict(set=list(groups))))
+        accounts = self.estate_accounts(count, prefix, sub, groups)
         with open(path, 'w') as f:
             json.dump(dict(estate=accounts), f)
         return path
@@ -271,9 +320,8 @@ class Bench(object):
         extra = os.path.join(self.tmp, 'el.json')
         with open(extra) as f:
             accounts = json.load(f)['estate']
-        dt, r = self.module('gmsa', dict(accounts=accounts))
-        assert not r['changed']
-        self.requests[('estate %d: idempotent rerun' % count, 'list task')] = r['ldap_requests']
+        self.noop_module(count, accounts, self.reps, False)
+        self.first_run_pairs(admin, count, groups, self.reps, self.profile)
         if big:
             sub = 'OU=eb,%s' % self.ou
             admin.add(sub, 'organizationalUnit')
@@ -283,34 +331,156 @@ class Bench(object):
                 self.record('estate %d: %s' % (big, run), 'list task', dt)
             with open(extra) as f:
                 accounts = json.load(f)['estate']
-            rss, r = self.module_rss('gmsa', dict(accounts=accounts))
-            assert not r['changed']
-            self.requests[('estate %d: idempotent rerun' % big, 'list task')] = r['ldap_requests']
-            self.rss = rss
-            env = dict(self.env, BENCH_PATH=sub)
-            t0 = time.perf_counter()
-            p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py'), 'estate', str(big), 'eb'] +
-                               groups, capture_output=True, text=True, env=env, check=True)
-            self.record('estate %d: idempotent rerun' % big, 'raw ldap3', time.perf_counter() - t0,
-                        int(p.stdout.strip().splitlines()[-1]))
+            self.noop_module(big, accounts, self.reps, self.profile)
+            dt, req = self.raw_estate(sub, big, 'eb', groups)
+            self.record('estate %d: idempotent rerun' % big, 'raw ldap3', dt, req)
 
     def module_rss(self, name, args):
-        """Peak RSS (MiB) of the module process alone: run through a wrapper that reports its child's rusage."""
+        """Peak RSS (MiB) of the module process alone and its result."""
+        dummy, rss, r = self.module_measured(name, args)
+        return rss, r
+
+    def module_measured(self, name, args, profile=None):
+        """The module as one process, as Ansible runs it, through a wrapper that reports its wall seconds and peak
+        RSS (MiB, the child's rusage; nothing else is the wrapper's child). ``profile``: a cProfile output file
+        (the run is then slower: time it without)."""
         path = self.args_file(args)
-        wrapper = ('import json, resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, '
-                   'text=True); print(json.dumps(dict(rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, '
-                   'out=p.stdout)))')
-        p = subprocess.run([sys.executable, '-c', wrapper, sys.executable,
-                            os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
+        prof = ['-m', 'cProfile', '-o', profile] if profile else []
+        p = subprocess.run([sys.executable, '-c', MODULE_WRAPPER, sys.executable] + prof +
+                           [os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
                            capture_output=True, text=True, env=self.env, check=True)
         w = json.loads(p.stdout)
-        return w['rss'] / 1024.0, json.loads(w['out'])
+        try:
+            r = json.loads(w['out'])
+        except ValueError:
+            raise RuntimeError('%s printed no JSON (rc %s): %s' % (name, w['rc'], w['err']))
+        if r.get('failed'):
+            raise RuntimeError('%s failed: %s' % (name, r.get('msg')))
+        return w['seconds'], w['rss'] / 1024.0, r
+
+    def raw_estate(self, sub, count, prefix, groups):
+        """The floor: raw_ldap3.py estate (one search for the principals, paged search, one add per missing)."""
+        env = dict(self.env, BENCH_PATH=sub)
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py'), 'estate', str(count), prefix] +
+                           list(groups), capture_output=True, text=True, env=env, check=False)
+        dt = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError('raw_ldap3 estate failed: %s' % p.stderr[-1500:])
+        return dt, int(p.stdout.strip().splitlines()[-1])
+
+    def profiled(self, label, name, args):
+        """cProfile of one module process: results/profile-<label>.txt (top functions by cumulative time, then
+        by own time); the .prof file stays in the temporary directory."""
+        prof = os.path.join(self.tmp, label + '.prof')
+        self.module_measured(name, args, profile=prof)
+        import io
+        import pstats
+        out = io.StringIO()
+        st = pstats.Stats(prof, stream=out)
+        out.write('cProfile of the module process: %s\n\n' % label)
+        st.sort_stats('cumulative').print_stats(60)
+        st.sort_stats('tottime').print_stats(30)
+        text = out.getvalue().replace(REPO + '/', '').replace(os.path.dirname(ldap3_path()) + '/', '')
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(os.path.join(RESULTS, 'profile-%s.txt' % label), 'w') as f:
+            f.write(text)
+
+    # ------------------------------------------------------------------ the first run and no-op, module vs floor
+    def first_run_pairs(self, admin, count, groups, reps, profile):
+        """List-form first run of ``count`` accounts as a module process, and the raw floor doing the same adds,
+        alternating in this run (a fresh OU each): the 1.25x comparison."""
+        for rep in range(reps):
+            for tool in ('module', 'raw ldap3') if rep % 2 == 0 else ('raw ldap3', 'module'):
+                prefix = 'f%s%d' % ('m' if tool == 'module' else 'r', rep)
+                sub = 'OU=%s,%s' % (prefix, self.ou)
+                admin.add(sub, 'organizationalUnit')
+                if tool == 'module':
+                    accounts = self.estate_accounts(count, prefix, sub, groups)
+                    dt, rss, r = self.module_measured('gmsa', dict(accounts=accounts))
+                    assert r['changed'] and len(r['results']) == count
+                    self.record('estate %d: first run' % count, 'list module process', dt, r.get('ldap_requests'))
+                else:
+                    dt, req = self.raw_estate(sub, count, prefix, groups)
+                    self.record('estate %d: first run' % count, 'raw ldap3', dt, req)
+        if profile:
+            prefix = 'fp'
+            sub = 'OU=%s,%s' % (prefix, self.ou)
+            admin.add(sub, 'organizationalUnit')
+            self.profiled('first-run-%d' % count, 'gmsa', dict(accounts=self.estate_accounts(count, prefix, sub,
+                                                                                              groups)))
+
+    def noop_module(self, count, accounts, reps, profile):
+        """The list-form no-op rerun as a module process: seconds (reps), peak RSS, requests; a profile."""
+        case = 'estate %d: idempotent rerun' % count
+        for dummy in range(reps):
+            dt, rss, r = self.module_measured('gmsa', dict(accounts=accounts))
+            assert not r['changed'], [x for x in r['results'] if x.get('changed')][:1]
+            self.record(case, 'list module process', dt, r.get('ldap_requests'))
+            self.requests[(case, 'list task')] = r.get('ldap_requests')
+            self.rss_by_count[count] = max(rss, self.rss_by_count.get(count, 0))
+        if profile:
+            self.profiled('noop-%d' % count, 'gmsa', dict(accounts=accounts))
+
+    # ------------------------------------------------------------------ the 10,000-account estate
+    def huge_estate(self, admin, count, reps, profile, workers):
+        """A persistent estate of ``count`` gMSAs (OU=estate-<count> under the base DN, kept between runs on the
+        benchmark's own DC): created once by raw ldap3 in parallel connections (timed), then the list-form no-op
+        rerun as a module process (wall seconds, peak RSS), as ansible-playbook, and the raw floor's no-op."""
+        base = self.lab['GMSA_LAB_BASE_DN']
+        sub = 'OU=estate-%d,%s' % (count, base)
+        prefix = 'ex' if count == 10000 else 'es%d' % count   # sAMAccountNames are unique in the domain
+        groups = ['e%dhosts-a' % count, 'e%dhosts-b' % count]
+        admin.add(sub, 'organizationalUnit')     # already there: entryAlreadyExists, fine
+        for g in groups:
+            admin.add('CN=%s,%s' % (g, sub), 'group', {'sAMAccountName': g, 'groupType': -2147483646})
+        have = count_accounts(admin, sub)
+        if have < count:
+            env = dict(self.env, BENCH_PATH=sub)
+            t0 = time.perf_counter()
+            p = subprocess.run([sys.executable, os.path.join(HERE, 'raw_ldap3.py'), 'fill', str(count), prefix,
+                                str(workers)] + groups, capture_output=True, text=True, env=env, check=False)
+            if p.returncode != 0:
+                raise RuntimeError('raw_ldap3 fill failed: %s' % p.stderr[-1500:])
+            self.fill = dict(seconds=time.perf_counter() - t0, added=int(p.stdout.strip().splitlines()[-1]),
+                             workers=workers)
+        accounts = self.estate_accounts(count, prefix, sub, groups)
+        self.noop_module(count, accounts, reps, profile)
+        extra = os.path.join(self.tmp, 'huge.json')
+        with open(extra, 'w') as f:
+            json.dump(dict(estate=accounts), f)
+        for dummy in range(reps):
+            dt, out = self.playbook('huge', self.LIST_PB, extra)
+            self.record('estate %d: idempotent rerun' % count, 'list task', dt)
+            dt, req = self.raw_estate(sub, count, prefix, groups)
+            self.record('estate %d: idempotent rerun' % count, 'raw ldap3', dt, req)
+        self.huge_path = sub
+
+    def targets(self, admin, count, sizes, workers):
+        """The object engine's measured targets: the list-form first run of ``count`` accounts against the raw floor
+        in this run, and the no-op rerun of each persistent estate in ``sizes``."""
+        groups = []
+        for g in ('thosts-a', 'thosts-b'):
+            admin.add('CN=%s,%s' % (g, self.ou), 'group', {'sAMAccountName': g, 'groupType': -2147483646})
+            groups.append(g)
+        self.first_run_pairs(admin, count, groups, self.reps, self.profile)
+        for size in sizes:
+            self.huge_estate(admin, size, self.reps, self.profile, workers)
+
+    def estate_accounts(self, count, prefix, sub, groups):
+        accounts = []
+        for i in range(count):
+            n = '%s%05d' % (prefix, i)
+            dns = '%s.bench.test' % n
+            accounts.append(dict(name=n, path=sub, dns_hostname=dns, spn=dict(set=['http/' + dns, 'http/' + n]),
+                                 allowed_to_retrieve_password=dict(set=list(groups))))
+        return accounts
 
 
 def write_estate(b, meta):
     """The estate table (results/estate.md) and chart (results/estate.png)."""
     os.makedirs(RESULTS, exist_ok=True)
-    tools = ['list task', 'per-account loop', 'samba-tool (extrapolated)', 'raw ldap3']
+    tools = ['list task', 'list module process', 'per-account loop', 'samba-tool (extrapolated)', 'raw ldap3']
     cases = []
     for (case, tool) in b.times:
         if case.startswith('estate') and case not in cases:
@@ -318,12 +488,15 @@ def write_estate(b, meta):
     if not cases:
         return
     lines = ['# Estate benchmark', '',
-             'Each account: 2 SPNs, 2 allowed principals. Wall seconds of `ansible-playbook` (list task, per-account '
-             'loop), of the minimal ldap3 script doing the same LDAP work (the floor), and samba-tool measured on '
-             '%d accounts (create, 2 spn add, 2 group-msa-membership add each) and extrapolated. Lab DC: Samba %s, %s.'
-             % (meta.get('samba_sample', 0), meta['samba'], meta['machine']), '',
-             '| case | %s | list task / raw | LDAP requests list task / raw |' % ' | '.join(tools),
-             '|---|%s---|---|' % ('---|' * len(tools))]
+             'Each account: 2 SPNs, 2 allowed principals. Wall seconds (medians) of `ansible-playbook` (list task, '
+             'per-account loop), of the list-form module process alone (run with its arguments as Ansible runs it; '
+             'first runs alternate with the floor in the same run), of the minimal ldap3 script doing the same LDAP '
+             'work (the floor), and samba-tool measured on %d accounts (create, 2 spn add, 2 group-msa-membership '
+             'add each) and extrapolated. Lab DC: Samba %s, %s. Code measured: %s.'
+             % (meta.get('samba_sample', 0), meta['samba'], meta['machine'], meta.get('code', '?')), '',
+             '| case | %s | list task / raw | module process / raw | LDAP requests list task / raw |'
+             % ' | '.join(tools),
+             '|---|%s---|---|---|' % ('---|' * len(tools))]
     rows = []
     for case in cases:
         cells, vals = [], {}
@@ -334,14 +507,13 @@ def write_estate(b, meta):
                 cells.append('%.2f' % vals[t])
             else:
                 cells.append('—')
-        ratio = '%.1f×' % (vals['list task'] / vals['raw ldap3']) if 'list task' in vals and 'raw ldap3' in vals \
-            else '—'
+        ratios = ['%.2f×' % (vals[t] / vals['raw ldap3']) if t in vals and 'raw ldap3' in vals else '—'
+                  for t in ('list task', 'list module process')]
         req = '%s / %s' % (b.requests.get((case, 'list task'), '—'), b.requests.get((case, 'raw ldap3'), '—'))
-        lines.append('| %s | %s | %s | %s |' % (case, ' | '.join(cells), ratio, req))
+        lines.append('| %s | %s | %s | %s |' % (case, ' | '.join(cells), ' | '.join(ratios), req))
         rows.append(dict(case=case, seconds=vals))
-    if meta.get('rss_mib'):
-        lines += ['', 'Peak RSS of the module process for the %d-account no-op: %.0f MiB.'
-                  % (meta['big'], meta['rss_mib'])]
+    for count, rss in sorted(b.rss_by_count.items()):
+        lines += ['', 'Peak RSS of the module process for the %d-account no-op: %.0f MiB.' % (count, rss)]
     with open(os.path.join(RESULTS, 'estate.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(os.path.join(RESULTS, 'estate.json'), 'w') as f:
@@ -349,6 +521,76 @@ def write_estate(b, meta):
         json.dump(dict(meta=meta, rows=rows, requests=counted), f, indent=1)
     bar_chart(b, cases, tools, 'seconds (log scale)',
               'A whole estate: one list task vs a per-account loop vs samba-tool vs the raw LDAP floor', 'estate.png')
+
+
+TARGETS = dict(first_ratio=1.25, noop_1000=5.0, noop_10000=30.0, rss_10000=256.0)
+
+
+def measured_code():
+    """The commit the module code came from (and whether plugins/ had uncommitted changes)."""
+    head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout
+    log = subprocess.run(['git', 'log', '-1', '--format=%cd %s', '--date=short'], capture_output=True, text=True,
+                         cwd=REPO).stdout.strip()
+    dirty = subprocess.run(['git', 'status', '--porcelain', 'plugins'], capture_output=True, text=True,
+                           cwd=REPO).stdout.strip()
+    return '%s (%s)%s' % (head.strip(), log[:90], ', with uncommitted changes in plugins/' if dirty else '')
+
+
+def target_rows(b, count, sizes):
+    """(what, measured text, target text, met) for results/targets.md."""
+    med = dict((k, statistics.median(v)) for k, v in b.times.items())
+    rows = []
+    first = 'estate %d: first run' % count
+    m, r = med.get((first, 'list module process')), med.get((first, 'raw ldap3'))
+    if m and r:
+        rows.append(('list-form first run of %d gMSAs: module process / raw ldap3 floor, same run' % count,
+                     '%.2f× (%.2f s / %.2f s)' % (m / r, m, r), '≤ %.2f×' % TARGETS['first_ratio'],
+                     m / r <= TARGETS['first_ratio']))
+    for size in sizes:
+        case = 'estate %d: idempotent rerun' % size
+        pb, mod, raw = med.get((case, 'list task')), med.get((case, 'list module process')), med.get((case, 'raw ldap3'))
+        limit = TARGETS.get('noop_%d' % size)
+        if pb:
+            rows.append(('%d-gMSA no-op rerun, ansible-playbook wall' % size, '%.2f s' % pb,
+                         '≤ %.0f s' % limit if limit else '—', pb <= limit if limit else None))
+        if mod:
+            rows.append(('%d-gMSA no-op rerun, module process alone' % size,
+                         '%.2f s (raw ldap3 floor %.2f s)' % (mod, raw or 0), '—', None))
+        if size in b.rss_by_count:
+            limit = TARGETS.get('rss_%d' % size)
+            rows.append(('%d-gMSA no-op rerun, module peak RSS' % size, '%.0f MiB' % b.rss_by_count[size],
+                         '≤ %.0f MiB' % limit if limit else '—', b.rss_by_count[size] <= limit if limit else None))
+        req = b.requests.get((case, 'list task'))
+        if req is not None:
+            rows.append(('%d-gMSA no-op rerun, LDAP requests after the bind (module / raw)' % size,
+                         '%s / %s' % (req, b.requests.get((case, 'raw ldap3'), '—')), '—', None))
+    return rows
+
+
+def write_targets(b, meta, count, sizes):
+    os.makedirs(RESULTS, exist_ok=True)
+    lines = ['# Object engine targets', '',
+             'Code measured: %s. Lab DC: the benchmark\'s own Samba %s DC (%s), %s; %d repetitions, medians. '
+             'Each account: 2 SPNs, 2 allowed principals. Module process: the gmsa module run with its arguments as '
+             'Ansible runs it, timed and its peak RSS read (rusage) by a wrapper; ansible-playbook: a one-task playbook '
+             'with the list in extra vars (includes about 1.7 s of ansible-playbook start-up).'
+             % (meta['code'], meta['samba'], meta.get('realm', '?'), meta['machine'], b.reps), '',
+             '| what | measured | target | met |', '|---|---|---|---|']
+    for what, value, target, met in target_rows(b, count, sizes):
+        lines.append('| %s | %s | %s | %s |' % (what, value, target, '—' if met is None else ('yes' if met else 'no')))
+    if b.fill:
+        lines += ['', 'The %d-account estate was created by raw ldap3 (`raw_ldap3.py fill`, %d connections in '
+                  'parallel) in %.0f s (%d adds, %.0f ms each); it is kept on the benchmark DC for the next run.'
+                  % (max(sizes), b.fill['workers'], b.fill['seconds'], b.fill['added'],
+                     1000.0 * b.fill['seconds'] / max(1, b.fill['added']))]
+    if b.profile:
+        lines += ['', 'cProfile of the module process: `profile-*.txt` beside this file.']
+    with open(os.path.join(RESULTS, 'targets.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    with open(os.path.join(RESULTS, 'targets.json'), 'w') as f:
+        json.dump(dict(meta=meta, raw=dict(('%s|%s' % k, v) for k, v in b.times.items()),
+                       requests=dict(('%s|%s' % k, v) for k, v in b.requests.items()),
+                       rss_mib=b.rss_by_count, fill=b.fill), f, indent=1)
 
 
 def bar_chart(b, cases, tools, ylabel, title, filename):
@@ -373,6 +615,11 @@ def bar_chart(b, cases, tools, ylabel, title, filename):
     ax.legend()
     fig.tight_layout()
     fig.savefig(os.path.join(RESULTS, filename), dpi=110)
+
+
+def ldap3_path():
+    import ldap3
+    return os.path.dirname(ldap3.__file__)
 
 
 def stats(xs):
@@ -438,6 +685,15 @@ def main():
     ap.add_argument('--samba-sample', type=int, default=10, help='accounts samba-tool really creates')
     ap.add_argument('--estate-only', action='store_true', help='only the estate cases')
     ap.add_argument('--replot', action='store_true', help='rewrite the table and chart from results/benchmark.json')
+    ap.add_argument('--own-dc', action='store_true',
+                    help='the benchmark\'s own lab DC (BENCHLAB.TEST on 127.0.0.13, .lab-bench), not the shared one')
+    ap.add_argument('--targets', action='store_true',
+                    help='only the object engine\'s targets (implies --own-dc): a %d-account first run against '
+                    'the raw floor, the no-op rerun of persistent 1000- and 10,000-account estates; '
+                    'results/targets.md' % 100)
+    ap.add_argument('--target-sizes', default='1000,10000', help='the persistent estates of --targets')
+    ap.add_argument('--profile', action='store_true', help='cProfile the module process: results/profile-*.txt')
+    ap.add_argument('--fill-workers', type=int, default=2, help='parallel connections creating an estate')
     a = ap.parse_args()
     if a.replot:
         with open(os.path.join(RESULTS, 'benchmark.json')) as f:
@@ -452,13 +708,16 @@ def main():
                     b.requests[(row['case'], tool)] = n
         write_results(b, saved['meta'])
         return
-    lab = lab_env()
+    own_dc = a.own_dc or a.targets
+    lab = lab_env(own_dc)
     admin = admin_conn(lab)
+    ensure_kds_root_key(lab, admin)
     ou = 'OU=bench-%s,%s' % (uuid.uuid4().hex[:8], lab['GMSA_LAB_BASE_DN'])
     admin.add(ou, 'organizationalUnit')
     reps = 1 if a.quick else a.reps
     b = Bench(lab, ou, reps)
     b.quick = a.quick
+    b.profile = a.profile
     hosts = []
     try:
         for i in range(51):
@@ -467,15 +726,21 @@ def main():
                       {'sAMAccountName': sam + '$', 'userAccountControl': 0x1000})
             hosts.append(sam + '$')
         version = subprocess.run(['samba', '--version'], capture_output=True, text=True, check=True).stdout
-        meta = dict(samba=version.split()[1],
+        meta = dict(samba=version.split()[1], realm=lab['GMSA_LAB_REALM'], code=measured_code(),
                     machine='%d cores' % os.cpu_count(), reps=reps, quick=a.quick)
+        if a.targets:
+            sizes = [int(x) for x in a.target_sizes.split(',') if x]
+            b.targets(admin, a.loop_accounts, sizes, a.fill_workers)
+            write_targets(b, meta, a.loop_accounts, sizes)
+            print(open(os.path.join(RESULTS, 'targets.md')).read())
+            return
         if not a.estate_only:
             b.single_operations(hosts)
         if not a.quick and not a.estate_only:
             b.info_1000(admin, a.info_accounts)
         if not a.quick:
             b.estate(admin, a.loop_accounts, a.big_accounts, a.samba_sample)
-            meta.update(samba_sample=a.samba_sample, big=a.big_accounts, rss_mib=getattr(b, 'rss', None))
+            meta.update(samba_sample=a.samba_sample, big=a.big_accounts, rss_mib=b.rss_by_count.get(a.big_accounts))
             write_estate(b, meta)
             print(open(os.path.join(RESULTS, 'estate.md')).read())
         if not a.estate_only:

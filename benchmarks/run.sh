@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# Runs the benchmark against the lab DC (started or reused): bash benchmarks/run.sh [--reps N] [--quick]
+# Runs the benchmark against a lab DC (started or reused): bash benchmarks/run.sh [--reps N] [--quick] ...
+#   default: the shared lab DC (tests/lab/dc.sh; any GMSA_LAB_* setting in the environment picks another lab)
+#   --own-dc: the benchmark's own DC (BENCHLAB.TEST on 127.0.0.13 in .lab-bench), for the large estates
+#   --targets [--profile]: the object engine's targets on the own DC -> benchmarks/results/targets.md
+# Stop the benchmark's own DC afterwards with:
+#   GMSA_LAB_DIR=$PWD/.lab-bench GMSA_LAB_IP=127.0.0.13 GMSA_LAB_REALM=BENCHLAB.TEST bash tests/lab/dc.sh down
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
