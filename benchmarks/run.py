@@ -711,7 +711,8 @@ def main():
     own_dc = a.own_dc or a.targets
     lab = lab_env(own_dc)
     admin = admin_conn(lab)
-    ensure_kds_root_key(lab, admin)
+    if own_dc:      # never on the shared DC, whose keys belong to the tests
+        ensure_kds_root_key(lab, admin)
     ou = 'OU=bench-%s,%s' % (uuid.uuid4().hex[:8], lab['GMSA_LAB_BASE_DN'])
     admin.add(ou, 'organizationalUnit')
     reps = 1 if a.quick else a.reps
