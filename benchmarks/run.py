@@ -44,13 +44,14 @@ OWN_DC = dict(GMSA_LAB_DIR=os.path.join(REPO, '.lab-bench'), GMSA_LAB_IP='127.0.
               GMSA_LAB_REALM='BENCHLAB.TEST', GMSA_LAB_DOMAIN='BENCHLAB')
 
 
-def lab_env(own_dc=False):
+def lab_env(own_dc=False, settings=None):
     """Start (or reuse) the lab DC with tests/lab/dc.sh (its GMSA_LAB_* settings from the environment, or the
-    benchmark's own DC) and return the lab's env file as a dict."""
+    benchmark's own DC, or ``settings``) and return the lab's env file as a dict."""
     env = dict(os.environ)
     if own_dc:
         for k, v in OWN_DC.items():
             env.setdefault(k, v)
+    env.update(settings or {})
     out = subprocess.run(['bash', os.path.join(REPO, 'tests', 'lab', 'dc.sh'), 'up'], capture_output=True,
                          text=True, check=False, env=env)
     if out.returncode != 0:
@@ -115,7 +116,7 @@ class Bench(object):
         self.requests = {}  # (case, tool) -> requests after bind
         self.tmp = tempfile.mkdtemp(prefix='gmsa-bench-')
         self.rss_by_count = {}  # accounts -> peak RSS (MiB) of the list-form module process on the no-op
-        self.fill = None        # the raw creation of the large estate, when this run made it
+        self.fills = {}         # accounts -> the raw creation of that estate, when this run made it
         self.profile = False
 
     def record(self, case, tool, seconds, requests=None):
@@ -435,6 +436,7 @@ class Bench(object):
         for g in groups:
             admin.add('CN=%s,%s' % (g, sub), 'group', {'sAMAccountName': g, 'groupType': -2147483646})
         have = count_accounts(admin, sub)
+        record = os.path.join(self.lab['GMSA_LAB_DIR'], 'estate-%d.json' % count)   # how it was created
         if have < count:
             env = dict(self.env, BENCH_PATH=sub)
             t0 = time.perf_counter()
@@ -442,8 +444,13 @@ class Bench(object):
                                 str(workers)] + groups, capture_output=True, text=True, env=env, check=False)
             if p.returncode != 0:
                 raise RuntimeError('raw_ldap3 fill failed: %s' % p.stderr[-1500:])
-            self.fill = dict(seconds=time.perf_counter() - t0, added=int(p.stdout.strip().splitlines()[-1]),
-                             workers=workers)
+            fill = dict(seconds=time.perf_counter() - t0, workers=workers, when=time.strftime('%Y-%m-%d'),
+                        added=int(p.stdout.strip().splitlines()[-1]))
+            with open(record, 'w') as f:
+                json.dump(fill, f)
+        if os.path.exists(record):
+            with open(record) as f:
+                self.fills[count] = json.load(f)
         accounts = self.estate_accounts(count, prefix, sub, groups)
         self.noop_module(count, accounts, reps, profile)
         extra = os.path.join(self.tmp, 'huge.json')
@@ -463,7 +470,8 @@ class Bench(object):
         for g in ('thosts-a', 'thosts-b'):
             admin.add('CN=%s,%s' % (g, self.ou), 'group', {'sAMAccountName': g, 'groupType': -2147483646})
             groups.append(g)
-        self.first_run_pairs(admin, count, groups, self.reps, self.profile)
+        if count:
+            self.first_run_pairs(admin, count, groups, self.reps, self.profile)
         for size in sizes:
             self.huge_estate(admin, size, self.reps, self.profile, workers)
 
@@ -570,19 +578,22 @@ def target_rows(b, count, sizes):
 def write_targets(b, meta, count, sizes):
     os.makedirs(RESULTS, exist_ok=True)
     lines = ['# Object engine targets', '',
-             'Code measured: %s. Lab DC: the benchmark\'s own Samba %s DC (%s), %s; %d repetitions, medians. '
-             'Each account: 2 SPNs, 2 allowed principals. Module process: the gmsa module run with its arguments as '
-             'Ansible runs it, timed and its peak RSS read (rusage) by a wrapper; ansible-playbook: a one-task playbook '
-             'with the list in extra vars (includes about 1.7 s of ansible-playbook start-up).'
-             % (meta['code'], meta['samba'], meta.get('realm', '?'), meta['machine'], b.reps), '',
+             'Code measured: %s. Lab DCs: the benchmark\'s own Samba %s DCs on this machine (%s), one domain per '
+             'estate size (%s), each holding only its estate and the run\'s temporary OU (a no-op that reads every '
+             'managed service account of the domain reads that estate); the first run on the smallest. %d repetitions, '
+             'medians. Each account: 2 SPNs, 2 allowed principals. Module process: the gmsa module run with its '
+             'arguments as Ansible runs it, timed and its peak RSS read (rusage) by a wrapper; ansible-playbook: a '
+             'one-task playbook with the list in extra vars (its own start-up is about 1.7 s).'
+             % (meta['code'], meta['samba'], meta['machine'],
+                ', '.join('%d: %s' % (k, v) for k, v in sorted(meta.get('realms', {}).items())), b.reps), '',
              '| what | measured | target | met |', '|---|---|---|---|']
     for what, value, target, met in target_rows(b, count, sizes):
         lines.append('| %s | %s | %s | %s |' % (what, value, target, '—' if met is None else ('yes' if met else 'no')))
-    if b.fill:
-        lines += ['', 'The %d-account estate was created by raw ldap3 (`raw_ldap3.py fill`, %d connections in '
-                  'parallel) in %.0f s (%d adds, %.0f ms each); it is kept on the benchmark DC for the next run.'
-                  % (max(sizes), b.fill['workers'], b.fill['seconds'], b.fill['added'],
-                     1000.0 * b.fill['seconds'] / max(1, b.fill['added']))]
+    for size, fill in sorted(b.fills.items()):
+        lines += ['', 'The %d-account estate was created on %s by raw ldap3 (`raw_ldap3.py fill`, %d connections '
+                  'in parallel) in %.0f s (%d adds, %.0f ms each) and stays on the benchmark DC between runs.'
+                  % (size, fill.get('when', '?'), fill['workers'], fill['seconds'], fill['added'],
+                     1000.0 * fill['seconds'] / max(1, fill['added']))]
     if b.profile:
         lines += ['', 'cProfile of the module process: `profile-*.txt` beside this file.']
     with open(os.path.join(RESULTS, 'targets.md'), 'w') as f:
@@ -590,7 +601,7 @@ def write_targets(b, meta, count, sizes):
     with open(os.path.join(RESULTS, 'targets.json'), 'w') as f:
         json.dump(dict(meta=meta, raw=dict(('%s|%s' % k, v) for k, v in b.times.items()),
                        requests=dict(('%s|%s' % k, v) for k, v in b.requests.items()),
-                       rss_mib=b.rss_by_count, fill=b.fill), f, indent=1)
+                       rss_mib=b.rss_by_count, fills=b.fills), f, indent=1)
 
 
 def bar_chart(b, cases, tools, ylabel, title, filename):
@@ -708,10 +719,12 @@ def main():
                     b.requests[(row['case'], tool)] = n
         write_results(b, saved['meta'])
         return
-    own_dc = a.own_dc or a.targets
-    lab = lab_env(own_dc)
+    if a.targets:
+        run_targets(a)
+        return
+    lab = lab_env(a.own_dc)
     admin = admin_conn(lab)
-    if own_dc:      # never on the shared DC, whose keys belong to the tests
+    if a.own_dc:    # never on the shared DC, whose keys belong to the tests
         ensure_kds_root_key(lab, admin)
     ou = 'OU=bench-%s,%s' % (uuid.uuid4().hex[:8], lab['GMSA_LAB_BASE_DN'])
     admin.add(ou, 'organizationalUnit')
@@ -726,15 +739,7 @@ def main():
             admin.add('CN=%s,%s' % (sam, ou), ['top', 'person', 'organizationalPerson', 'user', 'computer'],
                       {'sAMAccountName': sam + '$', 'userAccountControl': 0x1000})
             hosts.append(sam + '$')
-        version = subprocess.run(['samba', '--version'], capture_output=True, text=True, check=True).stdout
-        meta = dict(samba=version.split()[1], realm=lab['GMSA_LAB_REALM'], code=measured_code(),
-                    machine='%d cores' % os.cpu_count(), reps=reps, quick=a.quick)
-        if a.targets:
-            sizes = [int(x) for x in a.target_sizes.split(',') if x]
-            b.targets(admin, a.loop_accounts, sizes, a.fill_workers)
-            write_targets(b, meta, a.loop_accounts, sizes)
-            print(open(os.path.join(RESULTS, 'targets.md')).read())
-            return
+        meta = run_meta(lab, reps, a.quick)
         if not a.estate_only:
             b.single_operations(hosts)
         if not a.quick and not a.estate_only:
@@ -748,18 +753,71 @@ def main():
             write_results(b, meta)
             print(open(os.path.join(RESULTS, 'benchmark.md')).read())
     finally:
-        import ldap3
-        admin.search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'], paged_size=1000)
-        dns = [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
-        cookie = True
-        while cookie:
-            cookie = admin.result.get('controls', {}).get('1.2.840.113556.1.4.319', {}).get('value', {}).get('cookie')
-            if cookie:
-                admin.search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'], paged_size=1000,
-                             paged_cookie=cookie)
-                dns += [e['dn'] for e in admin.response if e.get('type') == 'searchResEntry']
-        for d in sorted(set(dns), key=lambda x: -x.count(',')):
-            admin.delete(d)
+        delete_tree(admin, ou)
+
+
+def run_meta(lab, reps, quick=False):
+    version = subprocess.run(['samba', '--version'], capture_output=True, text=True, check=True).stdout
+    return dict(samba=version.split()[1], realm=lab['GMSA_LAB_REALM'], code=measured_code(),
+                machine='%d cores' % os.cpu_count(), reps=reps, quick=quick)
+
+
+def delete_tree(admin, ou):
+    import ldap3
+    dns = [e['dn'] for e in admin.extend.standard.paged_search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE,
+                                                                attributes=['1.1'], paged_size=1000, generator=True)
+           if e.get('type') == 'searchResEntry']
+    for d in sorted(set(dns), key=lambda x: -x.count(',')):
+        admin.delete(d)
+
+
+def own_dc_for(size, largest):
+    """The largest estate lives on the benchmark's DC (.lab-bench); each smaller one on a DC of its own, so that
+    a domain holds only its estate (the list form's no-op may read every managed service account of the domain).
+    They take turns on the benchmark's address."""
+    if size == largest:
+        return dict(OWN_DC)
+    return dict(OWN_DC, GMSA_LAB_DIR=os.path.join(REPO, '.lab-bench-%d' % size),
+                GMSA_LAB_REALM='BENCH%d.TEST' % size, GMSA_LAB_DOMAIN='BENCH%d' % size)
+
+
+def run_targets(a):
+    """--targets: each estate size on its own benchmark DC, one DC up at a time; the first-run comparison on the
+    smallest. The last DC stays up (stop it with tests/lab/dc.sh down and its settings, printed)."""
+    sizes = sorted(int(x) for x in a.target_sizes.split(',') if x)
+    total = Bench.__new__(Bench)
+    total.times, total.requests, total.rss_by_count, total.fills = {}, {}, {}, {}
+    total.reps, total.profile, realms = a.reps, a.profile, {}
+    for n, size in enumerate(sizes):
+        settings = own_dc_for(size, sizes[-1])
+        lab = lab_env(settings=settings)
+        admin = admin_conn(lab)
+        ensure_kds_root_key(lab, admin)
+        ou = 'OU=bench-%s,%s' % (uuid.uuid4().hex[:8], lab['GMSA_LAB_BASE_DN'])
+        admin.add(ou, 'organizationalUnit')
+        b = Bench(lab, ou, a.reps)
+        b.profile = a.profile
+        try:
+            b.targets(admin, a.loop_accounts if n == 0 else 0, [size], a.fill_workers)
+        finally:
+            delete_tree(admin, ou)
+            admin.unbind()
+        for k in ('times', 'requests', 'rss_by_count', 'fills'):
+            getattr(total, k).update(getattr(b, k))
+        realms[size] = lab['GMSA_LAB_REALM']
+        meta = run_meta(lab, a.reps)
+        if n < len(sizes) - 1:
+            dc_down(settings)
+    meta.update(realms=realms)
+    write_targets(total, meta, a.loop_accounts, sizes)
+    print(open(os.path.join(RESULTS, 'targets.md')).read())
+    print('The benchmark DC is still up; stop it with: %s bash tests/lab/dc.sh down'
+          % ' '.join('%s=%s' % kv for kv in sorted(settings.items())))
+
+
+def dc_down(settings):
+    subprocess.run(['bash', os.path.join(REPO, 'tests', 'lab', 'dc.sh'), 'down'], capture_output=True, text=True,
+                   check=True, env=dict(os.environ, **settings))
 
 
 if __name__ == '__main__':
