@@ -790,6 +790,9 @@ def run_targets(a):
     total.reps, total.profile, realms = a.reps, a.profile, {}
     for n, size in enumerate(sizes):
         settings = own_dc_for(size, sizes[-1])
+        for other in sizes:     # the DCs share the address: the others stop first
+            if other != size and os.path.isdir(own_dc_for(other, sizes[-1])['GMSA_LAB_DIR']):
+                dc_down(own_dc_for(other, sizes[-1]))
         lab = lab_env(settings=settings)
         admin = admin_conn(lab)
         ensure_kds_root_key(lab, admin)
@@ -806,8 +809,6 @@ def run_targets(a):
             getattr(total, k).update(getattr(b, k))
         realms[size] = lab['GMSA_LAB_REALM']
         meta = run_meta(lab, a.reps)
-        if n < len(sizes) - 1:
-            dc_down(settings)
     meta.update(realms=realms)
     write_targets(total, meta, a.loop_accounts, sizes)
     print(open(os.path.join(RESULTS, 'targets.md')).read())
