@@ -36,6 +36,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 RESULTS = os.environ.get('GMSA_BENCH_RESULTS') or os.path.join(HERE, 'results')
 sys.path.insert(0, os.path.join(REPO, '.collections'))
+# The collection measured: this checkout, or another one (--code DIR, e.g. an exported branch), seen by the module
+# processes and ansible-playbook as gmsa.farm through a collections folder of its own.
+CODE = {'root': REPO, 'collections': os.path.join(REPO, '.collections'), 'label': None}
+
+
+def use_code(root, label=None):
+    root = os.path.abspath(root)
+    folder = tempfile.mkdtemp(prefix='gmsa-bench-code-')
+    os.makedirs(os.path.join(folder, 'ansible_collections', 'gmsa'))
+    os.symlink(root, os.path.join(folder, 'ansible_collections', 'gmsa', 'farm'))
+    CODE.update(root=root, collections='%s:%s' % (folder, os.path.join(REPO, '.collections')), label=label)
 
 
 # The benchmark's own DC (--own-dc): a separate realm and address, so thousands of accounts never land on the
@@ -108,8 +119,8 @@ class Bench(object):
     def __init__(self, lab, ou, reps):
         self.lab, self.ou, self.reps = lab, ou, reps
         self.env = dict(os.environ, **lab)
-        self.env.update(PYTHONPATH=os.path.join(REPO, '.collections'), GMSA_FARM_COUNT_REQUESTS='1',
-                        BENCH_PATH=ou, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.collections'),
+        self.env.update(PYTHONPATH=CODE['collections'], GMSA_FARM_COUNT_REQUESTS='1',
+                        BENCH_PATH=ou, ANSIBLE_COLLECTIONS_PATH=CODE['collections'],
                         ANSIBLE_CONFIG=os.path.join(REPO, 'tests', 'ansible.cfg'))
         self.samba_args = shlex.split(lab['GMSA_LAB_SAMBA_TOOL_ARGS'])
         self.times = {}     # (case, tool) -> [seconds]
@@ -137,7 +148,7 @@ class Bench(object):
     def module(self, name, args):
         path = self.args_file(args)
         t0 = time.perf_counter()
-        p = subprocess.run([sys.executable, os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
+        p = subprocess.run([sys.executable, os.path.join(CODE['root'], 'plugins', 'modules', name + '.py'), path],
                            capture_output=True, text=True, env=self.env, check=False)
         dt = time.perf_counter() - t0
         r = json.loads(p.stdout)
@@ -348,7 +359,7 @@ class Bench(object):
         path = self.args_file(args)
         prof = ['-m', 'cProfile', '-o', profile] if profile else []
         p = subprocess.run([sys.executable, '-c', MODULE_WRAPPER, sys.executable] + prof +
-                           [os.path.join(REPO, 'plugins', 'modules', name + '.py'), path],
+                           [os.path.join(CODE['root'], 'plugins', 'modules', name + '.py'), path],
                            capture_output=True, text=True, env=self.env, check=True)
         w = json.loads(p.stdout)
         try:
@@ -379,7 +390,8 @@ class Bench(object):
         import pstats
         out = io.StringIO()
         st = pstats.Stats(prof, stream=out)
-        out.write('cProfile of the module process: %s\n\n' % label)
+        out.write('cProfile of the module process: %s. Code measured: %s. Lab DC: %s.\n\n'
+                  % (label, measured_code(), self.lab['GMSA_LAB_REALM']))
         st.sort_stats('cumulative').print_stats(60)
         st.sort_stats('tottime').print_stats(30)
         text = out.getvalue().replace(REPO + '/', '').replace(os.path.dirname(ldap3_path()) + '/', '')
@@ -536,11 +548,14 @@ TARGETS = dict(first_ratio=1.25, noop_1000=5.0, noop_10000=30.0, rss_10000=256.0
 
 def measured_code():
     """The commit the module code came from (and whether plugins/ had uncommitted changes)."""
-    head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout
+    if CODE['label']:
+        return CODE['label']
+    where = CODE['root']
+    head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=where).stdout
     log = subprocess.run(['git', 'log', '-1', '--format=%cd %s', '--date=short'], capture_output=True, text=True,
-                         cwd=REPO).stdout.strip()
+                         cwd=where).stdout.strip()
     dirty = subprocess.run(['git', 'status', '--porcelain', 'plugins'], capture_output=True, text=True,
-                           cwd=REPO).stdout.strip()
+                           cwd=where).stdout.strip()
     return '%s (%s)%s' % (head.strip(), log[:90], ', with uncommitted changes in plugins/' if dirty else '')
 
 
@@ -705,7 +720,11 @@ def main():
     ap.add_argument('--target-sizes', default='1000,10000', help='the persistent estates of --targets')
     ap.add_argument('--profile', action='store_true', help='cProfile the module process: results/profile-*.txt')
     ap.add_argument('--fill-workers', type=int, default=2, help='parallel connections creating an estate')
+    ap.add_argument('--code', help='measure the collection checked out at this folder instead of this checkout')
+    ap.add_argument('--code-label', help='what --code is (for the tables), when that folder is not a git checkout')
     a = ap.parse_args()
+    if a.code:
+        use_code(a.code, a.code_label)
     if a.replot:
         with open(os.path.join(RESULTS, 'benchmark.json')) as f:
             saved = json.load(f)
