@@ -604,6 +604,10 @@ def write_targets(b, meta, count, sizes):
              '| what | measured | target | met |', '|---|---|---|---|']
     for what, value, target, met in target_rows(b, count, sizes):
         lines.append('| %s | %s | %s | %s |' % (what, value, target, '—' if met is None else ('yes' if met else 'no')))
+    if meta.get('load'):
+        lines += ['', 'Load average of this machine (1, 5, 15 min) at the start: %s, at the end: %s. The machine is '
+                  'shared: the same code measured at another time differs by up to ~40 %%; compare numbers of one run.'
+                  % tuple(', '.join('%.1f' % x for x in la) for la in meta['load'])]
     for size, fill in sorted(b.fills.items()):
         lines += ['', 'The %d-account estate was created on %s by raw ldap3 (`raw_ldap3.py fill`, %d connections '
                   'in parallel) in %.0f s (%d adds, %.0f ms each) and stays on the benchmark DC between runs.'
@@ -804,6 +808,7 @@ def run_targets(a):
     """--targets: each estate size on its own benchmark DC, one DC up at a time; the first-run comparison on the
     smallest. The last DC stays up (stop it with tests/lab/dc.sh down and its settings, printed)."""
     sizes = sorted(int(x) for x in a.target_sizes.split(',') if x)
+    load_before = os.getloadavg()
     total = Bench.__new__(Bench)
     total.times, total.requests, total.rss_by_count, total.fills = {}, {}, {}, {}
     total.reps, total.profile, realms = a.reps, a.profile, {}
@@ -828,7 +833,7 @@ def run_targets(a):
             getattr(total, k).update(getattr(b, k))
         realms[size] = lab['GMSA_LAB_REALM']
         meta = run_meta(lab, a.reps)
-    meta.update(realms=realms)
+    meta.update(realms=realms, load=[load_before, os.getloadavg()])
     write_targets(total, meta, a.loop_accounts, sizes)
     print(open(os.path.join(RESULTS, 'targets.md')).read())
     print('The benchmark DC is still up; stop it with: %s bash tests/lab/dc.sh down'
