@@ -552,11 +552,12 @@ def measured_code():
         return CODE['label']
     where = CODE['root']
     head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=where).stdout
-    log = subprocess.run(['git', 'log', '-1', '--format=%cd %s', '--date=short'], capture_output=True, text=True,
-                         cwd=where).stdout.strip()
+    log = subprocess.run(['git', 'log', '-1', '--format=%h %cd %s', '--date=short', '--', 'plugins'],
+                         capture_output=True, text=True, cwd=where).stdout.strip()
     dirty = subprocess.run(['git', 'status', '--porcelain', 'plugins'], capture_output=True, text=True,
                            cwd=where).stdout.strip()
-    return '%s (%s)%s' % (head.strip(), log[:90], ', with uncommitted changes in plugins/' if dirty else '')
+    return 'plugins/ at %s... (checkout %s)%s' % (log[:80], head.strip(),
+                                                  ', with uncommitted changes in plugins/' if dirty else '')
 
 
 def target_rows(b, count, sizes):
