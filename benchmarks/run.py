@@ -41,12 +41,20 @@ sys.path.insert(0, os.path.join(REPO, '.collections'))
 CODE = {'root': REPO, 'collections': os.path.join(REPO, '.collections'), 'label': None}
 
 
-def use_code(root, label=None):
+VERSUS = {}     # --versus DIR: a second checkout measured beside CODE, alternating in the same run
+
+
+def use_code(root, label=None, into=CODE):
     root = os.path.abspath(root)
     folder = tempfile.mkdtemp(prefix='gmsa-bench-code-')
     os.makedirs(os.path.join(folder, 'ansible_collections', 'gmsa'))
     os.symlink(root, os.path.join(folder, 'ansible_collections', 'gmsa', 'farm'))
-    CODE.update(root=root, collections='%s:%s' % (folder, os.path.join(REPO, '.collections')), label=label)
+    into.update(root=root, collections='%s:%s' % (folder, os.path.join(REPO, '.collections')), label=label)
+
+
+def codes():
+    """(tool suffix, code) for each checkout measured: this one (or --code), and --versus."""
+    return [('', CODE)] + ([(' [versus]', VERSUS)] if VERSUS else [])
 
 
 # The benchmark's own DC (--own-dc): a separate realm and address, so thousands of accounts never land on the
@@ -243,12 +251,14 @@ class Bench(object):
         del ldap3
 
     # ------------------------------------------------------------------ case 4: a whole estate
-    def playbook(self, name, text, extra, check=False):
+    def playbook(self, name, text, extra, check=False, code=None):
         pb = os.path.join(self.tmp, name + '.yml')
         with open(pb, 'w') as f:
             f.write(text)
         env = dict(self.env)
         env.update(GMSA_DOMAIN_SERVER=self.lab['GMSA_DOMAIN_SERVER'])
+        if code:
+            env.update(PYTHONPATH=code['collections'], ANSIBLE_COLLECTIONS_PATH=code['collections'])
         t0 = time.perf_counter()
         p = subprocess.run(['ansible-playbook', pb, '-e', '@' + extra] + (['--check'] if check else []),
                            capture_output=True, text=True, env=env, check=False)
@@ -352,15 +362,17 @@ class Bench(object):
         dummy, rss, r = self.module_measured(name, args)
         return rss, r
 
-    def module_measured(self, name, args, profile=None):
+    def module_measured(self, name, args, profile=None, code=None):
         """The module as one process, as Ansible runs it, through a wrapper that reports its wall seconds and peak
         RSS (MiB, the child's rusage; nothing else is the wrapper's child). ``profile``: a cProfile output file
         (the run is then slower: time it without)."""
         path = self.args_file(args)
         prof = ['-m', 'cProfile', '-o', profile] if profile else []
+        code = code or CODE
         p = subprocess.run([sys.executable, '-c', MODULE_WRAPPER, sys.executable] + prof +
-                           [os.path.join(CODE['root'], 'plugins', 'modules', name + '.py'), path],
-                           capture_output=True, text=True, env=self.env, check=True)
+                           [os.path.join(code['root'], 'plugins', 'modules', name + '.py'), path],
+                           capture_output=True, text=True, check=True,
+                           env=dict(self.env, PYTHONPATH=code['collections']))
         w = json.loads(p.stdout)
         try:
             r = json.loads(w['out'])
@@ -403,16 +415,18 @@ class Bench(object):
     def first_run_pairs(self, admin, count, groups, reps, profile):
         """List-form first run of ``count`` accounts as a module process, and the raw floor doing the same adds,
         alternating in this run (a fresh OU each): the 1.25x comparison."""
+        tools = ['raw ldap3'] + [suffix for suffix, code in codes()]
         for rep in range(reps):
-            for tool in ('module', 'raw ldap3') if rep % 2 == 0 else ('raw ldap3', 'module'):
-                prefix = 'f%s%d' % ('m' if tool == 'module' else 'r', rep)
+            for tool in (tools if rep % 2 == 0 else tools[::-1]):
+                prefix = 'f%d%d' % (tools.index(tool), rep)
                 sub = 'OU=%s,%s' % (prefix, self.ou)
                 admin.add(sub, 'organizationalUnit')
-                if tool == 'module':
+                if tool != 'raw ldap3':
                     accounts = self.estate_accounts(count, prefix, sub, groups)
-                    dt, rss, r = self.module_measured('gmsa', dict(accounts=accounts))
+                    dt, rss, r = self.module_measured('gmsa', dict(accounts=accounts), code=dict(codes())[tool])
                     assert r['changed'] and len(r['results']) == count
-                    self.record('estate %d: first run' % count, 'list module process', dt, r.get('ldap_requests'))
+                    self.record('estate %d: first run' % count, 'list module process' + tool, dt,
+                                r.get('ldap_requests'))
                 else:
                     dt, req = self.raw_estate(sub, count, prefix, groups)
                     self.record('estate %d: first run' % count, 'raw ldap3', dt, req)
@@ -427,11 +441,13 @@ class Bench(object):
         """The list-form no-op rerun as a module process: seconds (reps), peak RSS, requests; a profile."""
         case = 'estate %d: idempotent rerun' % count
         for dummy in range(reps):
-            dt, rss, r = self.module_measured('gmsa', dict(accounts=accounts))
-            assert not r['changed'], [x for x in r['results'] if x.get('changed')][:1]
-            self.record(case, 'list module process', dt, r.get('ldap_requests'))
-            self.requests[(case, 'list task')] = r.get('ldap_requests')
-            self.rss_by_count[count] = max(rss, self.rss_by_count.get(count, 0))
+            for suffix, code in codes():
+                dt, rss, r = self.module_measured('gmsa', dict(accounts=accounts), code=code)
+                assert not r['changed'], [x for x in r['results'] if x.get('changed')][:1]
+                self.record(case, 'list module process' + suffix, dt, r.get('ldap_requests'))
+                self.requests[(case, 'list task' + suffix)] = r.get('ldap_requests')
+                key = '%d%s' % (count, suffix) if suffix else count
+                self.rss_by_count[key] = max(rss, self.rss_by_count.get(key, 0))
         if profile:
             self.profiled('noop-%d' % count, 'gmsa', dict(accounts=accounts))
 
@@ -469,8 +485,9 @@ class Bench(object):
         with open(extra, 'w') as f:
             json.dump(dict(estate=accounts), f)
         for dummy in range(reps):
-            dt, out = self.playbook('huge', self.LIST_PB, extra)
-            self.record('estate %d: idempotent rerun' % count, 'list task', dt)
+            for suffix, code in codes():
+                dt, out = self.playbook('huge', self.LIST_PB, extra, code=code)
+                self.record('estate %d: idempotent rerun' % count, 'list task' + suffix, dt)
             dt, req = self.raw_estate(sub, count, prefix, groups)
             self.record('estate %d: idempotent rerun' % count, 'raw ldap3', dt, req)
         self.huge_path = sub
@@ -546,11 +563,11 @@ def write_estate(b, meta):
 TARGETS = dict(first_ratio=1.25, noop_1000=5.0, noop_10000=30.0, rss_10000=256.0)
 
 
-def measured_code():
+def measured_code(code=CODE):
     """The commit the module code came from (and whether plugins/ had uncommitted changes)."""
-    if CODE['label']:
-        return CODE['label']
-    where = CODE['root']
+    if code['label']:
+        return code['label']
+    where = code['root']
     head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=where).stdout
     log = subprocess.run(['git', 'log', '-1', '--format=%h %cd %s', '--date=short', '--', 'plugins'],
                          capture_output=True, text=True, cwd=where).stdout.strip()
@@ -560,19 +577,20 @@ def measured_code():
                                                   ', with uncommitted changes in plugins/' if dirty else '')
 
 
-def target_rows(b, count, sizes):
-    """(what, measured text, target text, met) for results/targets.md."""
+def target_rows(b, count, sizes, suffix=''):
+    """(what, measured text, target text, met) for results/targets.md; ``suffix``: the --versus code's rows."""
     med = dict((k, statistics.median(v)) for k, v in b.times.items())
     rows = []
     first = 'estate %d: first run' % count
-    m, r = med.get((first, 'list module process')), med.get((first, 'raw ldap3'))
+    m, r = med.get((first, 'list module process' + suffix)), med.get((first, 'raw ldap3'))
     if m and r:
         rows.append(('list-form first run of %d gMSAs: module process / raw ldap3 floor, same run' % count,
                      '%.2f× (%.2f s / %.2f s)' % (m / r, m, r), '≤ %.2f×' % TARGETS['first_ratio'],
                      m / r <= TARGETS['first_ratio']))
     for size in sizes:
         case = 'estate %d: idempotent rerun' % size
-        pb, mod, raw = med.get((case, 'list task')), med.get((case, 'list module process')), med.get((case, 'raw ldap3'))
+        pb, mod = med.get((case, 'list task' + suffix)), med.get((case, 'list module process' + suffix))
+        raw = med.get((case, 'raw ldap3'))
         limit = TARGETS.get('noop_%d' % size)
         if pb:
             rows.append(('%d-gMSA no-op rerun, ansible-playbook wall' % size, '%.2f s' % pb,
@@ -580,11 +598,12 @@ def target_rows(b, count, sizes):
         if mod:
             rows.append(('%d-gMSA no-op rerun, module process alone' % size,
                          '%.2f s (raw ldap3 floor %.2f s)' % (mod, raw or 0), '—', None))
-        if size in b.rss_by_count:
+        key = '%d%s' % (size, suffix) if suffix else size
+        if key in b.rss_by_count:
             limit = TARGETS.get('rss_%d' % size)
-            rows.append(('%d-gMSA no-op rerun, module peak RSS' % size, '%.0f MiB' % b.rss_by_count[size],
-                         '≤ %.0f MiB' % limit if limit else '—', b.rss_by_count[size] <= limit if limit else None))
-        req = b.requests.get((case, 'list task'))
+            rows.append(('%d-gMSA no-op rerun, module peak RSS' % size, '%.0f MiB' % b.rss_by_count[key],
+                         '≤ %.0f MiB' % limit if limit else '—', b.rss_by_count[key] <= limit if limit else None))
+        req = b.requests.get((case, 'list task' + suffix))
         if req is not None:
             rows.append(('%d-gMSA no-op rerun, LDAP requests after the bind (module / raw)' % size,
                          '%s / %s' % (req, b.requests.get((case, 'raw ldap3'), '—')), '—', None))
@@ -605,6 +624,12 @@ def write_targets(b, meta, count, sizes):
              '| what | measured | target | met |', '|---|---|---|---|']
     for what, value, target, met in target_rows(b, count, sizes):
         lines.append('| %s | %s | %s | %s |' % (what, value, target, '—' if met is None else ('yes' if met else 'no')))
+    if VERSUS:
+        lines += ['', 'Measured in the same run, alternating with the code above: %s.' % measured_code(VERSUS), '',
+                  '| what | measured | target | met |', '|---|---|---|---|']
+        for what, value, target, met in target_rows(b, count, sizes, ' [versus]'):
+            lines.append('| %s | %s | %s | %s |' % (what, value, target,
+                                                    '—' if met is None else ('yes' if met else 'no')))
     if meta.get('load'):
         lines += ['', 'Load average of this machine (1, 5, 15 min) at the start: %s, at the end: %s. The machine is '
                   'shared: the same code measured at another time differs by up to ~40 %%; compare numbers of one run.'
@@ -727,9 +752,13 @@ def main():
     ap.add_argument('--fill-workers', type=int, default=2, help='parallel connections creating an estate')
     ap.add_argument('--code', help='measure the collection checked out at this folder instead of this checkout')
     ap.add_argument('--code-label', help='what --code is (for the tables), when that folder is not a git checkout')
+    ap.add_argument('--versus', help='with --targets: a second checkout measured beside it, alternating in one run')
+    ap.add_argument('--versus-label', help='what --versus is, when that folder is not a git checkout')
     a = ap.parse_args()
     if a.code:
         use_code(a.code, a.code_label)
+    if a.versus:
+        use_code(a.versus, a.versus_label, into=VERSUS)
     if a.replot:
         with open(os.path.join(RESULTS, 'benchmark.json')) as f:
             saved = json.load(f)
