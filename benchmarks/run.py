@@ -59,7 +59,10 @@ def codes():
 
 # The benchmark's own DC (--own-dc): a separate realm and address, so thousands of accounts never land on the
 # shared lab DC the tests use. Any GMSA_LAB_* variable already set wins.
-OWN_DC = dict(GMSA_LAB_DIR=os.path.join(REPO, '.lab-bench'), GMSA_LAB_IP='127.0.0.13',
+# GMSA_BENCH_LAB_ROOT: the folder holding .lab-bench* (default: this checkout), so another checkout reuses the
+# estates an earlier run created instead of creating them again.
+LAB_ROOT = os.environ.get('GMSA_BENCH_LAB_ROOT') or REPO
+OWN_DC = dict(GMSA_LAB_DIR=os.path.join(LAB_ROOT, '.lab-bench'), GMSA_LAB_IP='127.0.0.13',
               GMSA_LAB_REALM='BENCHLAB.TEST', GMSA_LAB_DOMAIN='BENCHLAB')
 
 
@@ -830,7 +833,7 @@ def own_dc_for(size, largest):
     They take turns on the benchmark's address."""
     if size == largest:
         return dict(OWN_DC)
-    return dict(OWN_DC, GMSA_LAB_DIR=os.path.join(REPO, '.lab-bench-%d' % size),
+    return dict(OWN_DC, GMSA_LAB_DIR=os.path.join(LAB_ROOT, '.lab-bench-%d' % size),
                 GMSA_LAB_REALM='BENCH%d.TEST' % size, GMSA_LAB_DOMAIN='BENCH%d' % size)
 
 

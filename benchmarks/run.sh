@@ -2,7 +2,8 @@
 # Runs the benchmark against a lab DC (started or reused): bash benchmarks/run.sh [--reps N] [--quick] ...
 #   default: the shared lab DC (tests/lab/dc.sh; any GMSA_LAB_* setting in the environment picks another lab)
 #   --own-dc: the benchmark's own DC (BENCHLAB.TEST on 127.0.0.13 in .lab-bench), for the large estates
-#   --targets [--profile]: the object engine's targets on the own DC -> benchmarks/results/targets.md
+#   --targets [--profile] [--versus DIR]: the large-estate targets on the own DCs -> benchmarks/results/targets.md
+#     (GMSA_BENCH_LAB_ROOT=DIR reuses the estates kept in DIR/.lab-bench*)
 # Stop the benchmark's own DC afterwards with:
 #   GMSA_LAB_DIR=$PWD/.lab-bench GMSA_LAB_IP=127.0.0.13 GMSA_LAB_REALM=BENCHLAB.TEST bash tests/lab/dc.sh down
 set -euo pipefail
