@@ -44,7 +44,8 @@ CODE = {'root': REPO, 'collections': os.path.join(REPO, '.collections'), 'label'
 VERSUS = {}     # --versus DIR: a second checkout measured beside CODE, alternating in the same run
 
 
-def use_code(root, label=None, into=CODE):
+def use_code(root, label=None, into=None):
+    into = CODE if into is None else into
     root = os.path.abspath(root)
     folder = tempfile.mkdtemp(prefix='gmsa-bench-code-')
     os.makedirs(os.path.join(folder, 'ansible_collections', 'gmsa'))
@@ -437,8 +438,8 @@ class Bench(object):
             prefix = 'fp'
             sub = 'OU=%s,%s' % (prefix, self.ou)
             admin.add(sub, 'organizationalUnit')
-            self.profiled('first-run-%d' % count, 'gmsa', dict(accounts=self.estate_accounts(count, prefix, sub,
-                                                                                              groups)))
+            accounts = self.estate_accounts(count, prefix, sub, groups)
+            self.profiled('first-run-%d' % count, 'gmsa', dict(accounts=accounts))
 
     def noop_module(self, count, accounts, reps, profile):
         """The list-form no-op rerun as a module process: seconds (reps), peak RSS, requests; a profile."""
@@ -566,17 +567,20 @@ def write_estate(b, meta):
 TARGETS = dict(first_ratio=1.25, noop_1000=5.0, noop_10000=30.0, rss_10000=256.0)
 
 
-def measured_code(code=CODE):
+def measured_code(code=None):
     """The commit the module code came from (and whether plugins/ had uncommitted changes)."""
+    code = CODE if code is None else code
     if code['label']:
         return code['label']
     where = code['root']
-    head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=where).stdout
-    log = subprocess.run(['git', 'log', '-1', '--format=%h %cd %s', '--date=short', '--', 'plugins'],
-                         capture_output=True, text=True, cwd=where).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', 'plugins'], capture_output=True, text=True,
-                           cwd=where).stdout.strip()
-    return 'plugins/ at %s... (checkout %s)%s' % (log[:80], head.strip(),
+
+    def git(*args):
+        return subprocess.run(['git'] + list(args), capture_output=True, text=True, cwd=where,
+                              check=False).stdout.strip()
+    head = git('rev-parse', '--short', 'HEAD')
+    log = git('log', '-1', '--format=%h %cd %s', '--date=short', '--', 'plugins')
+    dirty = git('status', '--porcelain', 'plugins')
+    return 'plugins/ at %s... (checkout %s)%s' % (log[:80], head,
                                                   ', with uncommitted changes in plugins/' if dirty else '')
 
 
@@ -820,9 +824,9 @@ def run_meta(lab, reps, quick=False):
 
 def delete_tree(admin, ou):
     import ldap3
-    dns = [e['dn'] for e in admin.extend.standard.paged_search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE,
-                                                                attributes=['1.1'], paged_size=1000, generator=True)
-           if e.get('type') == 'searchResEntry']
+    found = admin.extend.standard.paged_search(ou, '(objectClass=*)', search_scope=ldap3.SUBTREE, attributes=['1.1'],
+                                               paged_size=1000, generator=True)
+    dns = [e['dn'] for e in found if e.get('type') == 'searchResEntry']
     for d in sorted(set(dns), key=lambda x: -x.count(',')):
         admin.delete(d)
 
