@@ -19,7 +19,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _credential_spec as cs
 from ansible_collections.gmsa.farm.plugins.module_utils import _report as rep
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import connection_argument_spec
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_with_directory
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._kds import from_filetime, iso
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import forest_domains, forest_root_sid

@@ -435,9 +435,8 @@ unresolved_sids:
 '''
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import property_options
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_bulk import bulk
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import core as single
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa_list, gmsa_task
+from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import property_options
 
 # One account's identity and state; every other option comes from a row of the property table. The list form
 # validates each entry of ``accounts`` with this same spec.
@@ -465,7 +464,7 @@ def core(module, directory):
         if p.get('unlisted') != 'ignore' or p.get('unlisted_path'):
             raise ModuleFailure('unlisted and unlisted_path apply to the list form (accounts) only. Nothing was '
                                 'changed.')
-        return single(module, directory)
+        return gmsa_task.run(module, directory)
     given = sorted(k for k, spec in ACCOUNT_SPEC.items() if p.get(k) != spec.get('default'))
     if given:
         raise ModuleFailure('with accounts, give per-account options inside each entry, not at the top level: %s. '
@@ -473,7 +472,7 @@ def core(module, directory):
     if p['unlisted'] != 'ignore' and not p.get('unlisted_path'):
         raise ModuleFailure('unlisted=%s needs unlisted_path (the container or OU to compare with the list). '
                             'Nothing was changed.' % p['unlisted'])
-    return bulk(module, directory, ACCOUNT_SPEC)
+    return gmsa_list.run(module, directory, ACCOUNT_SPEC)
 
 
 def main():

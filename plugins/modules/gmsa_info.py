@@ -351,7 +351,7 @@ migration_candidates:
 
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure, run_directory_module
 from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, check_filter, owner_dacl_control
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _report as rep
 
 

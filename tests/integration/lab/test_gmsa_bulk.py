@@ -74,8 +74,8 @@ def test_mixed_list_check_diff_write_and_idempotent(run_module, lab, admin, ou, 
     assert again['ldap_requests'] <= 3, again['ldap_requests']
     # a long list reads every managed service account of the domain in one paged search instead of by name
     # (here made "long" by a smaller chunk): still a no-op, and the requests do not grow with the list
-    from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import Prefetch
-    monkeypatch.setattr(Prefetch, 'CHUNK', 4)
+    from ansible_collections.gmsa.farm.plugins.module_utils._object.read import Reader
+    monkeypatch.setattr(Reader, 'CHUNK', 4)
     long_form = run_module('gmsa', dict(accounts=accounts))
     assert not long_form.failed and long_form['changed'] is False, long_form
     assert [r['changed'] for r in long_form['results']] == [False, False, False]

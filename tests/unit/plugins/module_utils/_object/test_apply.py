@@ -1,17 +1,16 @@
-"""Pure tests of the directory plan's pieces: the plan of every write (order, count), the executor's failure reports and
-retries against a scripted directory, the rights check, input checks, principals of other domains, dMSA
-planning, and the KDS key descriptor report."""
+"""Pure tests of the directory plan's pieces: the executor's failure reports and retries against a scripted
+directory, the rights check, input checks, principals of other domains, dMSA planning, and the KDS key descriptor
+report. (The order of a gmsa plan's requests: _object/test_gmsa_plan.py.)"""
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa_task as task
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa as g
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._module import ModuleFailure
-from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd, is_protected
+from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, check_dn, check_filter, check_range,
 )
@@ -138,83 +137,15 @@ def test_rights_check_names_each_missing_right():
     assert missing_rights(need, entries) == []
 
 
-# ----------------------------------------------------------------------------- the plan of every write
-def account(protected=False, linked=()):
-    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
-    from ansible_collections.gmsa.farm.plugins.module_utils._security import set_protected
-    sd = SECURITY_DESCRIPTOR.from_sddl('D:(A;;GA;;;S-1-5-18)').to_bytes()
-    if protected:
-        sd = set_protected(sd, True)
-    return dict(dn=DN, attributes={'msDS-HostServiceAccountBL': list(linked)}, raw={'nTSecurityDescriptor': [sd]})
-
-
-def plan_of(**kw):
-    return dict(create=kw.get('create'), modify=kw.get('modify'), sd_old=kw.get('sd_old', {}), before={}, after={})
-
-
-def P(**kw):
-    p = dict(name='farm', account_type='group', protect_from_deletion=None)
-    p.update(kw)
-    return p
-
-
-def kinds(ws):
-    return [w.what.split(' ')[0] for w in ws]
-
-
-def test_moving_a_protected_account_lifts_and_restores_its_protection():
-    ws = task.plan_writes(P(), account(protected=True), plan_of(modify={'description': []}),
-                          'CN=farm,OU=Other,DC=x', parent_sd=None, host=None)
-    assert kinds(ws) == ['update', 'lift', 'move/rename', 'protect']
-    assert ws[0].dn == DN and ws[2].new_superior == 'OU=Other,DC=x' and ws[3].dn == 'CN=farm,OU=Other,DC=x'
-    assert not is_protected(ws[1].changes['nTSecurityDescriptor'][0][1][0])
-    assert is_protected(ws[3].changes['nTSecurityDescriptor'][0][1][0])
-
-
-def test_protecting_also_denies_delete_child_on_the_parent_once():
-    from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
-    parent = SECURITY_DESCRIPTOR.from_sddl('D:(A;;GA;;;S-1-5-18)').to_bytes()
-    ws = task.plan_writes(P(protect_from_deletion=True), account(), plan_of(), DN, parent_sd=parent, host=None)
-    assert kinds(ws) == ['protect', 'deny'] and ws[1].dn == OU and all(w.descriptor for w in ws)
-    from ansible_collections.gmsa.farm.plugins.module_utils._security import deny_delete_child
-    again = task.plan_writes(P(protect_from_deletion=True), account(protected=True), plan_of(), DN,
-                             parent_sd=deny_delete_child(parent), host=None)
-    assert again == []
-
-
-def test_a_new_account_is_protected_from_the_dacl_it_gets_at_the_add():
-    ws = task.plan_writes(P(protect_from_deletion=True), None, plan_of(create={'sAMAccountName': 'farm$'}), DN,
-                          parent_sd=None, host=None)
-    assert kinds(ws) == ['create', 'protect'] and ws[1].deferred is not None
-
-
-def test_standalone_host_change_unlinks_the_old_host_first():
-    host = dict(dn='CN=NEW,CN=Computers,DC=x', name='NEW$', type='computer')
-    ws = task.plan_writes(P(account_type='standalone'), account(linked=['CN=OLD,CN=Computers,DC=x']), plan_of(),
-                          DN, parent_sd=None, host=host)
-    assert [(w.what.split(' ')[0], w.dn, list(w.changes['msDS-HostServiceAccount'][0][:1])) for w in ws] == [
-        ('unlink', 'CN=OLD,CN=Computers,DC=x', [MODIFY_DELETE]), ('link', 'CN=NEW,CN=Computers,DC=x', [MODIFY_ADD])]
-    assert task.plan_writes(P(account_type='standalone'), account(linked=[host['dn']]), plan_of(), DN, None,
-                            host) == []
-
-
-def test_descriptor_attributes_carry_the_value_read_for_the_windows_fallback():
-    old = build_membership_sd([D + '-1101'])
-    mod = {'msDS-GroupMSAMembership': g.single_value_change(old, build_membership_sd([D + '-1102']))}
-    ws = task.plan_writes(P(), account(), plan_of(modify=mod, sd_old={'msDS-GroupMSAMembership': old}), DN, None,
-                          None)
-    assert ws[0].sd_values == {'msDS-GroupMSAMembership': old}
-
-
 # ----------------------------------------------------------------------------- dMSA, principals, inputs, KDS
 def test_delegated_accounts_take_allowed_principals_and_need_no_dns_name():
     host = dict(name='WEB01$', sid=D + '-1101', dn='CN=WEB01,DC=x', type='computer')
-    plan = g.plan(dict(name='d', account_type='delegated', outbound_auth_only=False,
+    plan = g.plan_rows(dict(name='d', account_type='delegated', outbound_auth_only=False,
                        allowed_to_retrieve_password=dict(set=['WEB01$'])), None, {'WEB01$': host}, {})
     assert plan['create']['msDS-DelegatedMSAState'] == 3
     assert plan['create']['msDS-GroupMSAMembership'] == build_membership_sd([D + '-1101'])
     with pytest.raises(g.PlanError, match='standalone one is bound to its host'):
-        g.plan(dict(name='s', account_type='standalone', allowed_to_retrieve_password=dict(set=['WEB01$'])), None,
+        g.plan_rows(dict(name='s', account_type='standalone', allowed_to_retrieve_password=dict(set=['WEB01$'])), None,
                {'WEB01$': host}, {})
 
 

@@ -7,7 +7,9 @@ import os
 
 import pytest
 
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._object import rows
+from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_ADD, MODIFY_DELETE
 from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd
 
 D = 'S-1-5-21-1-2-3'
@@ -35,7 +37,7 @@ def params(**kw):
 
 
 def test_create_defaults():
-    plan = g.plan(params(dns_hostname='farm.x'), None, {}, {})
+    plan = g.plan_rows(params(dns_hostname='farm.x'), None, {}, {})
     assert plan['create'] == {'sAMAccountName': 'farm$', 'userAccountControl': 0x1000, 'dNSHostName': 'farm.x',
                               'msDS-ManagedPasswordInterval': 30, 'msDS-SupportedEncryptionTypes': 0x18}
     assert plan['before'] == {} and plan['after']['kerberos_encryption_types'] == ['aes128', 'aes256']
@@ -43,7 +45,7 @@ def test_create_defaults():
 
 def test_no_op_plans_nothing():
     cur = g.read_state(entry(**{'msDS-GroupMSAMembership': build_membership_sd([HOST['sid']])}))
-    plan = g.plan(params(dns_hostname='FARM.x', allowed_to_retrieve_password=dict(set=['WEB01'])), cur,
+    plan = g.plan_rows(params(dns_hostname='FARM.x', allowed_to_retrieve_password=dict(set=['WEB01'])), cur,
                   {'WEB01': HOST}, {HOST['sid']: 'WEB01$'})
     assert plan['modify'] is None and plan['before'] == plan['after']
 
@@ -51,38 +53,38 @@ def test_no_op_plans_nothing():
 def test_membership_change_is_delete_old_add_new():
     old = build_membership_sd([HOST['sid']])
     cur = g.read_state(entry(**{'msDS-GroupMSAMembership': old}))
-    plan = g.plan(params(allowed_to_retrieve_password=dict(add=['WEB02'])), cur, {'WEB02': HOST2},
+    plan = g.plan_rows(params(allowed_to_retrieve_password=dict(add=['WEB02'])), cur, {'WEB02': HOST2},
                   {HOST['sid']: 'WEB01$', HOST2['sid']: 'WEB02$'})
     ops = plan['modify']['msDS-GroupMSAMembership']
-    assert ops[0] == (g.MODIFY_DELETE, [old])
-    assert ops[1][0] == g.MODIFY_ADD and ops[1][1][0] == build_membership_sd([HOST['sid'], HOST2['sid']])
+    assert ops[0] == (MODIFY_DELETE, [old])
+    assert ops[1][0] == MODIFY_ADD and ops[1][1][0] == build_membership_sd([HOST['sid'], HOST2['sid']])
     assert plan['after']['allowed_to_retrieve_password'] == ['WEB01$', 'WEB02$']
 
 
 def test_uac_bits_or_and_not_on_current_value():
     cur = g.read_state(entry(userAccountControl=[str(0x1000 | 0x100000)]))  # keeps NOT_DELEGATED
-    plan = g.plan(params(enabled=False, trusted_to_auth_for_delegation=True), cur, {}, {})
-    expected = [(g.MODIFY_DELETE, [0x101000]), (g.MODIFY_ADD, [0x101000 | 0x2 | 0x1000000])]
+    plan = g.plan_rows(params(enabled=False, trusted_to_auth_for_delegation=True), cur, {}, {})
+    expected = [(MODIFY_DELETE, [0x101000]), (MODIFY_ADD, [0x101000 | 0x2 | 0x1000000])]
     assert plan['modify']['userAccountControl'] == expected
 
 
 def test_both_delegation_bits_refused_even_through_current_state():
     cur = g.read_state(entry(userAccountControl=[str(0x1000 | 0x80000)]))
     with pytest.raises(g.PlanError, match='both unconstrained delegation and protocol transition'):
-        g.plan(params(trusted_to_auth_for_delegation=True), cur, {}, {})
+        g.plan_rows(params(trusted_to_auth_for_delegation=True), cur, {}, {})
 
 
 def test_spn_case_insensitive_and_per_value():
     cur = g.read_state(entry(servicePrincipalName=['HTTP/farm.x', 'http/old']))
-    plan = g.plan(params(spn=dict(set=['http/FARM.x', 'http/new'])), cur, {}, {})
-    assert plan['modify']['servicePrincipalName'] == [(g.MODIFY_DELETE, ['http/old']), (g.MODIFY_ADD, ['http/new'])]
+    plan = g.plan_rows(params(spn=dict(set=['http/FARM.x', 'http/new'])), cur, {}, {})
+    assert plan['modify']['servicePrincipalName'] == [(MODIFY_DELETE, ['http/old']), (MODIFY_ADD, ['http/new'])]
     assert plan['after']['spn'] == ['HTTP/farm.x', 'http/new']
 
 
 def test_enctypes_keep_unknown_bits():
     cur = g.read_state(entry(**{'msDS-SupportedEncryptionTypes': [str(0x18 | 0x20)]}))
-    plan = g.plan(params(kerberos_encryption_types=dict(add=['rc4'])), cur, {}, {})
-    assert plan['modify']['msDS-SupportedEncryptionTypes'] == [(g.MODIFY_DELETE, [0x38]), (g.MODIFY_ADD, [0x3C])]
+    plan = g.plan_rows(params(kerberos_encryption_types=dict(add=['rc4'])), cur, {}, {})
+    assert plan['modify']['msDS-SupportedEncryptionTypes'] == [(MODIFY_DELETE, [0x38]), (MODIFY_ADD, [0x3C])]
 
 
 @pytest.mark.parametrize('name, message', [
@@ -98,30 +100,30 @@ def test_sam_rules(name, message):
 def test_interval_is_create_only():
     cur = g.read_state(entry())
     with pytest.raises(g.PlanError, match='can only be set when the account is created'):
-        g.plan(params(password_interval_days=60), cur, {}, {})
-    assert g.plan(params(password_interval_days=30), cur, {}, {})['modify'] is None
+        g.plan_rows(params(password_interval_days=60), cur, {}, {})
+    assert g.plan_rows(params(password_interval_days=30), cur, {}, {})['modify'] is None
 
 
 def test_outbound_only_clears_dns_and_spns():
     cur = g.read_state(entry(servicePrincipalName=['http/farm.x']))
-    plan = g.plan(params(outbound_auth_only=True), cur, {}, {})
-    assert plan['modify']['dNSHostName'] == [(g.MODIFY_DELETE, ['farm.x'])]
-    assert plan['modify']['servicePrincipalName'] == [(g.MODIFY_DELETE, ['http/farm.x'])]
+    plan = g.plan_rows(params(outbound_auth_only=True), cur, {}, {})
+    assert plan['modify']['dNSHostName'] == [(MODIFY_DELETE, ['farm.x'])]
+    assert plan['modify']['servicePrincipalName'] == [(MODIFY_DELETE, ['http/farm.x'])]
     with pytest.raises(g.PlanError, match='no SPNs'):
-        g.plan(params(outbound_auth_only=True, spn=dict(add=['http/a'])), cur, {}, {})
+        g.plan_rows(params(outbound_auth_only=True, spn=dict(add=['http/a'])), cur, {}, {})
 
 
 def test_apply_list_action():
-    assert g.apply_list_action(['A', 'b'], dict(add=['a', 'c'], remove=['B'])) == ['A', 'c']
-    assert g.apply_list_action(['A', 'b'], dict(set=['B', 'd', 'D'])) == ['b', 'd']
-    assert g.apply_list_action(['A'], None) == ['A']
+    assert rows.apply_list_action(['A', 'b'], dict(add=['a', 'c'], remove=['B'])) == ['A', 'c']
+    assert rows.apply_list_action(['A', 'b'], dict(set=['B', 'd', 'D'])) == ['b', 'd']
+    assert rows.apply_list_action(['A'], None) == ['A']
 
 
 def test_no_directory_module_ever_asks_for_the_managed_password():
     """msDS-ManagedPassword is never requested by the collection's code (tests may, as allowed hosts), except by the
     Linux member's keytab code (_keytab.py), which binds as the member computer to do exactly that; the one other
     place that names it is gmsa's refusal of it in ``attributes``."""
-    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins')
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', 'plugins')
     askers = set()
     for path in glob.glob(os.path.join(root, '**', '*.py'), recursive=True):
         tree = ast.parse(open(path).read())
@@ -130,8 +132,8 @@ def test_no_directory_module_ever_asks_for_the_managed_password():
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
                     if node.value.lower() == 'msds-managedpassword':
                         askers.add((os.path.basename(path), getattr(func, 'name', None)))
-    assert set(f for f, _n in askers) == {'_keytab.py', '_gmsa.py'}
-    assert set(n for f, n in askers if f == '_gmsa.py') == {'attribute_actions', None}
+    assert set(f for f, _n in askers) == {'_keytab.py', 'gmsa.py'}
+    assert set(n for f, n in askers if f == 'gmsa.py') == {'attribute_actions', None}
     assert 'msDS-ManagedPassword' not in g.ACCOUNT_ATTRIBUTES
     with pytest.raises(g.PlanError):
         g.attribute_actions(dict(attributes=dict(remove={'msDS-ManagedPassword': ['x']})))
@@ -142,11 +144,11 @@ def test_the_property_table_drives_the_planner(monkeypatch):
     row = dict(option='office', attr='physicalDeliveryOfficeName', kind='string')
     monkeypatch.setattr(g, 'PROPERTIES', g.PROPERTIES + [row])
     assert g.property_options()['office'] == dict(type='str')
-    created = g.plan(params(dns_hostname='farm.x', office='B12'), None, {}, {})
+    created = g.plan_rows(params(dns_hostname='farm.x', office='B12'), None, {}, {})
     assert created['create']['physicalDeliveryOfficeName'] == 'B12' and created['after']['office'] == 'B12'
     cur = g.read_state(entry(physicalDeliveryOfficeName=['B12']))
-    updated = g.plan(params(office='C7'), cur, {}, {})
-    assert updated['modify'] == {'physicalDeliveryOfficeName': [(g.MODIFY_DELETE, ['B12']), (g.MODIFY_ADD, ['C7'])]}
+    updated = g.plan_rows(params(office='C7'), cur, {}, {})
+    assert updated['modify'] == {'physicalDeliveryOfficeName': [(MODIFY_DELETE, ['B12']), (MODIFY_ADD, ['C7'])]}
     assert (updated['before']['office'], updated['after']['office']) == ('B12', 'C7')
 
 
@@ -160,11 +162,11 @@ def test_every_row_is_a_documented_module_option():
 
 
 def test_check_mode_diff_shows_a_grant_to_a_principal_an_earlier_task_creates():
-    from ansible_collections.gmsa.farm.plugins.module_utils._gmsa_task import show_pending
+    from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa_plan import show_pending
     params = dict(allowed_to_retrieve_password=dict(set=['WebFarmHosts', 'WEB01$']),
                   delegates=dict(add=['Gone$'], lookup_failure_action='ignore'))
     after = dict(allowed_to_retrieve_password=['WEB01$'], delegates=[])
-    shown = show_pending(params, ['WebFarmHosts', 'Gone$'], after, True)
+    shown = show_pending(params, ['WebFarmHosts', 'Gone$'], after)
     assert shown['allowed_to_retrieve_password'] == ['WEB01$', 'WebFarmHosts (not in the directory yet)']
     assert shown['delegates'] == []          # ignored principals are not granted by a real run either
-    assert show_pending(params, ['WebFarmHosts'], after, False) == after and after['delegates'] == []
+    assert after['delegates'] == []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gmsa.farm.plugins.module_utils import _gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa as g
+from ansible_collections.gmsa.farm.plugins.module_utils._values import MODIFY_ADD, MODIFY_DELETE
 
 
 @pytest.mark.parametrize('params, sam', [
@@ -65,8 +66,8 @@ def test_plan_attributes_set_add_remove():
                        'otherTelephone': {'add': ['2', '3'], 'remove': ['1']}}
     cur = {'info': ['x'], 'telephoneNumber': ['555'], 'otherTelephone': ['1', '2']}
     changes, before, after = g.plan_attributes(actions, cur, creating=False)
-    assert changes == {'telephoneNumber': [(g.MODIFY_DELETE, ['555'])], 'otherTelephone': [
-        (g.MODIFY_DELETE, ['1']), (g.MODIFY_ADD, ['3'])]}
+    assert changes == {'telephoneNumber': [(MODIFY_DELETE, ['555'])], 'otherTelephone': [
+        (MODIFY_DELETE, ['1']), (MODIFY_ADD, ['3'])]}
     assert after == {'info': ['x'], 'telephoneNumber': [], 'otherTelephone': ['2', '3']} and before == cur
     created, _b, _a = g.plan_attributes(actions, {}, creating=True)
     assert created == {'info': ['x'], 'otherTelephone': ['2', '3']}
