@@ -327,13 +327,23 @@ def _send(directory, request):
         request.as_replace().send(directory)
 
 
+def _moved(dn, later):
+    """Where the object at ``dn`` is after the moves among the ``later`` written requests."""
+    for r in later:
+        if r.op == 'move' and r.dn.lower() == dn.lower():
+            dn = '%s,%s' % (r.new_rdn, r.new_superior or parent_dn(r.dn))
+    return dn
+
+
 def _undo(directory, done):
-    """Send the undo request of every written request that has one, newest first. Returns (undone whats,
-    problems)."""
+    """Send the undo request of every written request that has one, newest first, to the object where it is now
+    (a move written after the request took it elsewhere). Returns (undone whats, problems)."""
     undone, problems = [], []
-    for r in reversed(done):
+    for i in reversed(range(len(done))):
+        r = done[i]
         if r.undo is None:
             continue
+        r.undo.dn = _moved(r.undo.dn, done[i + 1:])
         try:
             r.undo.send(directory)
             undone.append(r.what)
