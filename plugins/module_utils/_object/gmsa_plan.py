@@ -245,9 +245,10 @@ def dacl_request(dn, what, change, undo=None):
     """A DACL write, ``change(dacl) -> dacl`` applied to the DACL read just before it is sent (``deferred``): a
     change another writer made since the task's read is kept, not overwritten. nTSecurityDescriptor is written
     by replace (Samba refuses a value delete of it; Windows documents no matching rule for it)."""
-    def fresh(directory):
-        return {'nTSecurityDescriptor': [(MODIFY_REPLACE, [change(read_dacl(directory, dn))])]}
-    return Request('modify', dn, what, controls=dacl_control(), descriptor=True, deferred=fresh, undo=undo)
+    def fresh(directory):   # request.dn: an undo is sent to where the object is then (after a move)
+        return {'nTSecurityDescriptor': [(MODIFY_REPLACE, [change(read_dacl(directory, request.dn))])]}
+    request = Request('modify', dn, what, controls=dacl_control(), descriptor=True, deferred=fresh, undo=undo)
+    return request
 
 
 # --------------------------------------------------------------------------- refusals (nothing written)

@@ -7,7 +7,9 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
 
-from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import execute
+from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import TYPE_BY_CLASS, read_state, validate
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa_plan import Found, plan
 from ansible_collections.gmsa.farm.plugins.module_utils._security import (
@@ -196,3 +198,45 @@ def test_a_missing_principal_fails_a_real_run_and_is_shown_pending_in_check_mode
     assert steps(p) == [('add', 'create', DN)]
     assert p.after['allowed_to_retrieve_password'] == ['FarmHosts (not in the directory yet)']
     assert 'check mode' in p.warnings[0] and p.warnings[-1] == 'no key yet'
+
+
+# ----------------------------------------------------------------------------- the plan applied (scripted DC)
+class Scripted(Fresh):
+    """A DC that refuses, once, each request whose (op, dn) is in ``refuse`` and records what it was sent."""
+
+    def __init__(self, refuse=()):
+        super(Scripted, self).__init__(set_protected(DACL, True))
+        self.refuse, self.sent = list(refuse), []
+
+    def _send(self, op, dn, changes=None):
+        self.sent.append((op, dn))
+        if (op, dn) in self.refuse:
+            self.refuse.remove((op, dn))
+            raise DirectoryError('refused', code=53)
+
+    def modify(self, dn, changes, controls=None):
+        self._send('modify', dn, changes)
+
+    def move(self, dn, new_rdn, new_superior=None):
+        self._send('move', dn)
+
+
+def test_a_failed_move_puts_the_protection_back_and_changes_nothing():
+    p = plan(wanted(path=OTHER), found(entry(protected=True)))
+    d = Scripted(refuse=[('move', DN)])
+    with pytest.raises(ModuleFailure) as e:
+        execute(d, p.requests, False)
+    assert d.sent == [('modify', DN), ('move', DN), ('modify', DN)]       # lift, move refused, restore
+    assert e.value.msg.endswith('Nothing was changed.') and 'put back' in e.value.msg
+    assert e.value.details['written'] == [] and not e.value.details.get('changed')
+
+
+def test_a_failure_after_the_move_restores_the_protection_where_the_account_is_now():
+    new = 'CN=farm,%s' % OTHER
+    p = plan(wanted(path=OTHER), found(entry(protected=True)))
+    d = Scripted(refuse=[('modify', new)])
+    with pytest.raises(ModuleFailure) as e:
+        execute(d, p.requests, False)
+    assert d.sent == [('modify', DN), ('move', DN), ('modify', new), ('modify', new)]
+    assert d.reads[-1] == new and e.value.details['changed'] is True
+    assert e.value.details['written'] == ['move/rename %s to %s' % (DN, new)]
