@@ -187,7 +187,7 @@ def removals(requests):
             created.add(key)
         elif key in created:
             continue
-        elif r.op == 'modify' and r.descriptor and r.deferred is None:
+        elif r.op == 'modify' and r.descriptor:   # a deferred one counts with the value it was planned with
             new = [v for op, values in r.changes.get('nTSecurityDescriptor') or [] if op == MODIFY_REPLACE
                    for v in values]
             if new:
