@@ -151,31 +151,32 @@ def _place(out, p, found, new_dn, protected):
     account = found.account
     if account is None or account['dn'].lower() == new_dn.lower():
         return
-    cur_dn = account['dn']
+    cur_dn, sd = account['dn'], raw_first(account, 'nTSecurityDescriptor')
     if protected:
         restore = dacl_request(cur_dn, 'restore the protection from accidental deletion of %s' % cur_dn,
-                               protect)
+                               protect, sd)
         out.add(dacl_request(cur_dn, 'lift the protection from accidental deletion of %s for the move' % cur_dn,
-                             unprotect, undo=restore))
+                             unprotect, sd, undo=restore))
     superior = parent_dn(new_dn) if parent_dn(new_dn).lower() != parent_dn(cur_dn).lower() else None
     out.add(Request('move', cur_dn, 'move/rename %s to %s' % (cur_dn, new_dn), new_rdn='CN=%s' % rdn_escape(p['name']),
-                    new_superior=superior, object_class=CLASS_BY_TYPE[found.current['account_type']]))
+                    new_superior=superior, object_class=CLASS_BY_TYPE[found.current['account_type']], sd=sd))
 
 
 def _protection(out, p, found, new_dn, protected, want):
     """3. and 4. The account's protection where it is after the task, its parent's deny of "delete child"
     (checked on every run that wants protection), and the protection lifted when the task asks so."""
     moving = found.account is not None and found.account['dn'].lower() != new_dn.lower()
+    sd = raw_first(found.account, 'nTSecurityDescriptor') if found.account is not None else None
     if want and (not protected or moving):
-        out.add(dacl_request(new_dn, 'protect %s from accidental deletion' % new_dn, protect))
+        out.add(dacl_request(new_dn, 'protect %s from accidental deletion' % new_dn, protect, sd))
     if want and found.parent_sd is not None and not parent_denies_delete_child(found.parent_sd):
         parent = parent_dn(new_dn)
         out.denied_parent = parent
         out.add(dacl_request(parent, 'deny Everyone "delete child" on %s (closes deletion through the parent)'
-                             % parent, deny_delete_child_once))
+                             % parent, deny_delete_child_once, found.parent_sd))
     if protected and not want and not moving:   # a move already lifted it (and does not restore it)
         cur_dn = found.account['dn']
-        out.add(dacl_request(cur_dn, 'lift the protection from accidental deletion of %s' % cur_dn, unprotect))
+        out.add(dacl_request(cur_dn, 'lift the protection from accidental deletion of %s' % cur_dn, unprotect, sd))
 
 
 def _host_link(out, found, host, new_dn):
@@ -211,11 +212,12 @@ def _absent(wanted, found):
                            distinguished_name=dn), {},
                       dict(result, distinguished_name=dn, object_guid=guid_to_str(raw_first(account, 'objectGUID')),
                            sid=sid_to_str(raw_first(account, 'objectSid'))))
+    sd = raw_first(account, 'nTSecurityDescriptor')
     if protected:
-        restore = dacl_request(dn, 'restore the protection from accidental deletion of %s' % dn, protect)
-        out.add(dacl_request(dn, 'lift the protection from accidental deletion of %s' % dn, unprotect,
+        restore = dacl_request(dn, 'restore the protection from accidental deletion of %s' % dn, protect, sd)
+        out.add(dacl_request(dn, 'lift the protection from accidental deletion of %s' % dn, unprotect, sd,
                              undo=restore))
-    out.add(Request('delete', dn, 'delete %s' % dn))
+    out.add(Request('delete', dn, 'delete %s' % dn, sd=sd, object_class=CLASS_BY_TYPE[found.current['account_type']]))
     return out
 
 
@@ -241,13 +243,17 @@ def read_dacl(directory, dn):
     return sd
 
 
-def dacl_request(dn, what, change, undo=None):
+def dacl_request(dn, what, change, read=None, undo=None):
     """A DACL write, ``change(dacl) -> dacl`` applied to the DACL read just before it is sent (``deferred``): a
-    change another writer made since the task's read is kept, not overwritten. nTSecurityDescriptor is written
-    by replace (Samba refuses a value delete of it; Windows documents no matching rule for it)."""
+    change another writer made since the task's read is kept, not overwritten. ``read``: the DACL as the task
+    read it; the value planned from it is what the rights check reasons with (a delete after the protection is
+    lifted). nTSecurityDescriptor is written by replace (Samba refuses a value delete of it; Windows documents no
+    matching rule for it)."""
     def fresh(directory):   # request.dn: an undo is sent to where the object is then (after a move)
         return {'nTSecurityDescriptor': [(MODIFY_REPLACE, [change(read_dacl(directory, request.dn))])]}
-    request = Request('modify', dn, what, controls=dacl_control(), descriptor=True, deferred=fresh, undo=undo)
+    planned = {'nTSecurityDescriptor': [(MODIFY_REPLACE, [change(read)])]} if read else None
+    request = Request('modify', dn, what, changes=planned, controls=dacl_control(), descriptor=True, deferred=fresh,
+                      undo=undo)
     return request
 
 

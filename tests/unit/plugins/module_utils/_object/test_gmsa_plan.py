@@ -8,7 +8,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
 
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
-from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import execute
+from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import execute, removals
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import TYPE_BY_CLASS, read_state, validate
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa_plan import Found, plan
@@ -240,3 +240,12 @@ def test_a_failure_after_the_move_restores_the_protection_where_the_account_is_n
     assert d.sent == [('modify', DN), ('move', DN), ('modify', new), ('modify', new)]
     assert d.reads[-1] == new and e.value.details['changed'] is True
     assert e.value.details['written'] == ['move/rename %s to %s' % (DN, new)]
+
+
+def test_the_rights_check_reasons_with_the_dacl_the_lift_plans_for_a_delete_or_a_move():
+    p = plan(wanted(state='absent', protect_from_deletion=False), found(entry(protected=True)))
+    [(delete, sd)] = removals(p.requests)
+    assert delete.op == 'delete' and delete.object_class == GMSA and not is_protected(sd)
+    moved = plan(wanted(path=OTHER), found(entry(protected=True)))
+    [(move, sd)] = removals(moved.requests)
+    assert move.op == 'move' and not is_protected(sd)
