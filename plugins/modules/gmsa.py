@@ -258,11 +258,16 @@ options:
     description:
       - Deny Everyone the right to delete the account (and its subtree), like "Protect object from accidental
         deletion" in the Windows tools. With O(state=absent) and C(false), the protection is lifted first.
-      - Both AD and Samba allow C(nTSecurityDescriptor) to be replaced only (no value delete), so this one change
-        is a replace of the account's DACL, sent only when the protection changes, right after reading it.
+      - Both AD and Samba allow C(nTSecurityDescriptor) to be replaced only (no value delete), so this change is a
+        replace of the DACL, sent only when the protection changes and computed from a read of the DACL made just
+        before the write, so an entry another administrator adds meanwhile is kept.
       - As Windows does, protecting also denies Everyone "delete child" on the parent container (otherwise that
         right would still allow the deletion); other objects there stay deletable through the DELETE right
         their own DACLs grant. Lifting the protection leaves the parent as it is.
+      - Windows refuses to move or rename a protected object, so a move or rename of a protected account lifts
+        the protection, moves the account and protects it again where it is then; when the move fails, the
+        protection is put back.
+      - Omitted, the protection is left as it is (a move or rename keeps it).
     type: bool
 seealso:
   - module: gmsa.farm.gmsa_info

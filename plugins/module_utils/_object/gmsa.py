@@ -67,10 +67,12 @@ PROPERTIES = [
          bit=UAC_TRUSTED_TO_AUTH_FOR_DELEGATION),
 ]
 
-ACCOUNT_ATTRIBUTES = sorted(set(
-    [p['attr'] for p in PROPERTIES] +
-    ['cn', 'objectClass', 'objectSid', 'objectGUID', 'distinguishedName', 'pwdLastSet', 'memberOf',
-     'msDS-HostServiceAccountBL', 'primaryGroupID', 'lastLogonTimestamp']))
+# What gmsa plans from (the rows' attributes, the type, the name, the identifiers, the sMSA's host link).
+PLANNED_ATTRIBUTES = sorted(set([p['attr'] for p in PROPERTIES] +
+                                ['cn', 'objectClass', 'objectSid', 'objectGUID', 'msDS-HostServiceAccountBL']))
+# What the readers report about an account (gmsa_info, the audit, credential_spec): also its logon and groups.
+ACCOUNT_ATTRIBUTES = sorted(set(PLANNED_ATTRIBUTES + ['distinguishedName', 'pwdLastSet', 'memberOf', 'primaryGroupID',
+                                                      'lastLogonTimestamp']))
 
 SPN_RE = re.compile(r'^[^/\s]+/[^/\s]+(/[^/\s]+)?$')
 DNS_RE = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}'

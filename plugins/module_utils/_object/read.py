@@ -31,14 +31,15 @@ from ansible_collections.gmsa.farm.plugins.module_utils._domain import (
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import (
-    ACCOUNT_ATTRIBUTES, CLASS_BY_TYPE, TYPE_BY_CLASS, current_sids, read_state,
+    CLASS_BY_TYPE, PLANNED_ATTRIBUTES, TYPE_BY_CLASS, current_sids, read_state,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa_plan import (
     Found, read_dacl, target_dn, want_protection,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_control, first, parent_dn
+from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_control, first, parent_dn, rdn_escape
 
-SEARCH_ATTRIBUTES = sorted(set(ACCOUNT_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES) | {'nTSecurityDescriptor'})
+SEARCH_ATTRIBUTES = sorted(set(PLANNED_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES))
+SD = 'nTSecurityDescriptor'
 MSA_CLASSES = ''.join('(objectClass=%s)' % c for c in CLASS_BY_TYPE.values())
 
 
@@ -59,7 +60,12 @@ class Reader(object):
         """wanted: a ``gmsa.Wanted`` per account; known: {SID: principal} found elsewhere (principals of another
         domain of the forest, looked up in the global catalog)."""
         self.directory, self.check_mode = directory, check_mode
-        self.attributes = SEARCH_ATTRIBUTES + sorted(set(a for w in wanted for a in w.extra_attributes))
+        # The DACLs (most of the bytes of an account) only when a task decides on protection; else only those of
+        # accounts that move (a protected one is lifted first), read after the accounts are found.
+        self.with_sd = any(w.params.get('protect_from_deletion') is not None or w.params['state'] == 'absent'
+                           for w in wanted)
+        self.attributes = SEARCH_ATTRIBUTES + sorted(set(a for w in wanted for a in w.extra_attributes)) + (
+            [SD] if self.with_sd else [])
         names = sorted(set(n for w in wanted for n in w.principal_names))
         _principal_failure(pr.check_domains, directory, names)
         found = {}
@@ -85,12 +91,30 @@ class Reader(object):
         self._containers, self._dacls, self._once = {}, {}, {}
         self._states, self.labels = {}, dict((x['sid'], pr.label(x)) for x in self.resolved.values())
         self._label_sids(wanted)
+        if not self.with_sd:
+            self._read_moving_dacls(wanted)
 
     # ----------------------------------------------------------------------- the batched read
     def _read(self, found, flt):
-        for e in self.directory.search(self.directory.default_nc, flt, self.attributes, controls=dacl_control(),
-                                       paged=True):
+        for e in self.directory.search(self.directory.default_nc, flt, self.attributes, paged=True,
+                                       controls=dacl_control() if self.with_sd else None):
             found[e['dn'].lower()] = e
+
+    def _read_moving_dacls(self, wanted):
+        """The DACLs of the accounts the task moves or renames: one search per 200."""
+        moving = {}
+        for w in wanted:
+            a = self.account(w)
+            if a is not None and _is_msa(a) and w.params['state'] == 'present':
+                where = w.params.get('path') or parent_dn(a['dn'])
+                if ('cn=%s,%s' % (rdn_escape(w.params['name']), where)).lower() != a['dn'].lower():
+                    moving[a['dn'].lower()] = a
+        names = sorted(moving)
+        for i in range(0, len(names), 200):
+            flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(moving[n]['dn']) for n in names[i:i + 200])
+            for e in self.directory.search(self.directory.default_nc, flt, [SD], controls=dacl_control()):
+                if e['dn'].lower() in moving:
+                    moving[e['dn'].lower()]['raw'][SD] = (e.get('raw') or {}).get(SD)
 
     def _read_parts(self, found, parts):
         parts = sorted(set(parts))
