@@ -18,6 +18,9 @@ task does not name.
 * Many accounts: the principals, then every managed service account of the domain in one paged search, then
   only for accounts not found their names among all objects and their CN, and only the SPNs the accounts do not
   hold yet. So a no-op rerun costs the same few searches whatever the list's length, apart from paging.
+* The accounts' DACLs (most of an account's bytes) come with them only when an entry decides on protection
+  (``protect_from_deletion`` given, or ``state=absent``); otherwise only the DACLs of the accounts the task moves
+  or renames are read, in one more search (a protected account is lifted before its move).
 """
 from __future__ import annotations
 
