@@ -69,7 +69,10 @@ class AccountPlan(Plan):
 
 
 def want_protection(params, found):
-    """(protected now, protected after the task): decided here once, read by every part of the plan."""
+    """(protected now, protected after the task): decided here once, read by every part of the plan and by the
+    reader (which reads the parent's DACL when the account is to be protected). An account read without its DACL
+    (the task leaves protection out and does not move it: ``read.Reader``) counts as unprotected, so nothing about
+    its protection is planned."""
     sd = raw_first(found.account, 'nTSecurityDescriptor') if found.account is not None else None
     protected = bool(sd) and is_protected(sd)
     given = params.get('protect_from_deletion')
