@@ -146,7 +146,7 @@ def test_delegated_accounts_take_allowed_principals_and_need_no_dns_name():
     assert plan['create']['msDS-GroupMSAMembership'] == build_membership_sd([D + '-1101'])
     with pytest.raises(g.PlanError, match='standalone one is bound to its host'):
         g.plan_rows(dict(name='s', account_type='standalone', allowed_to_retrieve_password=dict(set=['WEB01$'])), None,
-               {'WEB01$': host}, {})
+                    {'WEB01$': host}, {})
 
 
 def test_principals_of_another_domain_are_named():

@@ -86,8 +86,8 @@ def test_a_no_op_plans_no_request_and_the_same_before_and_after():
     p = plan(wanted(), found(entry()))
     assert p.requests == [] and p.before == p.after
     result = p.module_result()
-    assert result['changed'] is False and result['requests'] == [] and result['diff'] == dict(before=p.before,
-                                                                                               after=p.after)
+    assert result['changed'] is False and result['requests'] == []
+    assert result['diff'] == dict(before=p.before, after=p.after)
 
 
 def test_an_update_is_one_modify_and_carries_the_descriptor_read_for_the_windows_fallback():

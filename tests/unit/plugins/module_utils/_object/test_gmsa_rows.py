@@ -46,7 +46,7 @@ def test_create_defaults():
 def test_no_op_plans_nothing():
     cur = g.read_state(entry(**{'msDS-GroupMSAMembership': build_membership_sd([HOST['sid']])}))
     plan = g.plan_rows(params(dns_hostname='FARM.x', allowed_to_retrieve_password=dict(set=['WEB01'])), cur,
-                  {'WEB01': HOST}, {HOST['sid']: 'WEB01$'})
+                       {'WEB01': HOST}, {HOST['sid']: 'WEB01$'})
     assert plan['modify'] is None and plan['before'] == plan['after']
 
 
@@ -54,7 +54,7 @@ def test_membership_change_is_delete_old_add_new():
     old = build_membership_sd([HOST['sid']])
     cur = g.read_state(entry(**{'msDS-GroupMSAMembership': old}))
     plan = g.plan_rows(params(allowed_to_retrieve_password=dict(add=['WEB02'])), cur, {'WEB02': HOST2},
-                  {HOST['sid']: 'WEB01$', HOST2['sid']: 'WEB02$'})
+                       {HOST['sid']: 'WEB01$', HOST2['sid']: 'WEB02$'})
     ops = plan['modify']['msDS-GroupMSAMembership']
     assert ops[0] == (MODIFY_DELETE, [old])
     assert ops[1][0] == MODIFY_ADD and ops[1][1][0] == build_membership_sd([HOST['sid'], HOST2['sid']])
