@@ -264,9 +264,9 @@ options:
       - As Windows does, protecting also denies Everyone "delete child" on the parent container (otherwise that
         right would still allow the deletion); other objects there stay deletable through the DELETE right
         their own DACLs grant. Lifting the protection leaves the parent as it is.
-      - Windows refuses to move or rename a protected object, so a move or rename of a protected account lifts
-        the protection, moves the account and protects it again where it is then; when the move fails, the
-        protection is put back.
+      - A move to another container needs the DELETE right the protection denies (the modify-DN access checks
+        of MS-ADTS), so a move or rename of a protected account lifts the protection, moves the account and
+        protects it again where it is then; when the move fails, the protection is put back.
       - Omitted, the protection is left as it is (a move or rename keeps it).
     type: bool
 seealso:

@@ -148,7 +148,8 @@ def _account_request(out, p, found, rows, new_dn):
 
 
 def _place(out, p, found, new_dn, protected):
-    """2. A move or rename (modify DN). Windows refuses to move or rename a protected object: the protection is
+    """2. A move or rename (modify DN). A move to another container needs the DELETE right the protection denies
+    (MS-ADTS 3.1.1.5.4.1.1, "Security Considerations" of Modify DN); a rename is treated alike. The protection is
     lifted first (its undo puts it back if a later request fails) and restored at the new DN after the move (by
     ``_protection``)."""
     account = found.account
