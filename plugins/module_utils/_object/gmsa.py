@@ -174,8 +174,9 @@ def read_state(entry):
             state['raw'][row['attr']] = bytes(v) if v is not None else None
             try:    # parsed once: the planner and the SID labels of the diff both read it
                 state['parsed'][row['attr']] = parse_membership_sd(state['raw'][row['attr']])
-            except SecurityError as e:
-                raise PlanError('cannot read a security descriptor of %s: %s' % (entry['dn'], e))
+            except SecurityError as e:  # refused by the rows' plan; a delete does not need it
+                state['parsed'][row['attr']] = PlanError('cannot read a security descriptor of %s: %s'
+                                                         % (entry['dn'], e))
         elif row['kind'] == 'uac':
             state[row['option']] = bool(uac & row['bit']) != bool(row.get('inverse'))
     state['outbound_auth_only'] = not state['dns_hostname'] and not state['spn']
@@ -184,7 +185,7 @@ def read_state(entry):
 
 def current_sids(state):
     """Every SID the account's principal options grant now (for their names in the diff)."""
-    return [s for parsed in state['parsed'].values() for s in granted_sids(parsed)]
+    return [s for parsed in state['parsed'].values() if isinstance(parsed, dict) for s in granted_sids(parsed)]
 
 
 # --------------------------------------------------------------------------- planning (pure)
@@ -302,6 +303,8 @@ class _Principals(object):
             return sorted((plan.lbl(s) for s in sids), key=str.lower)
         raw = plan.cur['raw'][attr]
         parsed = plan.cur['parsed'][attr]
+        if isinstance(parsed, PlanError):
+            raise parsed
         for w in parsed['warnings']:
             plan.warnings.append('%s of %s: %s' % (opt, plan.cur['dn'], w))
         cur_sids = granted_sids(parsed)

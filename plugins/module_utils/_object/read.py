@@ -148,21 +148,18 @@ class Reader(object):
         unknown = set()
         for w in wanted:
             state = self._state(self.account(w))
-            if isinstance(state, dict):
+            if state is not None:
                 unknown.update(s for s in current_sids(state) if s not in self.labels)
         if unknown:
             self.labels.update((s, pr.label(x)) for s, x in pr.principals_by_sid(self.directory, unknown).items())
 
     def _state(self, account):
-        """read_state of a managed account, once per account (a PlanError kept for its own task to raise)."""
+        """read_state of a managed account, once per account."""
         if account is None or not _is_msa(account):
             return None
         key = account['dn'].lower()
         if key not in self._states:
-            try:
-                self._states[key] = read_state(account)
-            except PlanError as e:
-                self._states[key] = e
+            self._states[key] = read_state(account)
         return self._states[key]
 
     # ----------------------------------------------------------------------- one account's answers
@@ -183,8 +180,6 @@ class Reader(object):
         """Everything ``gmsa_plan.plan`` decides from for one account."""
         account = self.account(w)
         state = self._state(account)
-        if isinstance(state, PlanError):
-            raise state
         resolved = dict((v, self.resolved[v]) for v in w.principal_names if v in self.resolved)
         holders = {}
         want = dict((s.lower(), s) for s in w.spns)

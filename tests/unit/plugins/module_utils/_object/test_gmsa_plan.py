@@ -249,3 +249,19 @@ def test_the_rights_check_reasons_with_the_dacl_the_lift_plans_for_a_delete_or_a
     moved = plan(wanted(path=OTHER), found(entry(protected=True)))
     [(move, sd)] = removals(moved.requests)
     assert move.op == 'move' and not is_protected(sd)
+
+
+def test_an_unreadable_password_descriptor_refuses_an_update_but_not_a_delete(monkeypatch):
+    from ansible_collections.gmsa.farm.plugins.module_utils._object import gmsa
+    from ansible_collections.gmsa.farm.plugins.module_utils._security import SecurityError
+
+    def unreadable(data):
+        if data:
+            raise SecurityError('cannot parse the security descriptor')
+        return dict(owner=None, aces=[], warnings=[], acl_revision=2)
+    monkeypatch.setattr(gmsa, 'parse_membership_sd', unreadable)
+    broken = entry()
+    broken['raw']['msDS-GroupMSAMembership'] = [b'\x01\x00\x04']
+    with pytest.raises(PlanError, match='cannot read a security descriptor of %s' % DN):
+        plan(wanted(description='d'), found(broken))
+    assert steps(plan(wanted(state='absent'), found(broken))) == [('delete', 'delete', DN)]
