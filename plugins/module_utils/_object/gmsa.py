@@ -17,6 +17,7 @@ The whole plan of a task (every request in order) is ``gmsa_plan.plan``.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
@@ -173,7 +174,7 @@ def read_state(entry):
             v = raw_first(entry, row['attr'])
             state['raw'][row['attr']] = bytes(v) if v is not None else None
             try:    # parsed once: the planner and the SID labels of the diff both read it
-                state['parsed'][row['attr']] = parse_membership_sd(state['raw'][row['attr']])
+                state['parsed'][row['attr']] = _parsed(state['raw'][row['attr']])
             except SecurityError as e:  # refused by the rows' plan; a delete does not need it
                 state['parsed'][row['attr']] = PlanError('cannot read a security descriptor of %s: %s'
                                                          % (entry['dn'], e))
@@ -181,6 +182,13 @@ def read_state(entry):
             state[row['option']] = bool(uac & row['bit']) != bool(row.get('inverse'))
     state['outbound_auth_only'] = not state['dns_hostname'] and not state['spn']
     return state
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(raw):
+    """A descriptor parsed once per value: the accounts of a farm mostly grant the same principals, so a list of
+    many accounts holds few distinct descriptors (the parsed value is only read, never changed)."""
+    return parse_membership_sd(raw)
 
 
 def current_sids(state):

@@ -260,6 +260,7 @@ def test_an_unreadable_password_descriptor_refuses_an_update_but_not_a_delete(mo
             raise SecurityError('cannot parse the security descriptor')
         return dict(owner=None, aces=[], warnings=[], acl_revision=2)
     monkeypatch.setattr(gmsa, 'parse_membership_sd', unreadable)
+    gmsa._parsed.cache_clear()
     broken = entry()
     broken['raw']['msDS-GroupMSAMembership'] = [b'\x01\x00\x04']
     with pytest.raises(PlanError, match='cannot read a security descriptor of %s' % DN):
