@@ -40,19 +40,32 @@ def label(index, entry):
     return 'accounts[%d]%s' % (index, (' (%s)' % name) if name else '')
 
 
-def validate_entries(entries, spec):
-    """Every entry through the module's own argument spec and the single form's input rules; no I/O."""
-    validator = ArgumentSpecValidator(spec)
-    out, by_sam, by_spn = [], {}, {}
+def checked_entries(entries, spec):
+    """Every entry through the module's own argument spec: in one pass over the list, and, when that finds a
+    problem, entry by entry, so the refusal names the entry."""
+    if all(isinstance(e, dict) for e in entries):
+        checked = ArgumentSpecValidator(dict(accounts=dict(type='list', elements='dict', options=spec))).validate(
+            dict(accounts=entries))
+        if not checked.error_messages:
+            return checked.validated_parameters['accounts']
+    validator, out = ArgumentSpecValidator(spec), []
     for i, entry in enumerate(entries):
-        where = label(i, entry)
         if not isinstance(entry, dict):
-            raise ModuleFailure('%s is %r, not a dict of account options. %s' % (where, entry, NOTHING))
+            raise ModuleFailure('%s is %r, not a dict of account options. %s' % (label(i, entry), entry, NOTHING))
         checked = validator.validate(entry)
         if checked.error_messages:
-            raise ModuleFailure('%s: %s. %s' % (where, '; '.join(checked.error_messages), NOTHING))
+            raise ModuleFailure('%s: %s. %s' % (label(i, entry), '; '.join(checked.error_messages), NOTHING))
+        out.append(checked.validated_parameters)
+    return out
+
+
+def validate_entries(entries, spec):
+    """Every entry through the module's own argument spec and the single form's input rules; no I/O."""
+    out, by_sam, by_spn = [], {}, {}
+    for i, params in enumerate(checked_entries(entries, spec)):
+        where = label(i, entries[i])
         try:
-            wanted = validate(checked.validated_parameters)
+            wanted = validate(params)
         except PlanError as e:
             raise ModuleFailure('%s: %s' % (where, refusal(e).msg))
         if wanted.sam.lower() in by_sam:
