@@ -169,8 +169,12 @@ def stopped(entries, i, not_attempted, err):
 
 
 def entry_result(index, entry):
+    """One entry's result: the single form's keys; its diff only when it changes (or would, in check mode): an
+    estate's no-op rerun would otherwise return every account twice, as before and as after."""
     out = dict(index=index, name=entry.wanted.params['name'])
     out.update(entry.plan.module_result())
+    if not out['changed']:
+        del out['diff']
     return out
 
 
