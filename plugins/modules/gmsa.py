@@ -358,7 +358,7 @@ results:
     - With O(accounts), one dict per entry in list order - its C(index), C(name), C(changed), and the keys the
       single form returns (RV(distinguished_name), RV(object_guid), RV(sid), RV(sam_account_name),
       RV(principals), RV(requests), RV(unresolved_sids)), and C(diff) for an entry that changes (or would, in
-      check mode): the task's own diff lists the same, each with the entry as its header.
+      check mode), as in the task's own diff, where each has the entry as its header.
     - On a failure after the plan, the entries finished before it.
   returned: with O(accounts)
   type: list

@@ -29,8 +29,8 @@ def account(name, spns=(), grants=()):
 
 
 def group(name, rid):
-    return dict(dn='CN=%s,%s' % (name, OU), attributes={'cn': [name], 'sAMAccountName': [name], 'objectClass':
-                                                         ['top', 'group']}, raw={'objectSid': [sid_bytes(rid)]})
+    attrs = {'cn': [name], 'sAMAccountName': [name], 'objectClass': ['top', 'group']}
+    return dict(dn='CN=%s,%s' % (name, OU), attributes=attrs, raw={'objectSid': [sid_bytes(rid)]})
 
 
 class Directory(object):
