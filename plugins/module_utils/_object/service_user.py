@@ -12,7 +12,7 @@ PRIVATE: implementation detail of the gmsa.farm collection, not a public API.
 from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import validate_spn
+from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import validate_spn
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import converge
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, NOTHING_CHANGED, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.plan import Plan
