@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import converge
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, NOTHING_CHANGED, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import validate
@@ -25,7 +24,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.read import (
     MSA_CLASSES, Reader, kds_keys, no_key_message,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._security import guid_to_str, sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT, first, parent_dn, raw_first
+from ansible_collections.gmsa.farm.plugins.module_utils._values import RESULT, escape, first, parent_dn, raw_first
 
 
 def refusal(error):

@@ -31,7 +31,6 @@ from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import (
     CLASS_DMSA, WKGUID_MANAGED_SERVICE_ACCOUNTS as WKGUID_MSA, check_container, schema_classes, well_known_dn,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import escape
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import (
     CLASS_BY_TYPE, PLANNED_ATTRIBUTES, TYPE_BY_CLASS, current_sids, read_state,
@@ -39,7 +38,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import (
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa_plan import (
     Found, read_dacl, target_dn, want_protection,
 )
-from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_control, first, parent_dn, rdn_escape
+from ansible_collections.gmsa.farm.plugins.module_utils._values import dacl_control, escape, first, parent_dn, rdn_escape
 
 SEARCH_ATTRIBUTES = sorted(set(PLANNED_ATTRIBUTES) | set(pr.PRINCIPAL_ATTRIBUTES))
 SD = 'nTSecurityDescriptor'

@@ -7,7 +7,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import validate
 from ansible_collections.gmsa.farm.plugins.module_utils._object.read import Reader, SD
-from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd, ldap_filter_bytes
+from ansible_collections.gmsa.farm.plugins.module_utils._security import build_membership_sd
+from ansible_collections.gmsa.farm.plugins.module_utils._values import ldap_filter_bytes
 from ansible_collections.gmsa.farm.plugins.modules.gmsa import ACCOUNT_SPEC
 
 D = 'S-1-5-21-1-2-3'
