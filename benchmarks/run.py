@@ -232,7 +232,7 @@ class Bench(object):
     # ------------------------------------------------------------------ case 3
     def info_1000(self, admin, count):
         import ldap3
-        from ansible_collections.gmsa.farm.plugins.module_utils._gmsa import ACCOUNT_ATTRIBUTES
+        from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import ACCOUNT_ATTRIBUTES
         sub = 'OU=info,%s' % self.ou
         admin.add(sub, 'organizationalUnit')
         for i in range(count):

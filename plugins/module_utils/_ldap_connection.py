@@ -35,8 +35,7 @@ import tempfile
 import uuid
 import warnings
 
-# escape: callers written before _values existed import it from here
-from ._values import RESULT, escape, first  # noqa: F401 pylint: disable=unused-import
+from ._values import RESULT, first
 
 try:
     import ldap3

@@ -29,14 +29,14 @@ from __future__ import annotations
 import random
 import time
 
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._object import access
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import Conflict, ModuleFailure
 # Request (and its old name Write) from here too: the modules import the whole engine from one place.
 # pylint: disable-next=unused-import
 from ansible_collections.gmsa.farm.plugins.module_utils._object.request import Request, Write  # noqa: F401
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
-    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, SD_RIGHT_DACL, dacl_control, first, owner_dacl_control,
+    MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, SD_RIGHT_DACL, dacl_control, escape, first, owner_dacl_control,
     parent_dn, raw_first, result_name,
 )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
 from ansible_collections.gmsa.farm.plugins.module_utils._domain import check_container, well_known_dn
-from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError, escape
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import converge
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, NOTHING_CHANGED, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.plan import Plan
@@ -27,7 +27,7 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.rows import (
     RowPlan, apply_list_action, list_action_spec, list_changes, options, run_rows, single_value_change,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, dacl_control, first, raw_first, rdn_escape
+from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, dacl_control, escape, first, raw_first, rdn_escape
 
 CLASSES = ['top', 'group']
 WKGUID_USERS = 'A9D1CA15768811D1ADED00C04FD8D5CD'
