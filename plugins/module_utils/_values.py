@@ -100,15 +100,17 @@ def owner_dacl_control():
 
 
 def check_dn(option, value):
-    """A DN given in an option: syntax checked before anything is sent (ldap3's parser, RFC 4514)."""
+    """A DN given in an option: syntax checked before anything is sent (ldap3's parser, RFC 4514). Returns it
+    without the spaces RFC 4514 allows around its separators (``OU=Farm, DC=x`` -> ``OU=Farm,DC=x``), the
+    spelling the directory returns, so a task that compares it with a DN read back sees the same object."""
     if not isinstance(value, str) or not value.strip() or '=' not in value:
         raise ValueError('%s: %r is not a distinguished name (write it as OU=Servers,DC=example,DC=com)'
                          % (option, value))
     try:
-        parse_dn(value, escape=False, strip=True)
+        parts = parse_dn(value, escape=False, strip=True)
     except (LDAPInvalidDnError, ValueError, IndexError) as e:
         raise ValueError('%s: %r is not a valid distinguished name (%s)' % (option, value, e))
-    return value
+    return ''.join('%s=%s%s' % (attr, val, sep) for attr, val, sep in parts)
 
 
 _FILTER_TOKEN = re.compile(r'\((?:[&|!]|[^()=<>~]+(?:=|>=|<=|~=|:[^()=]*:=)[^()]*)')

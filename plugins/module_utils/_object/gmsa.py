@@ -501,7 +501,7 @@ def validate(p):
         validate_name(p['name'])
         validate_upn(p.get('upn'))
         if p.get('path') is not None:
-            check_dn('path', p['path'])
+            p['path'] = check_dn('path', p['path'])
         check_range('password_interval_days', p.get('password_interval_days'), 1, INTERVAL_MAX)
         present = p['state'] == 'present'
         spns = spns_to_check(p) if present else []

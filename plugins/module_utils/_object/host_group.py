@@ -27,7 +27,9 @@ from ansible_collections.gmsa.farm.plugins.module_utils._object.rows import (
     RowPlan, apply_list_action, list_action_spec, list_changes, options, run_rows, single_value_change,
 )
 from ansible_collections.gmsa.farm.plugins.module_utils._security import sid_to_str
-from ansible_collections.gmsa.farm.plugins.module_utils._values import check_dn, dacl_control, escape, first, raw_first, rdn_escape
+from ansible_collections.gmsa.farm.plugins.module_utils._values import (
+    check_dn, dacl_control, escape, first, raw_first, rdn_escape,
+)
 
 CLASSES = ['top', 'group']
 WKGUID_USERS = 'A9D1CA15768811D1ADED00C04FD8D5CD'
@@ -91,7 +93,7 @@ def validate(params):
     if len(name) > 64:
         raise PlanError('name %r is longer than 64 characters' % name)
     if params.get('path') is not None:
-        check_dn('path', params['path'])
+        params['path'] = check_dn('path', params['path'])
     action = params.get('members') or {}
     inputs = []
     for lst in ('add', 'remove', 'set'):
