@@ -9,8 +9,8 @@ DACL requests it makes re-read the DACL they change when the engine sends them (
 ``plan(wanted, found)`` is where a newcomer finds every LDAP write a task can make, in the order they are sent:
 
 1. the account's add, or the modify of its own attributes (the property rows and the ``attributes`` option);
-2. for a move or rename of a protected account: the protection lifted (its ``undo`` puts it back when a later
-   request fails), then the move (modify DN), then the protection restored where it is now;
+2. a move or rename (modify DN); for a move of a protected account to another container the protection is lifted
+   first (its ``undo`` puts it back when a later request fails) and restored where it is now after the move;
 3. the account's own protection from accidental deletion, and its parent's deny of "delete child";
 4. the protection lifted when the task asks for protect_from_deletion=false;
 5. a standalone account's host link: the old host unlinked, the new one linked;
@@ -147,40 +147,48 @@ def _account_request(out, p, found, rows, new_dn):
                         changes=rows['modify'], sd_values=sd_values))
 
 
+def _moves(found, new_dn):
+    """The account goes to another container (a rename in place keeps its parent)."""
+    return found.account is not None and parent_dn(found.account['dn']).lower() != parent_dn(new_dn).lower()
+
+
 def _place(out, p, found, new_dn, protected):
     """2. A move or rename (modify DN). A move to another container needs the DELETE right the protection denies
-    (MS-ADTS 3.1.1.5.4.1.1, "Security Considerations" of Modify DN); a rename is treated alike. The protection is
-    lifted first (its undo puts it back if a later request fails) and restored at the new DN after the move (by
-    ``_protection``)."""
+    (MS-ADTS 3.1.1.5.4.1.1, "Security Considerations" of Modify DN), so the protection is lifted first (its undo
+    puts it back if a later request fails) and restored at the new DN after the move (by ``_protection``). A
+    rename in place needs only the right to write the naming attribute: the protection stays as it is."""
     account = found.account
     if account is None or account['dn'].lower() == new_dn.lower():
         return
     cur_dn, sd = account['dn'], raw_first(account, 'nTSecurityDescriptor')
-    if protected:
+    moves = _moves(found, new_dn)
+    if protected and moves:
         restore = dacl_request(cur_dn, 'restore the protection from accidental deletion of %s' % cur_dn,
                                protect, sd)
         out.add(dacl_request(cur_dn, 'lift the protection from accidental deletion of %s for the move' % cur_dn,
                              unprotect, sd, undo=restore))
-    superior = parent_dn(new_dn) if parent_dn(new_dn).lower() != parent_dn(cur_dn).lower() else None
     out.add(Request('move', cur_dn, 'move/rename %s to %s' % (cur_dn, new_dn), new_rdn='CN=%s' % rdn_escape(p['name']),
-                    new_superior=superior, object_class=CLASS_BY_TYPE[found.current['account_type']], sd=sd))
+                    new_superior=parent_dn(new_dn) if moves else None,
+                    object_class=CLASS_BY_TYPE[found.current['account_type']], sd=sd))
 
 
 def _protection(out, p, found, new_dn, protected, want):
     """3. and 4. The account's protection where it is after the task, its parent's deny of "delete child"
     (checked on every run that wants protection), and the protection lifted when the task asks so."""
-    moving = found.account is not None and found.account['dn'].lower() != new_dn.lower()
+    moves = _moves(found, new_dn)
     sd = raw_first(found.account, 'nTSecurityDescriptor') if found.account is not None else None
-    if want and (not protected or moving):
+    if want and (not protected or moves):
         out.add(dacl_request(new_dn, 'protect %s from accidental deletion' % new_dn, protect, sd))
-    if want and found.parent_sd is not None and not parent_denies_delete_child(found.parent_sd):
+    # the parent's deny is checked when the task asks for protection, or moves a protected account (the list form
+    # may have read an account's DACL for another entry's sake: that alone plans nothing)
+    asked = p.get('protect_from_deletion') is True or (moves and protected)
+    if want and asked and found.parent_sd is not None and not parent_denies_delete_child(found.parent_sd):
         parent = parent_dn(new_dn)
         out.denied_parent = parent
         out.add(dacl_request(parent, 'deny Everyone "delete child" on %s (closes deletion through the parent)'
                              % parent, deny_delete_child_once, found.parent_sd))
-    if protected and not want and not moving:   # a move already lifted it (and does not restore it)
-        cur_dn = found.account['dn']
-        out.add(dacl_request(cur_dn, 'lift the protection from accidental deletion of %s' % cur_dn, unprotect, sd))
+    if protected and not want and not moves:   # a move already lifted it (and does not restore it)
+        out.add(dacl_request(new_dn, 'lift the protection from accidental deletion of %s' % new_dn, unprotect, sd))
 
 
 def _host_link(out, found, host, new_dn):

@@ -122,6 +122,18 @@ def test_a_rename_in_place_moves_without_a_new_container():
     assert p.requests[0].new_superior is None and p.requests[0].new_rdn == 'CN=farm2'
 
 
+def test_a_protected_account_renamed_in_place_keeps_its_protection_untouched():
+    # a rename needs only the naming attribute written (MS-ADTS 3.1.1.5.4.1.1): no DELETE, so no lift and no
+    # WRITE_DAC for the bound account to hold
+    p = plan(wanted(name='farm2', sam_account_name='farm', protect_from_deletion=True),
+             found(entry(protected=True), parent_sd=deny_delete_child(DACL)))
+    assert steps(p) == [('move', 'move/rename', DN)]
+    new = 'CN=farm2,%s' % DN.split(',', 1)[1]
+    lifted = plan(wanted(name='farm2', sam_account_name='farm', protect_from_deletion=False),
+                  found(entry(protected=True)))
+    assert steps(lifted) == [('move', 'move/rename', DN), ('modify', 'lift', new)]
+
+
 def test_moving_while_lifting_the_protection_lifts_once_and_does_not_restore_it():
     p = plan(wanted(path=OTHER, protect_from_deletion=False), found(entry(protected=True)))
     assert steps(p) == [('modify', 'lift', DN), ('move', 'move/rename', DN)]
