@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import check_rights, converge, execute
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import (
     Conflict, ModuleFailure, NOTHING_CHANGED as NOTHING, PlanError,
@@ -150,6 +151,8 @@ def apply_all(directory, entries, check_mode):
                 e.plan = replan(directory, e, check_mode)
         except ModuleFailure as err:
             raise stopped(entries, i, [entries[j] for j in todo[n + 1:]], err)
+        except DirectoryError as err:     # the re-read of a re-plan, or the look-up that explains a refusal
+            raise stopped(entries, i, [entries[j] for j in todo[n + 1:]], ModuleFailure(err.msg))
 
 
 def stopped(entries, i, not_attempted, err):
@@ -163,8 +166,9 @@ def stopped(entries, i, not_attempted, err):
         msg += ' Not attempted: %s.' % ', '.join(e.label for e in not_attempted)
     details = dict(err.details)
     finished = [j for j, e in enumerate(entries) if j < i and e.plan.requests or not e.plan.requests]
+    written = [w for e in entries[:i] for w in e.plan.written] + list(err.details.get('written') or [])
     details.update(changed=bool(done) or bool(err.details.get('changed')), failed_entry=entries[i].label,
-                   results=[entry_result(j, entries[j]) for j in finished])
+                   written=written, results=[entry_result(j, entries[j]) for j in finished])
     return ModuleFailure('%s: %s' % (entries[i].label, msg), **details)
 
 

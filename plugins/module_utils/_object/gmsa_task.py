@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ansible_collections.gmsa.farm.plugins.module_utils import _kds as kds
 from ansible_collections.gmsa.farm.plugins.module_utils import _principals as pr
+from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import converge
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import ModuleFailure, NOTHING_CHANGED, PlanError
 from ansible_collections.gmsa.farm.plugins.module_utils._object.gmsa import validate
@@ -63,7 +64,13 @@ def created_ids(directory, plans):
     names = sorted(todo)
     for i in range(0, len(names), 200):
         flt = '(|%s)' % ''.join('(distinguishedName=%s)' % escape(todo[n].created) for n in names[i:i + 200])
-        for e in directory.search(directory.default_nc, flt, ['objectGUID', 'objectSid']):
+        try:
+            found = directory.search(directory.default_nc, flt, ['objectGUID', 'objectSid'])
+        except DirectoryError as e:
+            written = [w for x in plans for w in x.written]
+            raise ModuleFailure('reading back the objectGUID and objectSid of what this task created failed: %s. '
+                                'Written: %s.' % (e.msg, '; '.join(written)), changed=True, written=written)
+        for e in found:
             x = todo.get(e['dn'].lower())
             if x is not None:
                 x.result.update(object_guid=guid_to_str(raw_first(e, 'objectGUID')),
