@@ -35,7 +35,7 @@ import tempfile
 import uuid
 import warnings
 
-from ._values import RESULT, first
+from ._values import RESULT, escape, first, raw_first
 
 try:
     import ldap3
@@ -545,6 +545,22 @@ class Directory(object):
         from ._security import sid_to_str   # not in the refresher package, which never asks
         self.root_dse   # pylint: disable=pointless-statement
         return [sid_to_str(v) for v in self._token] or None
+
+    def own_sid(self):
+        """The bound account's own SID: the LDAP "Who am I?" operation (RFC 4532; AD answers u:DOMAIN\\name) and
+        one search for that sAMAccountName. Two requests, asked only when a rights verdict from the token would
+        refuse (Samba's rootDSE tokenGroups holds the account's own SID, measured; Windows documents the groups).
+        None when either answer is missing."""
+        if getattr(self, '_own_sid', False) is False:
+            self._own_sid = None
+            self.requests += 1
+            who = self.conn.extend.standard.who_am_i() or ''
+            name = who[2:].split('\\')[-1] if who.startswith('u:') else ''
+            if name:
+                from ._security import sid_to_str
+                found = self.search(self.default_nc, '(sAMAccountName=%s)' % escape(name), ['objectSid'])
+                self._own_sid = sid_to_str(raw_first(found[0], 'objectSid')) if len(found) == 1 else None
+        return self._own_sid
 
     def dse_str(self, name):
         return first(self.root_dse, name)

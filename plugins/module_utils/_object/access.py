@@ -49,7 +49,7 @@ def _parse(sd_bytes):
     from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
     sd = SECURITY_DESCRIPTOR.from_bytes(bytes(sd_bytes))
     owner = sd.Owner.to_sddl().upper() if sd.Owner is not None else None
-    return owner, (sd.Dacl.aces if sd.Dacl else [])
+    return owner, (sd.Dacl.aces if sd.Dacl is not None else None)   # None: no DACL at all
 
 
 def _ace_object_type(ace):
@@ -68,6 +68,8 @@ def granted(sd_bytes, token, bit, object_type=None):
         return None
     token = set(s.upper() for s in token)
     owner, aces = _parse(sd_bytes)
+    if aces is None:
+        return True     # a NULL DACL grants every access (MS-DTYP 2.5.3.2)
     # The owner may read and change the DACL whatever it says, unless an OWNER RIGHTS ACE says otherwise
     # (MS-DTYP 2.5.3.2). Read without the owner part (a DACL-only read), this cannot be known.
     if bit in (READ_CONTROL, WRITE_DAC):

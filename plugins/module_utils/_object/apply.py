@@ -32,9 +32,6 @@ import time
 from ansible_collections.gmsa.farm.plugins.module_utils._ldap_connection import DirectoryError
 from ansible_collections.gmsa.farm.plugins.module_utils._object import access
 from ansible_collections.gmsa.farm.plugins.module_utils._object.errors import Conflict, ModuleFailure
-# Request (and its old name Write) from here too: the modules import the whole engine from one place.
-# pylint: disable-next=unused-import
-from ansible_collections.gmsa.farm.plugins.module_utils._object.request import Request, Write  # noqa: F401
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, RESULT, SD_RIGHT_DACL, dacl_control, escape, first, owner_dacl_control,
     parent_dn, raw_first, result_name,
@@ -70,18 +67,6 @@ def converge(directory, check_mode, make_plan, what, describe_failure=None):
             check_rights(directory, plan.requests)
             plan.written = execute(directory, plan.requests, check_mode, describe_failure)
             return plan
-        except Conflict:
-            _pause(n)
-    raise ModuleFailure('the %s kept changing under this task (%d attempts, each re-reading it); nothing was '
-                        'written' % (what, MAX_ATTEMPTS))
-
-
-def retry_on_conflict(attempt, module, directory, what):
-    """Run ``attempt(module, directory)`` (read, plan, write) again whenever another writer changed ``what``
-    between its read and its first write: each attempt re-reads, so nobody's change is overwritten."""
-    for n in range(MAX_ATTEMPTS):
-        try:
-            return attempt(module, directory)
         except Conflict:
             _pause(n)
     raise ModuleFailure('the %s kept changing under this task (%d attempts, each re-reading it); nothing was '
@@ -242,6 +227,13 @@ def removal_problems(directory, taken, entries, token):
     return problems
 
 
+def _token_problems(directory, need, taken, entries, token):
+    problems = missing_rights(need, entries, token)
+    if token and taken:
+        problems += removal_problems(directory, taken, entries, token)
+    return problems
+
+
 def check_rights(directory, requests):
     """One search (one per 200 objects) for the effective rights on every object the plan writes (with the owner
     and DACL when the plan writes a DACL, uses a control access right such as Reset Password, deletes or moves an
@@ -259,9 +251,13 @@ def check_rights(directory, requests):
         entries = _search_dns(directory, [n['dn'] for n in need.values()] + read_sd,
                               RIGHTS_ATTRIBUTES + (['nTSecurityDescriptor'] if with_sd else []),
                               owner_dacl_control() if with_sd else None)
-    problems = missing_rights(need, entries, token)
-    if token and taken:
-        problems += removal_problems(directory, taken, entries, token)
+    problems = _token_problems(directory, need, taken, entries, token)
+    if problems and token and (by_dacl or taken):
+        # a refusal read from the token: make sure the token holds the account's own SID (an entry granted to the
+        # account itself), then judge again
+        own = directory.own_sid()
+        if own and own.upper() not in set(t.upper() for t in token):
+            problems = _token_problems(directory, need, taken, entries, token + [own])
     if problems:
         raise ModuleFailure('%s %s. Grant it those rights, or run as an account that has them. Nothing was '
                             'changed.' % (directory.bound_as, '; '.join(problems)))
@@ -377,9 +373,12 @@ def _failure(directory, done, request, error, describe_failure):
     head = '%s failed: %s.' % (request.what, reason)
     if unknown:
         written = [r.what for r in done] + ['perhaps: %s' % request.what]
+        lifted = [r.what for r in done if r.undo is not None]
         return ModuleFailure('%s The domain controller did not answer, so this request may or may not have been '
-                             'applied.%s Run the task again: it plans from what is there now.' % (
-                                 head, (' Written before it: %s.' % '; '.join(r.what for r in done)) if done else ''),
+                             'applied.%s%s Run the task again: it plans from what is there now.' % (
+                                 head, (' Written before it: %s.' % '; '.join(r.what for r in done)) if done else '',
+                                 (' Not put back, since where the object is now is not known: %s.'
+                                  % '; '.join(lifted)) if lifted else ''),
                              changed=True, written=written, ldap_result=ldap_result)
     if not done or (not kept and not problems):
         tail = ''

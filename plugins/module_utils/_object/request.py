@@ -115,6 +115,3 @@ class Request(object):
             else:
                 changes[attr] = ops
         return Request('modify', self.dn, self.what, changes=changes, controls=self.controls)
-
-
-Write = Request     # the name the modules used before the engine had its own package

@@ -57,3 +57,10 @@ def test_shapes_it_cannot_evaluate_leave_the_decision_to_the_dc():
 def test_the_owner_may_always_change_the_dacl():
     assert access.granted(sd('O:%sD:(D;;WD;;;WD)' % USER), TOKEN, access.WRITE_DAC) is True
     assert access.granted(sd('O:S-1-5-32-544D:(A;;RP;;;%s)' % USER), TOKEN, access.WRITE_DAC) is False
+
+
+def test_no_dacl_at_all_grants_everything():
+    import struct
+    owner = bytes([1, 2, 0, 0, 0, 0, 0, 5]) + struct.pack('<II', 32, 544)          # S-1-5-32-544
+    no_dacl = struct.pack('<BBHIIII', 1, 0, 0x8000, 20, 0, 0, 0) + owner           # self-relative, no DACL
+    assert access.granted(no_dacl, TOKEN, access.DELETE) is True

@@ -14,8 +14,9 @@ from ansible_collections.gmsa.farm.plugins.module_utils._security import build_m
 from ansible_collections.gmsa.farm.plugins.module_utils._values import (
     MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, check_dn, check_filter, check_range,
 )
+from ansible_collections.gmsa.farm.plugins.module_utils._object.request import Request
 from ansible_collections.gmsa.farm.plugins.module_utils._object.apply import (
-    Conflict, Write, execute, missing_rights, rights_needed,
+    Conflict, execute, missing_rights, rights_needed,
 )
 
 D = 'S-1-5-21-1-2-3'
@@ -55,7 +56,7 @@ class Scripted(object):
 
 
 def writes(n):
-    return [Write('modify', 'CN=o%d,DC=x' % i, 'write %d' % i, changes={'description': [(MODIFY_ADD, ['d'])]})
+    return [Request('modify', 'CN=o%d,DC=x' % i, 'write %d' % i, changes={'description': [(MODIFY_ADD, ['d'])]})
             for i in range(n)]
 
 
@@ -101,7 +102,7 @@ def test_constraint_violation_is_a_conflict_only_when_the_empty_attribute_got_fi
 def sd_write():
     old, new = build_membership_sd([D + '-1101']), build_membership_sd([D + '-1101', D + '-1102'])
     changes = {'msDS-GroupMSAMembership': [(MODIFY_DELETE, [old]), (MODIFY_ADD, [new])]}
-    return old, Write('modify', DN, 'update', changes=changes, sd_values={'msDS-GroupMSAMembership': old})
+    return old, Request('modify', DN, 'update', changes=changes, sd_values={'msDS-GroupMSAMembership': old})
 
 
 @pytest.mark.parametrize('code', [16, 18, 53])
@@ -124,8 +125,8 @@ def test_refused_descriptor_value_delete_with_a_changed_value_is_a_conflict_not_
 
 # ----------------------------------------------------------------------------- rights
 def test_rights_check_names_each_missing_right():
-    plan = [Write('modify', DN, 'u', changes={'description': [], 'displayName': []}),
-            Write('modify', OU, 'p', changes={'nTSecurityDescriptor': []}, descriptor=True)]
+    plan = [Request('modify', DN, 'u', changes={'description': [], 'displayName': []}),
+            Request('modify', OU, 'p', changes={'nTSecurityDescriptor': []}, descriptor=True)]
     need = rights_needed(plan)
     entries = [dict(dn=DN, attributes={'allowedAttributesEffective': ['description'], 'sDRightsEffective': [15]}),
                dict(dn=OU, attributes={'allowedAttributesEffective': [], 'sDRightsEffective': [3]})]

@@ -120,3 +120,36 @@ def test_the_dacl_a_delete_is_checked_against_is_the_one_the_plan_leaves():
     reqs = lift_then('delete')
     reqs[1].sd = b'protected'
     assert removals(reqs)[0][1] == b'open'
+
+
+def test_a_refusal_read_from_the_token_is_judged_again_with_the_accounts_own_sid():
+    """Where the rootDSE's tokenGroups leave out the account's own SID, an entry granted to the account itself
+    must still count: the check asks for the SID (Who am I?) before it refuses."""
+    from ansible_collections.gmsa.farm.plugins.module_utils._object import apply
+
+    def sd(sddl):
+        from winacl.dtyp.security_descriptor import SECURITY_DESCRIPTOR
+        return SECURITY_DESCRIPTOR.from_sddl(sddl).to_bytes()
+
+    me = 'S-1-5-21-1-2-3-1105'
+
+    class Token(Directory):
+        default_nc, bound_as, token_sids = 'DC=x', 'op', ['S-1-5-21-1-2-3-513', 'S-1-1-0']
+        asked = 0
+
+        def own_sid(self):
+            self.asked += 1
+            return me
+
+        def search(self, base, flt, attrs, scope='subtree', controls=None):    # the container grants nothing
+            return [dict(dn='OU=Farm,DC=x', attributes={},
+                         raw={'nTSecurityDescriptor': [sd('O:S-1-5-32-544D:(A;;RP;;;S-1-1-0)')]})]
+
+    d = Token([])
+    delete = Request('delete', GROUP, 'delete it', object_class='group', sd=sd('O:S-1-5-32-544D:(A;;SD;;;%s)' % me))
+    apply.check_rights(d, [delete])                      # granted to the account itself: no refusal
+    assert d.asked == 1
+    with pytest.raises(ModuleFailure):
+        other = Request('delete', GROUP, 'delete it', object_class='group',
+                        sd=sd('O:S-1-5-32-544D:(A;;SD;;;S-1-5-21-1-2-3-9999)'))
+        apply.check_rights(Token([]), [other])

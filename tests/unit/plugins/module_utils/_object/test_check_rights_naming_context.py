@@ -23,6 +23,9 @@ class Directory(object):
     def __init__(self, rights):
         self.rights, self.searches = rights, []
 
+    def own_sid(self):
+        return self.token_sids[0]       # already in the token, as Samba gives it
+
     def search(self, base, flt, attrs, scope='subtree', controls=None):
         self.searches.append(base)
         return [dict(dn=dn, attributes=a) for dn, a in self.rights.items()
